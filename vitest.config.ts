@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests beside the code in packages/*/src, and integration/interop tests in test/ that run
+// against the real test bed (registries, token server, peer tools) started by the global setup.
+// The timeouts below are hang guards for tests that drive external processes, never performance assertions.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/src/**/*.test.ts', 'examples/**/*.test.ts'],
+          globalSetup: ['test/src/testbed/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
