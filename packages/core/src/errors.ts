@@ -1,0 +1,57 @@
+/**
+ * The one error hierarchy of lading. Every error a library function throws on purpose is a {@link LadingError}
+ * with a stable literal `code`, a message of the form "operation target: reason", and the underlying error as
+ * `cause`. Messages never contain credentials.
+ */
+
+/** Stable error codes, grouped by what the user can do about them. The CLI maps each group to an exit code. */
+export const ErrorCodes = {
+  /** The caller passed something malformed (a reference, a flag, an option). */
+  usage: 'ERR_LADING_USAGE',
+  /** A reference (`host/repo:tag@digest`) could not be parsed. */
+  invalidReference: 'ERR_LADING_INVALID_REFERENCE',
+  /** The registry or layout has no such repository, tag, manifest or blob. */
+  notFound: 'ERR_LADING_NOT_FOUND',
+  /** Credentials were missing, wrong, or did not grant the needed scope. */
+  auth: 'ERR_LADING_AUTH',
+  /** Content did not match its digest or size, or an archive was hostile. */
+  integrity: 'ERR_LADING_INTEGRITY',
+  /** No acceptable signature or attestation: verification failed closed. */
+  verification: 'ERR_LADING_VERIFICATION',
+  /** The registry could not be reached or kept failing after retries. */
+  network: 'ERR_LADING_NETWORK',
+  /** The registry answered with something the protocol does not allow. */
+  protocol: 'ERR_LADING_PROTOCOL',
+} as const;
+
+/** One of the literal codes in {@link ErrorCodes}. */
+export type LadingErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Options of {@link LadingError}. */
+export interface LadingErrorOptions {
+  /** The error that caused this one; kept as the standard `cause`. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every deliberate lading error. `code` is one of {@link ErrorCodes}; `message` says what failed,
+ * where, and (when there is one) what to do.
+ */
+export class LadingError<Code extends LadingErrorCode = LadingErrorCode> extends Error {
+  /** Stable, documented code; match on this, never on the message. */
+  readonly code: Code;
+
+  constructor(code: Code, message: string, options: LadingErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.name = 'LadingError';
+    this.code = code;
+  }
+}
+
+/** True when `value` is a {@link LadingError}, optionally with the given code. */
+export function isLadingError<Code extends LadingErrorCode>(
+  value: unknown,
+  code?: Code,
+): value is LadingError<Code> {
+  return value instanceof LadingError && (code === undefined || value.code === code);
+}
