@@ -49,9 +49,6 @@ export class LadingError<Code extends LadingErrorCode = LadingErrorCode> extends
 }
 
 /** True when `value` is a {@link LadingError}, optionally with the given code. */
-export function isLadingError<Code extends LadingErrorCode>(
-  value: unknown,
-  code?: Code,
-): value is LadingError<Code> {
+export function isLadingError<Code extends LadingErrorCode>(value: unknown, code?: Code): value is LadingError<Code> {
   return value instanceof LadingError && (code === undefined || value.code === code);
 }
