@@ -1,0 +1,341 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import type { ByteStream, CallOptions, Target } from './content.js';
+import { copy, copyGraph, DefaultCopyConcurrency, type CopyEvent } from './copy.js';
+import type { Descriptor, ImageIndex, ImageManifest } from './descriptor.js';
+import { descriptorFor, readAll } from './digest.js';
+import { ErrorCodes } from './errors.js';
+import { MemoryStore } from './memory-store.js';
+import {
+  EmptyJSON,
+  MediaTypeImageConfig,
+  MediaTypeImageIndex,
+  MediaTypeImageLayerGzip,
+  MediaTypeImageManifest,
+} from './media-types.js';
+import { OCILayout } from './oci-layout.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+async function* once(bytes: Uint8Array): ByteStream {
+  await Promise.resolve();
+  yield bytes;
+}
+
+async function bytesOf(target: Target, desc: Descriptor): Promise<string> {
+  return new TextDecoder().decode(await readAll(await target.fetch(desc), 1 << 20, 'test'));
+}
+
+async function pushBlob(store: Target, mediaType: string, content: string): Promise<Descriptor> {
+  const desc = descriptorFor(mediaType, text(content));
+  await store.push(desc, text(content));
+  return desc;
+}
+
+async function pushJSON(store: Target, mediaType: string, doc: ImageManifest | ImageIndex): Promise<Descriptor> {
+  return pushBlob(store, mediaType, JSON.stringify(doc));
+}
+
+/** An image for one platform: its own config, one layer of its own and one shared by every platform. */
+async function pushImage(store: Target, platform: string, fields: Partial<ImageManifest> = {}): Promise<Descriptor> {
+  const config = await pushBlob(store, MediaTypeImageConfig, JSON.stringify({ architecture: platform, os: 'linux' }));
+  const shared = await pushBlob(store, MediaTypeImageLayerGzip, 'shared base layer');
+  const own = await pushBlob(store, MediaTypeImageLayerGzip, `layer for ${platform}`);
+  return pushJSON(store, MediaTypeImageManifest, {
+    schemaVersion: 2,
+    mediaType: MediaTypeImageManifest,
+    config,
+    layers: [shared, own],
+    ...fields,
+  });
+}
+
+async function pushIndex(store: Target, platforms: string[]): Promise<{ index: Descriptor; images: Descriptor[] }> {
+  const images: Descriptor[] = [];
+  for (const p of platforms)
+    images.push({ ...(await pushImage(store, p)), platform: { architecture: p, os: 'linux' } });
+  const index = await pushJSON(store, MediaTypeImageIndex, {
+    schemaVersion: 2,
+    mediaType: MediaTypeImageIndex,
+    manifests: images,
+  });
+  return { index, images };
+}
+
+/** A referrer of `subject`: an artifact with one blob. */
+async function pushReferrer(store: Target, subject: Descriptor, artifactType: string): Promise<Descriptor> {
+  const blob = await pushBlob(store, 'application/octet-stream', `${artifactType} of ${subject.digest}`);
+  const config = await pushBlob(store, EmptyJSON.mediaType, '{}');
+  return pushJSON(store, MediaTypeImageManifest, {
+    schemaVersion: 2,
+    mediaType: MediaTypeImageManifest,
+    artifactType,
+    config,
+    layers: [blob],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+  });
+}
+
+/** Wraps a target, recording pushes and how many are in flight at once; pushes can be made to wait. */
+class Recorder implements Target {
+  readonly pushed: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  constructor(
+    readonly inner: Target,
+    private readonly pushDelay = 0,
+  ) {}
+
+  async push(desc: Descriptor, content: ByteStream | Uint8Array, options?: CallOptions): Promise<void> {
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.pushDelay > 0) await sleep(this.pushDelay, undefined, options);
+      await this.inner.push(desc, content, options);
+      this.pushed.push(desc.digest);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  fetch(desc: Descriptor, options?: CallOptions): Promise<ByteStream> {
+    return this.inner.fetch(desc, options);
+  }
+
+  exists(desc: Descriptor, options?: CallOptions): Promise<boolean> {
+    return this.inner.exists(desc, options);
+  }
+
+  resolve(reference: string, options?: CallOptions): Promise<Descriptor> {
+    return this.inner.resolve(reference, options);
+  }
+
+  tag(desc: Descriptor, reference: string, options?: CallOptions): Promise<void> {
+    return this.inner.tag(desc, reference, options);
+  }
+}
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'lading-copy-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('copy', () => {
+  it('copies a manifest with its config and layers from memory to a layout and back', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    await src.tag(root, 'v1');
+    const layout = await OCILayout.open(dir);
+
+    const copied = await copy(src, 'v1', layout, 'release');
+    expect(copied.digest).toBe(root.digest);
+    expect((await layout.resolve('release')).digest).toBe(root.digest);
+
+    const back = new MemoryStore();
+    await copy(layout, 'release', back, 'again');
+    expect((await back.resolve('again')).digest).toBe(root.digest);
+    const manifest = JSON.parse(await bytesOf(back, root)) as ImageManifest;
+    for (const desc of [manifest.config, ...manifest.layers]) {
+      expect(await bytesOf(back, desc)).toBe(await bytesOf(src, desc));
+    }
+  });
+
+  it('copies a multi-platform index with every platform, each shared blob once', async () => {
+    const src = new MemoryStore();
+    const { index, images } = await pushIndex(src, ['amd64', 'arm64', 'riscv64']);
+    await src.tag(index, 'multi');
+    const layout = await OCILayout.open(dir);
+    const dst = new Recorder(layout);
+
+    await copy(src, 'multi', dst, 'multi');
+    // 3 configs + 3 own layers + 1 shared layer + 3 manifests + 1 index.
+    expect(dst.pushed).toHaveLength(11);
+    expect(new Set(dst.pushed).size).toBe(11);
+    expect(dst.pushed.at(-1)).toBe(index.digest);
+    for (const image of images) {
+      const manifest = JSON.parse(await bytesOf(layout, image)) as ImageManifest;
+      for (const child of [manifest.config, ...manifest.layers]) {
+        expect(dst.pushed.indexOf(child.digest)).toBeLessThan(dst.pushed.indexOf(image.digest));
+      }
+    }
+    const back = new MemoryStore();
+    await copy(layout, 'multi', back, 'multi');
+    expect(await bytesOf(back, index)).toBe(await bytesOf(src, index));
+    expect(await back.exists(images[2] as Descriptor)).toBe(true);
+  });
+
+  it('pushes nothing that the destination already has', async () => {
+    const src = new MemoryStore();
+    const { index } = await pushIndex(src, ['amd64', 'arm64']);
+    await src.tag(index, 'v1');
+    const layout = await OCILayout.open(dir);
+    await copy(src, 'v1', layout, 'v1');
+
+    const dst = new Recorder(layout);
+    const events: CopyEvent[] = [];
+    await copy(src, 'v1', dst, 'v2', { onEvent: (e) => events.push(e) });
+    expect(dst.pushed).toEqual([]);
+    expect(events).toEqual([{ type: 'skipped', descriptor: index }]);
+    expect((await layout.resolve('v2')).digest).toBe(index.digest);
+  });
+
+  it('copies only what is missing below a manifest the destination lacks', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    await src.tag(root, 'v1');
+    const manifest = JSON.parse(await bytesOf(src, root)) as ImageManifest;
+    const dst = new Recorder(new MemoryStore());
+    await dst.inner.push(manifest.config, await src.fetch(manifest.config));
+
+    const events: CopyEvent[] = [];
+    await copy(src, 'v1', dst, 'v1', { onEvent: (e) => events.push(e) });
+    expect(dst.pushed.sort()).toEqual([root.digest, ...manifest.layers.map((l) => l.digest)].sort());
+    expect(events.filter((e) => e.type === 'skipped').map((e) => e.descriptor.digest)).toEqual([
+      manifest.config.digest,
+    ]);
+    expect(
+      events
+        .filter((e) => e.type === 'copied')
+        .map((e) => e.descriptor.digest)
+        .sort(),
+    ).toEqual(dst.pushed.sort());
+  });
+
+  it('does not tag when the destination reference is empty or the root digest', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    const dst = new MemoryStore();
+    await copy(src, root.digest, dst, '');
+    await copy(src, root.digest, dst, root.digest);
+    expect(await dst.tags()).toEqual([]);
+    expect((await dst.resolve(root.digest)).digest).toBe(root.digest);
+    const other = `sha256:${'0'.repeat(64)}`;
+    await expect(copy(src, root.digest, dst, other)).rejects.toMatchObject({ code: ErrorCodes.usage });
+  });
+
+  it('copies referrers, and referrers of referrers, only when asked', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    await src.tag(root, 'v1');
+    const signature = await pushReferrer(src, root, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    const sbom = await pushReferrer(src, root, 'application/spdx+json');
+    const sbomSignature = await pushReferrer(src, sbom, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+
+    const plain = await OCILayout.open(path.join(dir, 'plain'));
+    await copy(src, 'v1', plain, 'v1');
+    expect(await plain.referrers(root)).toEqual([]);
+
+    const extended = await OCILayout.open(path.join(dir, 'extended'));
+    await copy(src, 'v1', extended, 'v1', { referrers: true });
+    const digests = (await extended.referrers(root)).map((d) => d.digest).sort();
+    expect(digests).toEqual([signature.digest, sbom.digest].sort());
+    expect((await extended.referrers(sbom)).map((d) => d.digest)).toEqual([sbomSignature.digest]);
+    const sbomManifest = JSON.parse(await bytesOf(src, sbom)) as ImageManifest;
+    expect(await extended.exists(sbomManifest.layers[0] as Descriptor)).toBe(true);
+  });
+
+  it('refuses the referrers option when the source cannot list referrers', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    const dst = new Recorder(new MemoryStore());
+    await expect(copy(new Recorder(src), root.digest, dst, '', { referrers: true })).rejects.toMatchObject({
+      code: ErrorCodes.usage,
+    });
+    expect(dst.pushed).toEqual([]);
+  });
+
+  it('keeps at most `concurrency` pushes in flight', async () => {
+    const src = new MemoryStore();
+    const { index } = await pushIndex(src, ['amd64', 'arm64', 'ppc64le', 's390x']);
+    for (const concurrency of [1, 2, 5]) {
+      const dst = new Recorder(new MemoryStore(), 5);
+      await copyGraph(src, dst, index, { concurrency });
+      expect(dst.pushed).toHaveLength(14);
+      expect(dst.maxInFlight).toBe(concurrency);
+    }
+    const dst = new Recorder(new MemoryStore(), 5);
+    await copyGraph(src, dst, index);
+    expect(dst.maxInFlight).toBe(DefaultCopyConcurrency);
+    await expect(copyGraph(src, dst, index, { concurrency: 0 })).rejects.toMatchObject({ code: ErrorCodes.usage });
+  });
+
+  it('stops when the signal aborts and pushes nothing afterwards', async () => {
+    const src = new MemoryStore();
+    const { index } = await pushIndex(src, ['amd64', 'arm64', 'ppc64le', 's390x']);
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const dst = new Recorder(new MemoryStore(), 5);
+    const events: CopyEvent[] = [];
+    const onEvent = (e: CopyEvent): void => {
+      events.push(e);
+      if (e.type === 'copied') controller.abort(reason);
+    };
+    await expect(copyGraph(src, dst, index, { signal: controller.signal, onEvent })).rejects.toBe(reason);
+    const pushed = dst.pushed.length;
+    expect(pushed).toBeLessThan(14);
+    expect(dst.inFlight).toBe(0);
+    expect(dst.pushed).not.toContain(index.digest);
+    await sleep(20);
+    expect(dst.pushed).toHaveLength(pushed);
+
+    const before = new Recorder(new MemoryStore());
+    await expect(copyGraph(src, before, index, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(before.pushed).toEqual([]);
+  });
+
+  it('fails without pushing the parent when a child is corrupt in the source', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    const manifest = JSON.parse(await bytesOf(src, root)) as ImageManifest;
+    const layer = manifest.layers[1] as Descriptor;
+    const corrupt = new Recorder(src);
+    corrupt.fetch = async (desc, options) =>
+      desc.digest === layer.digest ? once(text('X'.repeat(desc.size))) : src.fetch(desc, options);
+    // The wrapper serves bytes without checking them: the destination's verification must catch it.
+    const dst = new Recorder(new MemoryStore());
+    await expect(copy(corrupt, root.digest, dst, 'v1')).rejects.toMatchObject({ code: ErrorCodes.integrity });
+    expect(dst.pushed).not.toContain(root.digest);
+    expect(dst.pushed).not.toContain(layer.digest);
+    await expect(dst.resolve('v1')).rejects.toMatchObject({ code: ErrorCodes.notFound });
+  });
+
+  it('verifies a fetched manifest by digest before parsing it', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    const manifest = JSON.parse(await bytesOf(src, root)) as ImageManifest;
+    // Same size, still a well-formed manifest, but pointing at a config that is not the one the digest commits to.
+    const hex = manifest.config.digest.slice(-1) === '0' ? '1' : '0';
+    const tampered = { ...manifest, config: { ...manifest.config, digest: manifest.config.digest.slice(0, -1) + hex } };
+    const lying = new Recorder(src);
+    // A source that serves whatever it likes, unverified.
+    lying.fetch = async (desc, options) =>
+      desc.digest === root.digest ? once(text(JSON.stringify(tampered))) : src.fetch(desc, options);
+    const dst = new Recorder(new MemoryStore());
+    await expect(copyGraph(lying, dst, root)).rejects.toMatchObject({
+      code: ErrorCodes.integrity,
+      message: expect.stringContaining(`copy ${root.digest}: digest mismatch`) as unknown,
+    });
+    expect(dst.pushed).toEqual([]);
+  });
+
+  it('refuses a manifest larger than maxManifestSize', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    const dst = new Recorder(new MemoryStore());
+    await expect(copyGraph(src, dst, root, { maxManifestSize: root.size - 1 })).rejects.toMatchObject({
+      code: ErrorCodes.protocol,
+    });
+    expect(dst.pushed).toEqual([]);
+  });
+});
