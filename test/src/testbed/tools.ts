@@ -80,7 +80,9 @@ export async function run(command: string, args: readonly string[], options: Run
   child.stdin.end(options.input);
   const code = await new Promise<number>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (c, sig) => { resolve(c ?? (sig ? 128 : 1)); });
+    child.on('close', (c, sig) => {
+      resolve(c ?? (sig ? 128 : 1));
+    });
   });
   const result = { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   if ((options.check ?? true) && code !== 0) {
