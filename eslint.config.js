@@ -23,7 +23,7 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.node },
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin/*.js', 'scripts/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -47,5 +47,5 @@ export default tseslint.config(
     files: ['*.config.js', '*.config.ts', '**/vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
-  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

@@ -15,8 +15,8 @@ interface PackageJSON {
 
 const packages = ['core', 'sigstore', 'ssh', 'cli'] as const;
 
-function readJSON<T>(file: string): T {
-  return JSON.parse(readFileSync(path.join(repoRoot, file), 'utf8')) as T;
+function readJSON(file: string): unknown {
+  return JSON.parse(readFileSync(path.join(repoRoot, file), 'utf8'));
 }
 
 function ladingDeps(pkg: PackageJSON): string[] {
@@ -41,7 +41,7 @@ function collectNames(deps: Record<string, PnpmListNode> | undefined, into: Set<
 describe('workspace', () => {
   it('keeps the package graph one way: cli → sigstore, ssh → core', () => {
     const graph = Object.fromEntries(
-      packages.map((p) => [p, ladingDeps(readJSON<PackageJSON>(`packages/${p}/package.json`))]),
+      packages.map((p) => [p, ladingDeps(readJSON(`packages/${p}/package.json`) as PackageJSON)]),
     );
     expect(graph).toEqual({
       core: [],
@@ -50,7 +50,7 @@ describe('workspace', () => {
       cli: ['@lading/core', '@lading/sigstore', '@lading/ssh'],
     });
     const refs = (p: string): string[] =>
-      (readJSON<{ references?: { path: string }[] }>(`packages/${p}/tsconfig.json`).references ?? [])
+      ((readJSON(`packages/${p}/tsconfig.json`) as { references?: { path: string }[] }).references ?? [])
         .map((r) => path.basename(r.path))
         .sort();
     expect(refs('core')).toEqual([]);
@@ -60,9 +60,13 @@ describe('workspace', () => {
   });
 
   it("has no sigstore package in @lading/core's production dependency tree", async () => {
-    const { stdout } = await run('pnpm', ['--filter', '@lading/core', 'list', '--prod', '--depth', 'Infinity', '--json'], {
-      cwd: repoRoot,
-    });
+    const { stdout } = await run(
+      'pnpm',
+      ['--filter', '@lading/core', 'list', '--prod', '--depth', 'Infinity', '--json'],
+      {
+        cwd: repoRoot,
+      },
+    );
     const [tree] = JSON.parse(stdout) as PnpmListNode[];
     const names = new Set<string>();
     collectNames(tree?.dependencies, names);
@@ -93,11 +97,15 @@ describe('workspace', () => {
   });
 
   it('runs the lading binary', async () => {
-    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'packages/cli/bin/run.js'), 'version', '--json'], {
-      cwd: repoRoot,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [path.join(repoRoot, 'packages/cli/bin/run.js'), 'version', '--json'],
+      {
+        cwd: repoRoot,
+      },
+    );
     const parsed = JSON.parse(stdout) as { lading: string; node: string };
-    expect(parsed.lading).toBe(readJSON<{ version: string }>('packages/cli/package.json').version);
+    expect(parsed.lading).toBe((readJSON('packages/cli/package.json') as { version: string }).version);
     expect(parsed.node).toBe(process.versions.node);
   });
 });

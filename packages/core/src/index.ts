@@ -24,3 +24,37 @@ export type {
   Tagger,
   Target,
 } from './content.js';
+export { Authenticator, checkRealm, mergeScopes, parseChallenges } from './registry/auth.js';
+export type { AuthenticatorOptions, Challenge, CredentialProvider, TokenRequester } from './registry/auth.js';
+export { DiagnosticsChannels, RegistryHTTP, redactURL, responseHeader } from './registry/http.js';
+export type { RegistryHTTPOptions, RegistryRequest, RegistryResponse, TransportOptions } from './registry/http.js';
+export { DefaultRetryPolicy } from './registry/retry.js';
+export type { RetryPolicy } from './registry/retry.js';
+export { RemoteRepository, referrersTag } from './registry/repository.js';
+export type { FetchedManifest, RangeResult, RemoteRepositoryOptions } from './registry/repository.js';
+export { RegistryClient } from './registry/client.js';
+export type { RegistryClientOptions } from './registry/client.js';
+export {
+  DockerHub,
+  credentialKey,
+  dialHost,
+  formatReference,
+  formatTarget,
+  parseReference,
+  parseTarget,
+  plainHTTPByDefault,
+} from './reference.js';
+export type { LayoutReference, Reference, TargetReference } from './reference.js';
+export {
+  createCredential,
+  credentialProvider,
+  dockerConfigPath,
+  findCredentials,
+  noCredentialsMessage,
+} from './credentials.js';
+export type { CredentialOptions, CredentialSearch, RegistryCredential } from './credentials.js';
+export { MemoryStore } from './memory-store.js';
+export { OCILayout } from './oci-layout.js';
+export type { OCILayoutOptions } from './oci-layout.js';
+export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
+export type { CopyEvent, CopyGraphOptions, CopyOptions } from './copy.js';

@@ -94,7 +94,12 @@ describe('Authenticator', () => {
     const server = tokenServer([{ status: 200, body: { token: 'T1', expires_in: 300 } }]);
     const auth = new Authenticator({
       requestToken: server.requester,
-      credentials: () => Promise.resolve({ credential: { username: 'u', password: 'p' }, searched: ['test'] }),
+      credentials: () =>
+        Promise.resolve({
+          registry: 'r',
+          credential: { kind: 'basic', username: 'u', password: 'p' },
+          searched: ['test'],
+        }),
       now: () => now,
     });
     const header = await auth.answer(registry, 'reg.example.com', challenge, ['repository:a:pull,push']);
@@ -113,7 +118,12 @@ describe('Authenticator', () => {
     const server = tokenServer([{ status: 200, body: { access_token: 'AT' } }]);
     const auth = new Authenticator({
       requestToken: server.requester,
-      credentials: () => Promise.resolve({ credential: { identityToken: 'refresh-secret' }, searched: [] }),
+      credentials: () =>
+        Promise.resolve({
+          registry: 'r',
+          credential: { kind: 'identityToken', identityToken: 'refresh-secret' },
+          searched: [],
+        }),
     });
     expect(await auth.answer(registry, 'reg.example.com', challenge, ['repository:a:pull'])).toBe('Bearer AT');
     const call = server.calls[0];
@@ -129,7 +139,11 @@ describe('Authenticator', () => {
     const auth = new Authenticator({
       requestToken: server.requester,
       credentials: () =>
-        Promise.resolve({ credential: { username: 'u', password: 'hunter2' }, searched: ['~/.docker/config.json'] }),
+        Promise.resolve({
+          registry: 'r',
+          credential: { kind: 'basic', username: 'u', password: 'hunter2' },
+          searched: ['~/.docker/config.json'],
+        }),
     });
     const error: unknown = await auth.answer(registry, 'reg.example.com', challenge, []).catch((e: unknown) => e);
     expect(isLadingError(error, 'ERR_LADING_AUTH')).toBe(true);
@@ -143,8 +157,8 @@ describe('Authenticator', () => {
       credentials: (host) =>
         Promise.resolve(
           host === 'good.example.com'
-            ? { credential: { username: 'u', password: 'p' }, searched: ['a'] }
-            : { searched: ['DOCKER_CONFIG/config.json', 'auth.json'] },
+            ? { registry: host, credential: { kind: 'basic', username: 'u', password: 'p' }, searched: ['a'] }
+            : { registry: host, searched: ['DOCKER_CONFIG/config.json', 'auth.json'] },
         ),
     });
     expect(await auth.answer(new URL('https://good.example.com/'), 'good.example.com', 'Basic realm="x"', [])).toMatch(
@@ -160,7 +174,8 @@ describe('Authenticator', () => {
     const server = tokenServer([{ status: 200, body: { token: 'x' } }]);
     const auth = new Authenticator({
       requestToken: server.requester,
-      credentials: () => Promise.resolve({ credential: { username: 'u', password: 'p' }, searched: [] }),
+      credentials: () =>
+        Promise.resolve({ registry: 'r', credential: { kind: 'basic', username: 'u', password: 'p' }, searched: [] }),
     });
     await expect(
       auth.answer(registry, 'reg.example.com', 'Bearer realm="https://collector.evil.test/t"', []),

@@ -6,6 +6,8 @@
  */
 import { isIP } from 'node:net';
 
+import type { CallOptions } from '../content.js';
+import type { CredentialSearch } from '../credentials.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 
 /** One parsed `WWW-Authenticate` challenge. */
@@ -67,25 +69,11 @@ export function parseChallenges(header: string): Challenge[] {
   return challenges;
 }
 
-/** A credential for one registry. Secrets are never put in messages or logs. */
-export interface Credential {
-  username?: string;
-  password?: string;
-  /** OAuth2 refresh token (docker config `identitytoken`), exchanged at the token realm. */
-  identityToken?: string;
-  /** A bearer access token used as is. */
-  registryToken?: string;
-}
-
-/** What a credential look-up found, and where it looked (for error messages; no secrets). */
-export interface CredentialLookup {
-  credential?: Credential;
-  /** Places searched, e.g. `~/.docker/config.json`, `docker-credential-osxkeychain`. */
-  searched: string[];
-}
-
-/** Looks up the credential for a registry host (`host[:port]`, or `docker.io` for Docker Hub). */
-export type CredentialProvider = (registry: string, options?: { signal?: AbortSignal }) => Promise<CredentialLookup>;
+/**
+ * Looks up the credential for a registry (`host[:port]`, or `docker.io` for Docker Hub); `credentialProvider()` from
+ * the credentials module gives the docker/podman lookup.
+ */
+export type CredentialProvider = (registry: string, options?: CallOptions) => Promise<CredentialSearch>;
 
 /** A minimal HTTP exchange the authenticator uses to reach token realms (given by the registry client). */
 export type TokenRequester = (
@@ -195,7 +183,7 @@ export class Authenticator {
   private readonly schemes = new Map<string, 'basic' | 'bearer'>();
   private readonly tokens = new Map<string, CachedToken>();
   private readonly basic = new Map<string, string>();
-  private readonly lookups = new Map<string, Promise<CredentialLookup>>();
+  private readonly lookups = new Map<string, Promise<CredentialSearch>>();
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(options: AuthenticatorOptions) {
@@ -220,17 +208,32 @@ export class Authenticator {
     return undefined;
   }
 
+  /**
+   * What to tell a user the registry refused: where the credential for `credentialKey` came from (so they know
+   * which login to fix), or where lading looked when it found none. Never contains a secret.
+   */
+  async describe(credentialKey: string): Promise<string> {
+    const found = this.lookups.get(credentialKey);
+    const search = found ? await found.catch(() => undefined) : undefined;
+    if (search?.credential) {
+      const from = search.source ? ` from ${search.source}` : '';
+      return `the credentials${from} were refused or lack permission for this repository and action`;
+    }
+    const where = search?.searched.length ? ` (looked in ${search.searched.join(', ')})` : '';
+    return `no credentials were found${where}; log in with docker/oras login, or pass --username with --password-stdin`;
+  }
+
   /** Forgets cached tokens and Basic headers for `host` (after a 401 with a cached header). */
   invalidate(host: string): void {
     this.basic.delete(host);
     for (const key of this.tokens.keys()) if (key.startsWith(`${host} `)) this.tokens.delete(key);
   }
 
-  private lookup(registry: string, signal?: AbortSignal): Promise<CredentialLookup> {
+  private lookup(registry: string, signal?: AbortSignal): Promise<CredentialSearch> {
     let found = this.lookups.get(registry);
     if (!found) {
       const provider = this.options.credentials;
-      found = provider ? provider(registry, signal ? { signal } : {}) : Promise.resolve({ searched: [] });
+      found = provider ? provider(registry, signal ? { signal } : {}) : Promise.resolve({ registry, searched: [] });
       this.lookups.set(registry, found);
       found.catch(() => this.lookups.delete(registry));
     }
@@ -270,9 +273,7 @@ export class Authenticator {
     }
     if (basic) {
       const { credential, searched } = await this.lookup(credentialKey, signal);
-      if (credential?.username === undefined || credential.password === undefined) {
-        throw noCredentials(host, searched);
-      }
+      if (credential?.kind !== 'basic') throw noCredentials(host, searched);
       const value = basicHeader(credential.username, credential.password);
       this.basic.set(host, value);
       this.schemes.set(host, 'basic');
@@ -296,14 +297,14 @@ export class Authenticator {
     if (!realm) throw new LadingError(ErrorCodes.auth, `authenticate ${host}: Bearer challenge without a realm`);
     const realmURL = checkRealm(registry, realm, this.options.trustedRealmHosts);
     const { credential, searched } = await this.lookup(credentialKey, signal);
-    if (credential?.registryToken !== undefined) {
+    if (credential?.kind === 'registryToken') {
       return { header: `Bearer ${credential.registryToken}`, expiresAt: Number.POSITIVE_INFINITY };
     }
     const service = challenge.params.service;
     const init: Parameters<TokenRequester>[1] = { method: 'GET', headers: { accept: 'application/json' } };
     if (signal) init.signal = signal;
     const url = new URL(realmURL);
-    if (credential?.identityToken !== undefined) {
+    if (credential?.kind === 'identityToken') {
       // OAuth2 refresh-token grant (docker config `identitytoken`).
       const form = new URLSearchParams({
         grant_type: 'refresh_token',
@@ -318,7 +319,7 @@ export class Authenticator {
     } else {
       if (service) url.searchParams.set('service', service);
       for (const s of scopes) url.searchParams.append('scope', s);
-      if (credential?.username !== undefined && credential.password !== undefined) {
+      if (credential?.kind === 'basic') {
         url.searchParams.set('account', credential.username);
         init.headers.authorization = basicHeader(credential.username, credential.password);
       }

@@ -58,11 +58,13 @@ export async function statusError(operation: string, res: RegistryResponse): Pro
   const detail = await describeErrorBody(res);
   const status = res.status;
   let hint = '';
-  if (status === 401) hint = '; the credentials were refused: check them, or log in';
-  else if (status === 403) hint = '; the credentials lack permission for this repository and action';
+  if (status === 401 || status === 403) hint = `; ${res.authHint ?? 'access denied: check the credentials'}`;
   else if (status === 429) {
     const after = responseHeader(res, 'retry-after');
     hint = `; the registry is rate limiting${after ? ` (Retry-After: ${after})` : ''}, try again later`;
   } else if (status >= 500) hint = '; the registry failed, try again later';
+  else if (status === 400 && detail.includes('HTTP request to an HTTPS server')) {
+    hint = '; the registry speaks HTTPS: do not ask for plain HTTP (loopback hosts default to plain HTTP)';
+  }
   return new LadingError(codeForStatus(status), `${operation}: HTTP ${status}${detail ? `: ${detail}` : ''}${hint}`);
 }

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 
 import { ErrorCodes, LadingError } from '../errors.js';
+import { plainHTTPByDefault } from '../reference.js';
 import { Authenticator, type CredentialProvider } from './auth.js';
 import {
   DefaultRetryPolicy,
@@ -95,13 +96,8 @@ export interface RegistryResponse {
   body: Readable & { dump(opts?: { limit: number }): Promise<void>; json(): Promise<unknown>; text(): Promise<string> };
   /** The URL that answered (after redirects). */
   url: URL;
-}
-
-const loopback = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
-
-/** True for hosts lading talks plain HTTP to by default: localhost, 127.x and [::1], any port. */
-export function isLoopbackHost(host: string): boolean {
-  return loopback.test(host);
+  /** For 401/403: what the user can do about it (see `Authenticator.describe`). */
+  authHint?: string;
 }
 
 /** Query parameters safe to show in logs; every other value is redacted (presigned storage URLs carry secrets). */
@@ -201,7 +197,7 @@ export class RegistryHTTP {
 
   /** The base URL (`http(s)://host/`) for a registry host, honouring `plainHTTP` and the loopback default. */
   baseURL(host: string): URL {
-    const plain = this.options.plainHTTP ?? isLoopbackHost(host);
+    const plain = this.options.plainHTTP ?? plainHTTPByDefault(host);
     return new URL(`${plain ? 'http' : 'https'}://${host}/`);
   }
 
@@ -251,6 +247,7 @@ export class RegistryHTTP {
         attempt,
         durationMs: Math.round(performance.now() - started),
       });
+      if (res.status === 401 || res.status === 403) res.authHint = await this.authenticator.describe(credentialKey);
       if (!isRetryableStatus(res.status) || !replayable || attempt >= this.retry.retries) return res;
       const asked = parseRetryAfter(responseHeader(res, 'retry-after'));
       if (asked !== undefined && asked > this.retry.maxRetryAfterMs) return res; // the caller reports the status

@@ -20,6 +20,7 @@ import {
   MediaTypeEmptyJSON,
   MediaTypeImageIndex,
 } from '../media-types.js';
+import { dialHost } from '../reference.js';
 import { statusError } from './errors.js';
 import { responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
 import { wait } from './retry.js';
@@ -66,11 +67,6 @@ export interface FetchedManifest {
   descriptor: Descriptor;
   /** The exact bytes, verified against `descriptor.digest`. */
   bytes: Uint8Array;
-}
-
-function dialHost(registry: string): string {
-  // Docker Hub's API host differs from the name users write.
-  return registry === 'docker.io' ? 'registry-1.docker.io' : registry;
 }
 
 /** The fallback referrers tag for a digest: `<alg>-<hex>`, alg cut to 32 and hex to 64 characters (OCI 1.1). */
@@ -462,7 +458,9 @@ export class RemoteRepository implements GraphTarget, Deleter {
           scopes: this.scopes(true),
           ...this.signalOf(options),
         });
-        if (res.status !== 202) throw await statusError(`${where}: upload chunk at ${start}`, res);
+        // The spec says 202; go-containerregistry's registry answers 204.
+        if (res.status !== 202 && res.status !== 204)
+          throw await statusError(`${where}: upload chunk at ${start}`, res);
         await res.body.dump().catch(() => undefined);
         const next = responseHeader(res, 'location');
         return next ? new URL(next, location) : location;
@@ -825,15 +823,23 @@ export class RemoteRepository implements GraphTarget, Deleter {
 
   /**
    * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
-   * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived,
-   * since registries without conditional PUT lose concurrent updates. Up to 8 rounds.
+   * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
+   * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
+   * entry must be seen in two reads 100-200 ms apart, and is written again whenever a read misses it. Up to 12 rounds.
    */
   private async addFallbackReferrer(subject: Descriptor, entry: Descriptor, options?: CallOptions): Promise<void> {
     const tag = referrersTag(subject.digest);
     const where = `add referrer ${entry.digest} to ${this.name}:${tag}`;
-    for (let round = 0; round < 8; round++) {
+    let wrote = false;
+    let confirmations = 0;
+    for (let round = 0; round < 12; round++) {
       const current = await this.fallbackIndex(subject, where, options);
-      if (round > 0 && current.index.manifests.some((d) => d.digest === entry.digest)) return; // confirmed
+      if (current.index.manifests.some((d) => d.digest === entry.digest)) {
+        if (!wrote || ++confirmations >= 2) return;
+        await wait(100 + Math.round(Math.random() * 100), options?.signal);
+        continue;
+      }
+      confirmations = 0;
       const manifests = [...current.index.manifests.filter((d) => d.digest !== entry.digest), entry];
       const doc: ImageIndex = { schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests };
       const bytes = Buffer.from(JSON.stringify(doc));
@@ -842,18 +848,18 @@ export class RemoteRepository implements GraphTarget, Deleter {
       const res = await this.putManifest(tag, desc, bytes, where, headers, options);
       if (res.status === 412) {
         await res.body.dump().catch(() => undefined);
-      } else if (this.options.deleteSupersededReferrersIndex && current.digest && current.digest !== desc.digest) {
-        await this.delete({ mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 }, options).catch(
-          () => undefined,
-        );
+      } else {
+        wrote = true;
+        if (this.options.deleteSupersededReferrersIndex && current.digest && current.digest !== desc.digest) {
+          await this.delete({ mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 }, options).catch(
+            () => undefined,
+          );
+        }
       }
-      // Jittered pause before confirming, so racing writers interleave instead of colliding again.
-      await wait(Math.round(Math.random() * 50 * (round + 1)), options?.signal);
+      // Jittered pause so racing writers interleave instead of colliding again.
+      await wait(Math.round(Math.random() * 30 * (round + 1)), options?.signal);
     }
-    const final = await this.fallbackIndex(subject, where, options);
-    if (!final.index.manifests.some((d) => d.digest === entry.digest)) {
-      throw new LadingError(ErrorCodes.network, `${where}: concurrent writers kept replacing the index; try again`);
-    }
+    throw new LadingError(ErrorCodes.network, `${where}: concurrent writers kept replacing the index; try again`);
   }
 }
 
