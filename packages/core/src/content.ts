@@ -70,6 +70,12 @@ export interface Deleter {
   delete(desc: Descriptor, options?: CallOptions): Promise<void>;
 }
 
+/** Makes a blob present by pointing at a copy another repository of the same registry holds (no bytes move). */
+export interface Mounter {
+  /** True when the blob is now present; false when the registry declined (then push it). */
+  mount(desc: Descriptor, fromRepository: string, options?: CallOptions): Promise<boolean>;
+}
+
 /** Content-addressed storage. */
 export interface Storage extends Fetcher, Pusher, Exister {}
 

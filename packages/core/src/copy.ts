@@ -4,11 +4,12 @@
  *
  * A node is copied only after all of its children, so a destination never holds a manifest whose content is
  * missing; content already in the destination is skipped, and so is everything below a manifest that is already
- * there. Mounting blobs across repositories is left to the remote repository target's `push`.
+ * there. Blobs are mounted from other repositories of the destination's registry when the destination can mount
+ * (a remote repository) and the source is another repository of that registry, or `mountFrom` names candidates.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 
-import type { ByteStream, CallOptions, GraphTarget, Target } from './content.js';
+import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
 import { parseManifest, successors, type Descriptor } from './descriptor.js';
 import { isDigest, readAll, verifyContent } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
@@ -28,7 +29,9 @@ export type CopyEvent =
   /** The descriptor was pushed to the destination. */
   | { type: 'copied'; descriptor: Descriptor }
   /** The destination already had it (for a manifest: nothing below it was looked at either). */
-  | { type: 'skipped'; descriptor: Descriptor };
+  | { type: 'skipped'; descriptor: Descriptor }
+  /** The blob was mounted from another repository of the destination's registry; no bytes moved. */
+  | { type: 'mounted'; descriptor: Descriptor; from: string };
 
 /** Options of {@link copyGraph} and {@link copy}. */
 export interface CopyGraphOptions extends CallOptions {
@@ -44,6 +47,12 @@ export interface CopyGraphOptions extends CallOptions {
   referrers?: boolean;
   /** Largest manifest read into memory, in bytes. Default `DefaultManifestSizeLimit` (4 MiB). */
   maxManifestSize?: number;
+  /**
+   * Repositories of the destination's registry to mount blobs from before downloading them, tried in order, when
+   * the destination can mount. Default: the source's repository when source and destination are repositories of
+   * the same registry (as oras-go does), else none.
+   */
+  mountFrom?: readonly string[];
   /**
    * Called synchronously for each step of each descriptor (see {@link CopyEvent}); the library never prints.
    * An exception thrown here fails the copy.
@@ -113,6 +122,7 @@ export async function copyGraph(
     started: new Map(),
     maxManifestSize: options.maxManifestSize ?? DefaultManifestSizeLimit,
     emit: options.onEvent ?? (() => undefined),
+    mountFrom: options.mountFrom ?? sameRegistrySource(src, dst),
   };
   try {
     await copyNode(context, root);
@@ -135,6 +145,27 @@ interface CopyContext {
   started: Map<string, Promise<void>>;
   maxManifestSize: number;
   emit: (event: CopyEvent) => void;
+  mountFrom: readonly string[];
+}
+
+interface RepositoryLike {
+  registry: string;
+  repository: string;
+}
+
+function isRepositoryLike(t: unknown): t is RepositoryLike {
+  const r = t as Partial<RepositoryLike>;
+  return typeof r.registry === 'string' && typeof r.repository === 'string';
+}
+
+function isMounter(t: unknown): t is Mounter {
+  return typeof (t as Partial<Mounter>).mount === 'function';
+}
+
+/** The source repository, when source and destination are different repositories of one registry. */
+function sameRegistrySource(src: Target, dst: Target): string[] {
+  if (!isRepositoryLike(src) || !isRepositoryLike(dst) || !isMounter(dst)) return [];
+  return src.registry === dst.registry && src.repository !== dst.repository ? [src.repository] : [];
 }
 
 function checkOptions(src: Target, options: CopyGraphOptions): void {
@@ -178,6 +209,14 @@ function copyBlob(context: CopyContext, desc: Descriptor): Promise<void> {
     if (await dst.exists(desc, { signal })) {
       context.emit({ type: 'skipped', descriptor: desc });
       return;
+    }
+    if (isMounter(dst)) {
+      for (const from of context.mountFrom) {
+        if (await dst.mount(desc, from, { signal })) {
+          context.emit({ type: 'mounted', descriptor: desc, from });
+          return;
+        }
+      }
     }
     context.emit({ type: 'copying', descriptor: desc });
     const content = await src.fetch(desc, { signal });

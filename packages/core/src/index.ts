@@ -16,6 +16,7 @@ export type {
   Exister,
   Fetcher,
   GraphTarget,
+  Mounter,
   Pusher,
   ReferrerLister,
   ReferrersOptions,

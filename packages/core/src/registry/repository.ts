@@ -157,7 +157,14 @@ export class RemoteRepository implements GraphTarget, Deleter {
   /** True when the blob or manifest `desc` points at exists here (HEAD). */
   async exists(desc: Descriptor, options?: CallOptions): Promise<boolean> {
     const kind = isManifestType(desc.mediaType) ? 'manifests' : 'blobs';
-    const res = await this.send({ method: 'HEAD', url: this.url(`${kind}/${desc.digest}`), ...this.signalOf(options) });
+    // distribution answers 404 for an OCI manifest when Accept does not list its type.
+    const headers: Record<string, string> = kind === 'manifests' ? { accept: ManifestMediaTypes.join(', ') } : {};
+    const res = await this.send({
+      method: 'HEAD',
+      url: this.url(`${kind}/${desc.digest}`),
+      headers,
+      ...this.signalOf(options),
+    });
     await res.body.dump().catch(() => undefined);
     if (res.status === 200) return true;
     if (res.status === 404) return false;
