@@ -7,11 +7,14 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
 
-import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import tlsModule from 'node:tls';
+
+import { type Dispatcher, request } from 'undici';
 
 import { ErrorCodes, LadingError } from '../errors.js';
 import { plainHTTPByDefault } from '../reference.js';
 import { Authenticator, type CredentialProvider } from './auth.js';
+import { proxyDispatcher, proxySettingsFromEnv } from './proxy.js';
 import {
   DefaultRetryPolicy,
   backoffDelay,
@@ -40,7 +43,7 @@ export interface TransportOptions {
    * other host uses HTTPS unless this is set.
    */
   plainHTTP?: boolean;
-  /** Extra CA certificates (PEM) to trust, e.g. a private registry's CA. */
+  /** Extra CA certificates (PEM) to trust besides Node's defaults, e.g. a private registry's CA. */
   ca?: string | Buffer | readonly (string | Buffer)[];
   /** Client certificate (PEM) for mutual TLS. */
   cert?: string | Buffer;
@@ -49,7 +52,8 @@ export interface TransportOptions {
   /** Accept any server certificate. Explicit and dangerous: the CLI warns when it is set. Default false. */
   insecureSkipTLSVerify?: boolean;
   /**
-   * Environment for `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (either case). Default `process.env`.
+   * Environment for `HTTPS_PROXY` (https), `HTTP_PROXY` (http), `NO_PROXY` (either case, upper first); loopback
+   * hosts are never proxied (Go's rules, so lading behaves like oras and docker). Default `process.env`.
    */
   env?: Readonly<Record<string, string | undefined>>;
   /** Use this undici dispatcher instead of building one (then TLS and proxy options are ignored). */
@@ -124,23 +128,26 @@ export function responseHeader(res: RegistryResponse, name: string): string | un
   return header(res.headers, name.toLowerCase());
 }
 
-function buildDispatcher(options: TransportOptions): Dispatcher {
-  if (options.dispatcher) return options.dispatcher;
+function buildDispatcher(options: TransportOptions): { dispatcher: Dispatcher; close: () => Promise<void> } {
+  if (options.dispatcher) return { dispatcher: options.dispatcher, close: () => Promise.resolve() };
   const tls: Record<string, unknown> = {};
-  if (options.ca !== undefined) tls.ca = options.ca;
+  if (options.ca !== undefined) {
+    // Node's `ca` replaces the trusted roots; a private CA must add to them (public blob storage and token realms
+    // still need the defaults), as oras does with the system pool.
+    const extra: readonly (string | Buffer)[] =
+      typeof options.ca === 'string' || Buffer.isBuffer(options.ca) ? [options.ca] : options.ca;
+    tls.ca = [...defaultCACertificates(), ...extra];
+  }
   if (options.cert !== undefined) tls.cert = options.cert;
   if (options.key !== undefined) tls.key = options.key;
   if (options.insecureSkipTLSVerify) tls.rejectUnauthorized = false;
-  const env = options.env ?? process.env;
-  const proxy = (name: string): string | undefined => env[name.toLowerCase()] ?? env[name.toUpperCase()];
-  return new EnvHttpProxyAgent({
-    connect: tls,
-    requestTls: tls,
-    httpProxy: proxy('http_proxy') ?? '',
-    httpsProxy: proxy('https_proxy') ?? '',
-    noProxy: proxy('no_proxy') ?? '',
-    keepAliveTimeout: 10_000,
-  });
+  return proxyDispatcher(proxySettingsFromEnv(options.env ?? process.env), tls, { keepAliveTimeout: 10_000 });
+}
+
+/** The roots Node trusts by default, `NODE_EXTRA_CA_CERTS` included where Node can say (22.15+). */
+function defaultCACertificates(): string[] {
+  const get = (tlsModule as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  return get ? get('default') : [...tlsModule.rootCertificates];
 }
 
 /**
@@ -151,16 +158,18 @@ export class RegistryHTTP {
   readonly retry: RetryPolicy;
   private readonly options: RegistryHTTPOptions;
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly closeDispatcher: () => Promise<void>;
   readonly authenticator: Authenticator;
 
   constructor(options: RegistryHTTPOptions = {}) {
     this.options = options;
     this.retry = { ...DefaultRetryPolicy, ...options.retry };
-    this.dispatcher = buildDispatcher(options);
-    this.ownsDispatcher = options.dispatcher === undefined;
+    const built = buildDispatcher(options);
+    this.dispatcher = built.dispatcher;
+    this.closeDispatcher = built.close;
     const authOptions: ConstructorParameters<typeof Authenticator>[0] = {
       requestToken: async (url, init) => {
+        const started = performance.now();
         const res = await request(url, {
           method: init.method,
           headers: { ...init.headers, 'user-agent': this.userAgent },
@@ -173,7 +182,7 @@ export class RegistryHTTP {
           url: redactURL(url),
           status: res.statusCode,
           attempt: 0,
-          durationMs: 0,
+          durationMs: Math.round(performance.now() - started),
         });
         return {
           status: res.statusCode,
@@ -203,7 +212,7 @@ export class RegistryHTTP {
 
   /** Closes pooled connections (only when this instance built the dispatcher). */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.closeDispatcher();
   }
 
   /**
@@ -215,10 +224,9 @@ export class RegistryHTTP {
   async send(registry: URL, credentialKey: string, req: RegistryRequest): Promise<RegistryResponse> {
     const replayable = req.idempotent ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(req.method);
     for (let attempt = 0; ; attempt++) {
-      const started = performance.now();
       let res: RegistryResponse;
       try {
-        res = await this.exchange(registry, credentialKey, req);
+        res = await this.exchange(registry, credentialKey, req, attempt);
       } catch (error) {
         if (error instanceof LadingError) throw error;
         if (req.signal?.aborted) throw error;
@@ -240,13 +248,6 @@ export class RegistryHTTP {
           { cause: error },
         );
       }
-      requestChannel.publish({
-        method: req.method,
-        url: redactURL(res.url),
-        status: res.status,
-        attempt,
-        durationMs: Math.round(performance.now() - started),
-      });
       if (res.status === 401 || res.status === 403) res.authHint = await this.authenticator.describe(credentialKey);
       if (!isRetryableStatus(res.status) || !replayable || attempt >= this.retry.retries) return res;
       const asked = parseRetryAfter(responseHeader(res, 'retry-after'));
@@ -265,7 +266,12 @@ export class RegistryHTTP {
   }
 
   /** One logical exchange: auth challenge answered once, redirects followed. */
-  private async exchange(registry: URL, credentialKey: string, req: RegistryRequest): Promise<RegistryResponse> {
+  private async exchange(
+    registry: URL,
+    credentialKey: string,
+    req: RegistryRequest,
+    attempt: number,
+  ): Promise<RegistryResponse> {
     let url = req.url;
     let method = req.method;
     let body = req.body;
@@ -279,12 +285,21 @@ export class RegistryHTTP {
       const auth = sameOrigin ? this.authenticator.cached(registry.host, req.scopes) : undefined;
       if (auth) headers.authorization = auth;
       if (body) headers['content-length'] = String(body.byteLength);
+      const started = performance.now();
       const res = await request(url, {
         method,
         headers,
         body: body ?? null,
         dispatcher: this.dispatcher,
         signal: req.signal ?? null,
+      });
+      // One event per HTTP exchange, challenges and redirect hops included; never headers, query values redacted.
+      requestChannel.publish({
+        method,
+        url: redactURL(url),
+        status: res.statusCode,
+        attempt,
+        durationMs: Math.round(performance.now() - started),
       });
       const response: RegistryResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
       if (res.statusCode === 401 && sameOrigin && !challenged) {

@@ -75,7 +75,13 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** Waits `ms`, rejecting early when `signal` aborts. */
+/** Waits `ms`, rejecting early with `signal.reason` when `signal` aborts. */
 export async function wait(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, signal ? { signal } : undefined);
+  try {
+    await sleep(ms, undefined, signal ? { signal } : undefined);
+  } catch (error) {
+    // Reject with the caller's reason, as every other aborted operation does, not Node's generic AbortError.
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  }
 }
