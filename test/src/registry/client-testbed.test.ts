@@ -370,3 +370,39 @@ describe('peers writing referrers on distribution', () => {
     }
   });
 });
+
+describe('identity tokens (OAuth2 refresh-token grant)', () => {
+  it('exchanges a docker config identitytoken at the realm and pushes with the scoped token', async () => {
+    const r = bed.registries.token;
+    const alice = bed.tokenServer.users.alice;
+    // What `docker login` stores as identitytoken: a refresh token from the token server.
+    const url = new URL(bed.tokenServer.realm);
+    url.searchParams.set('service', bed.tokenServer.service);
+    url.searchParams.set('offline_token', 'true');
+    url.searchParams.set('client_id', 'lading-test');
+    const res = await fetch(url, {
+      headers: { authorization: `Basic ${Buffer.from(`${alice.username}:${alice.password}`).toString('base64')}` },
+    });
+    const { refresh_token: refresh } = (await res.json()) as { refresh_token?: string };
+    expect(typeof refresh).toBe('string');
+    const config = path.join(home, `docker-${unique()}`);
+    await mkdir(config);
+    await writeFile(
+      path.join(config, 'config.json'),
+      JSON.stringify({ auths: { [r.host]: { identitytoken: refresh } } }),
+    );
+    const client = new RegistryClient({ credentialOptions: { env: { DOCKER_CONFIG: config }, homedir: home } });
+    try {
+      const name = `${r.host}/alice/identity-${unique()}`;
+      const { manifest } = await pushSmallArtifact(client, name, 'v1');
+      expect((await client.repository(name).resolve('v1')).digest).toBe(manifest.digest);
+      const grants = (await (await fetch(bed.tokenServer.requestsURL)).json()) as {
+        grant: string;
+        account: string | null;
+      }[];
+      expect(grants.some((g) => g.grant === 'refresh_token' && g.account === alice.username)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+});
