@@ -163,14 +163,21 @@ describe('registry client on the fake registry', () => {
     expect(reg.requests).toHaveLength(1);
   });
 
-  it('retries a connection dropped mid-body on download', async () => {
+  it('resumes a download whose connection dropped mid-body, with a range request for the rest', async () => {
     const repo = client.repository(`${reg.host}/a/drop`);
     const { bytes, desc } = randomBlob(100_000);
     await repo.push(desc, bytes);
-    // A drop after the headers surfaces while streaming: the stream errors; a fresh fetch then succeeds.
-    reg.inject({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'drop', afterBytes: 1000 } });
-    await expect(collect(await repo.fetch(desc))).rejects.toThrow();
+    reg.clearLog();
+    reg.inject({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'drop', afterBytes: 30_000 } });
     expect(await collect(await repo.fetch(desc))).toEqual(bytes);
+    const gets = reg.requests.filter((r) => r.method === 'GET');
+    expect(gets).toHaveLength(2);
+    expect(gets[1]?.headers.range).toMatch(/^bytes=\d+-$/);
+    // A connection that keeps dropping fails with a network error saying how far it got.
+    reg.inject({ method: 'GET', path: /\/blobs\/sha256:/, action: { kind: 'drop', afterBytes: 1000 } });
+    const err = await errorOf(collect(await repo.fetch(desc)));
+    expect(err.code).toBe(ErrorCodes.network);
+    expect(err.message).toMatch(/connection lost after \d+ of 100000 bytes/);
   });
 
   it('refuses a blob whose bytes do not match its digest, naming both digests', async () => {

@@ -23,7 +23,7 @@ import {
 import { dialHost } from '../reference.js';
 import { statusError } from './errors.js';
 import { responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
-import { wait } from './retry.js';
+import { backoffDelay, isTransientError, wait } from './retry.js';
 
 /** Options of {@link RemoteRepository}. */
 export interface RemoteRepositoryOptions {
@@ -199,7 +199,51 @@ export class RemoteRepository implements GraphTarget, Deleter {
         `${where}: size mismatch: expected ${desc.size} bytes, the registry announced ${length}`,
       );
     }
-    return verifyContent(desc, res.body, where);
+    return verifyContent(desc, this.resumingBody(desc, res, where, options), where);
+  }
+
+  /**
+   * The body of a blob download that survives dropped connections: after a transient failure mid-body it asks for
+   * the rest with `Range: bytes=<received>-` (within the retry policy) and carries on, so a flaky link does not
+   * restart a large download. The caller's digest check covers the joined stream.
+   */
+  private async *resumingBody(
+    desc: Descriptor,
+    first: RegistryResponse,
+    where: string,
+    options?: CallOptions,
+  ): AsyncGenerator<Uint8Array> {
+    let res = first;
+    let received = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          received += chunk.byteLength;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (error instanceof LadingError || options?.signal?.aborted) throw error;
+        const lost = `${where}: connection lost after ${received} of ${desc.size} bytes`;
+        if (!isTransientError(error) || attempt >= this.http.retry.retries || received >= desc.size) {
+          throw new LadingError(ErrorCodes.network, lost, { cause: error });
+        }
+        await wait(backoffDelay(this.http.retry, attempt), options?.signal);
+        res = await this.send({
+          method: 'GET',
+          url: this.url(`blobs/${desc.digest}`),
+          headers: { range: `bytes=${received}-` },
+          ...this.signalOf(options),
+        });
+        const range = /^bytes (\d+)-/.exec(responseHeader(res, 'content-range') ?? '');
+        if (res.status !== 206 || Number(range?.[1]) !== received) {
+          res.body.destroy();
+          throw new LadingError(ErrorCodes.network, `${lost}; the registry cannot resume it (HTTP ${res.status})`, {
+            cause: error,
+          });
+        }
+      }
+    }
   }
 
   /**
