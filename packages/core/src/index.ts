@@ -59,3 +59,30 @@ export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
 export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
 export type { CopyEvent, CopyGraphOptions, CopyOptions } from './copy.js';
+export type { GateSubject, VerificationGate } from './trust.js';
+export {
+  ArtifactTypeLading,
+  MediaTypeFileLayer,
+  MediaTypeTOC,
+  checkEntryPath,
+  parseTOC,
+  serializeTOC,
+} from './artifact/toc.js';
+export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
+export { openTarget } from './artifact/target.js';
+export type { OpenTargetOptions, OpenedTarget } from './artifact/target.js';
+export { layerKind, loadArtifact } from './artifact/read.js';
+export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
+export { pushArtifact } from './artifact/push.js';
+export type { PushEvent, PushOptions, PushResult } from './artifact/push.js';
+export { DefaultPullLimits, pullArtifact } from './artifact/pull.js';
+export type { PullEvent, PullLimits, PullOptions, PullResult, PulledEntry } from './artifact/pull.js';
+export { listArtifact } from './artifact/list.js';
+export type { ListOptions, ListResult, ListedEntry } from './artifact/list.js';
+export { catArtifact } from './artifact/cat.js';
+export type { CatOptions, CatResult } from './artifact/cat.js';
+export { packArtifact } from './artifact/pack.js';
+export type { PackInput, PackOptions, PackedArtifact } from './artifact/pack.js';
+export type { SignRequest, SignatureCandidate, SignedReferrer, Signer, VerifiedSignature, Verifier } from './trust.js';
+export { attachSignature, signatureGate } from './signatures.js';
+export type { SignatureGateOptions } from './signatures.js';

@@ -26,7 +26,7 @@ export function readBlob(ctx: RegistryContext, req: RegistryRequest, name: strin
       headers: { [Header.location]: `${storage}/blobs/${digest}?signature=fake`, [Header.contentDigest]: digest },
     };
   }
-  return blobReply(bytes, digest, headerValue(req.headers, Header.range));
+  return blobReply(bytes, digest, ctx.settings.rangeRequests ? headerValue(req.headers, Header.range) : undefined);
 }
 
 /** DELETE a blob: unlinks it from the repository (202), 404 BLOB_UNKNOWN when absent, 405 when deletes are off. */

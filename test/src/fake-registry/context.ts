@@ -15,6 +15,8 @@ export interface RegistrySettings {
   chunkMinLength: number | undefined;
   maxManifestBytes: number;
   deleteEnabled: boolean;
+  /** Honour `Range` on blob GETs; false serves the whole blob with 200, like registries and CDNs that ignore ranges. */
+  rangeRequests: boolean;
   /** Origin of the blob storage listener when blob GETs redirect there. */
   storageURL: string | undefined;
 }

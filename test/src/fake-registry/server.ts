@@ -159,6 +159,7 @@ function settingsFrom(options: FakeRegistryOptions): RegistrySettings {
     referrersPageSize: options.referrersPageSize ?? 0,
     tagsPageSize: options.tagsPageSize ?? 0,
     conditionalPut: options.conditionalPut ?? true,
+    rangeRequests: options.rangeRequests ?? true,
     subjectHeader: options.ociSubjectHeader ?? 'when-referrers',
     chunkMinLength: options.chunkMinLength,
     maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES,
@@ -235,6 +236,9 @@ export async function startFakeRegistry(options: FakeRegistryOptions = {}): Prom
     },
     setConditionalPut: (enabled) => {
       settings.conditionalPut = enabled;
+    },
+    setRangeRequests: (enabled) => {
+      settings.rangeRequests = enabled;
     },
     inject: (rule) => faults.add(rule),
     clearFaults: () => {

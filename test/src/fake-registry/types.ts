@@ -37,6 +37,8 @@ export interface FakeRegistryOptions {
   maxManifestBytes?: number;
   /** Accept DELETE of blobs and manifests; false answers 405 UNSUPPORTED. Default true. */
   deleteEnabled?: boolean;
+  /** Honour `Range` on blob GETs; false answers 200 with the whole blob. Default true. */
+  rangeRequests?: boolean;
 }
 
 /** The second listener of `redirectBlobs`. */
@@ -70,6 +72,8 @@ export interface FakeRegistry {
   setReferrersAPI(enabled: boolean): void;
   /** Turns conditional manifest PUT on or off at run time (see {@link FakeRegistryOptions.conditionalPut}). */
   setConditionalPut(enabled: boolean): void;
+  /** Turns `Range` support on blob GETs on or off at run time (see {@link FakeRegistryOptions.rangeRequests}). */
+  setRangeRequests(enabled: boolean): void;
 
   /** Adds a fault rule (checked first to last; the first due rule fires). Throws TypeError on a malformed rule. */
   inject(rule: FaultRule): FaultHandle;

@@ -216,7 +216,7 @@ export class Authenticator {
     const found = this.lookups.get(credentialKey);
     const search = found ? await found.catch(() => undefined) : undefined;
     if (search?.credential) {
-      const from = search.source ? ` from ${search.source}` : '';
+      const from = search.source === 'explicit' ? ' given' : search.source ? ` from ${search.source}` : '';
       return `the credentials${from} were refused or lack permission for this repository and action`;
     }
     const where = search?.searched.length ? ` (looked in ${search.searched.join(', ')})` : '';

@@ -1,0 +1,257 @@
+/**
+ * cat: one file of an artifact, fetched with a single range request for its gzip member when the registry honours
+ * ranges, and checked against the table of contents before a byte is handed out.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+import tar from 'tar-stream';
+
+import type { ByteStream, CallOptions, GraphTarget } from '../content.js';
+import type { Descriptor } from '../descriptor.js';
+import { verifyContent } from '../digest.js';
+import { ErrorCodes, LadingError } from '../errors.js';
+import type { RangeResult } from '../registry/repository.js';
+import type { VerificationGate } from '../trust.js';
+import { decompressionError, layerKind, loadArtifact } from './read.js';
+import type { TOCEntry } from './toc.js';
+
+/** Options of {@link catArtifact}. */
+export interface CatOptions extends CallOptions {
+  gate?: VerificationGate;
+  display?: string;
+  /** Content up to this size is held in memory before it is handed out; larger content in a temporary file. Default 8 MiB. */
+  memoryLimit?: number;
+  /** Called when the registry ignored the range request and the whole layer had to be streamed. */
+  onRangeIgnored?: (layer: Descriptor) => void;
+}
+
+/** What {@link catArtifact} returns. */
+export interface CatResult {
+  descriptor: Descriptor;
+  /** The file's size. */
+  size: number;
+  /** `sha256:<hex>` of the content, verified. */
+  digest: string;
+  /** True when only the file's own gzip member was transferred. */
+  ranged: boolean;
+  /** The verified content; read it to the end (it removes its temporary file, if any). */
+  content: ByteStream;
+}
+
+interface RangeReader {
+  fetchRange(desc: Descriptor, offset: number, length: number, options?: CallOptions): Promise<RangeResult>;
+}
+
+function canRange(t: unknown): t is RangeReader {
+  return typeof (t as Partial<RangeReader>).fetchRange === 'function';
+}
+
+/** Holds verified content: in memory up to a limit, else in a temporary file. */
+class Spool {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private file: { dir: string; handle: Awaited<ReturnType<typeof open>>; path: string } | undefined;
+  private readonly hash = createHash('sha256');
+  constructor(private readonly limit: number) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.size += chunk.byteLength;
+    this.hash.update(chunk);
+    if (!this.file && this.size > this.limit) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'lading-cat-'));
+      const file = path.join(dir, 'content');
+      const handle = await open(file, 'wx', 0o600);
+      for (const c of this.chunks) await handle.write(c);
+      this.chunks = [];
+      this.file = { dir, handle, path: file };
+    }
+    if (this.file) await this.file.handle.write(chunk);
+    else this.chunks.push(Buffer.from(chunk));
+  }
+
+  /** Closes the spool; returns size, digest and a stream of the content. */
+  async finish(): Promise<{ size: number; digest: string; content: ByteStream }> {
+    const digest = `sha256:${this.hash.digest('hex')}`;
+    if (!this.file) return { size: this.size, digest, content: Readable.from(this.chunks) };
+    await this.file.handle.close();
+    const { dir, path: file } = this.file;
+    const content = (async function* () {
+      try {
+        for await (const chunk of createReadStream(file)) yield chunk as Buffer;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    return { size: this.size, digest, content };
+  }
+
+  async discard(): Promise<void> {
+    if (this.file) {
+      await this.file.handle.close().catch(() => undefined);
+      await rm(this.file.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Yields nothing but consumes `source` fully, passing bytes in [offset, offset+length) to the returned stream. */
+async function* slice(source: AsyncIterable<Uint8Array>, offset: number, length: number): AsyncGenerator<Uint8Array> {
+  let position = 0;
+  for await (const chunk of source) {
+    const start = Math.max(0, offset - position);
+    const end = Math.min(chunk.byteLength, offset + length - position);
+    if (end > start) yield chunk.subarray(start, end);
+    position += chunk.byteLength;
+  }
+}
+
+/**
+ * Reads the entry `wanted` out of a tar stream into `spool`. With `first`, the entry must be the stream's first
+ * (a single gzip member holds exactly one entry); otherwise the stream is searched.
+ */
+async function readTarEntry(
+  tarStream: AsyncIterable<Uint8Array>,
+  wanted: string,
+  spool: Spool,
+  where: string,
+  first: boolean,
+): Promise<void> {
+  const extract = tar.extract();
+  let found = false as boolean;
+  let seen = 0;
+  const done = (async () => {
+    for await (const entry of extract) {
+      seen++;
+      const name = entry.header.name.replace(/^\.\//, '').replace(/\/+$/, '');
+      if (name === wanted && !found) {
+        if (entry.header.type !== 'file')
+          throw new LadingError(ErrorCodes.integrity, `${where}: ${wanted} is a ${entry.header.type} in the layer`);
+        found = true;
+        for await (const chunk of entry) await spool.write(chunk as Buffer);
+      } else {
+        if (first && seen === 1)
+          throw new LadingError(
+            ErrorCodes.integrity,
+            `${where}: the member at the listed offset holds ${JSON.stringify(name)}, not ${wanted}`,
+          );
+        entry.resume();
+      }
+    }
+  })();
+  const feeding = pipeline(Readable.from(tarStream), extract as unknown as NodeJS.WritableStream);
+  const [fed, read] = await Promise.allSettled([feeding, done]);
+  const fedError = fed.status === 'rejected' ? decompressionError(fed.reason, where) : undefined;
+  if (read.status === 'rejected')
+    throw fedError instanceof LadingError ? fedError : decompressionError(read.reason, where);
+  if (fed.status === 'rejected') throw fedError;
+  if (!found) throw new LadingError(ErrorCodes.notFound, `${where}: ${wanted} is not in the layer`);
+}
+
+function gunzip(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const out = new PassThrough();
+  pipeline(Readable.from(source), createGunzip(), out).catch((error: unknown) => out.destroy(error as Error));
+  return out;
+}
+
+/**
+ * Reads one file of the artifact `reference` names. With a table of contents, a file inside a folder layer costs
+ * one range request for its gzip member (falling back to streaming the layer, with `onRangeIgnored`, when the
+ * registry ignores ranges); its path, size and sha256 are checked against the TOC before the content is returned.
+ * Without a TOC, titled file layers are fetched whole and folder layers are streamed to find the file.
+ */
+export async function catArtifact(
+  target: GraphTarget,
+  reference: string,
+  file: string,
+  options: CatOptions = {},
+): Promise<CatResult> {
+  const { gate, display: shown, memoryLimit, onRangeIgnored, ...call } = options;
+  const display = shown ?? reference;
+  const artifact = await loadArtifact(target, reference, display, gate ? { ...call, gate } : call);
+  const where = `cat ${display} ${file}`;
+  const wanted = file.replace(/^\.\//, '').replace(/\/+$/, '');
+  const spool = new Spool(memoryLimit ?? 8 * 1024 * 1024);
+  let ranged = false;
+  try {
+    let entry: TOCEntry | undefined;
+    if (artifact.toc) {
+      entry = artifact.toc.entries.find((e) => e.path === wanted);
+      if (!entry) throw new LadingError(ErrorCodes.notFound, `${where}: no such file in the artifact (see lading ls)`);
+      if (entry.type !== 'file')
+        throw new LadingError(
+          ErrorCodes.usage,
+          `${where}: it is a ${entry.type === 'dir' ? 'folder' : `symlink to ${String(entry.target)}`}, not a file`,
+        );
+      const layer = artifact.manifest.layers[entry.layer];
+      if (!layer) throw new LadingError(ErrorCodes.integrity, `${where}: layer ${entry.layer} is missing`);
+      const kind = layerKind(layer);
+      if (kind.kind === 'file') {
+        for await (const chunk of verifyContent(layer, await target.fetch(layer, call), where))
+          await spool.write(chunk);
+      } else if (kind.kind === 'tar') {
+        let member: AsyncIterable<Uint8Array> | undefined;
+        if (canRange(target)) {
+          const r = await target.fetchRange(layer, entry.offset, entry.length, call);
+          if (r.partial) {
+            member = r.stream;
+            ranged = true;
+          } else {
+            onRangeIgnored?.(layer);
+            member = slice(r.stream, entry.offset, entry.length);
+          }
+        } else {
+          member = slice(verifyContent(layer, await target.fetch(layer, call), where), entry.offset, entry.length);
+        }
+        await readTarEntry(kind.gzip ? gunzip(member) : member, wanted, spool, where, true);
+      } else {
+        throw new LadingError(
+          ErrorCodes.integrity,
+          `${where}: the table of contents points at a layer that holds no files`,
+        );
+      }
+    } else {
+      const layers = artifact.manifest.layers;
+      const fileLayer = layers.find((l) => {
+        const k = layerKind(l);
+        return k.kind === 'file' && k.path === wanted;
+      });
+      if (fileLayer) {
+        for await (const chunk of verifyContent(fileLayer, await target.fetch(fileLayer, call), where))
+          await spool.write(chunk);
+      } else {
+        const tarLayer = layers.find((l) => {
+          const k = layerKind(l);
+          return k.kind === 'tar' && (k.title === undefined || wanted === k.title || wanted.startsWith(`${k.title}/`));
+        });
+        if (!tarLayer) throw new LadingError(ErrorCodes.notFound, `${where}: no such file in the artifact`);
+        const kind = layerKind(tarLayer);
+        const stream = verifyContent(tarLayer, await target.fetch(tarLayer, call), where);
+        await readTarEntry(kind.kind === 'tar' && kind.gzip ? gunzip(stream) : stream, wanted, spool, where, false);
+      }
+    }
+    const out = await spool.finish();
+    if (entry && (out.size !== entry.size || out.digest !== `sha256:${String(entry.sha256)}`)) {
+      await drain(out.content);
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: content does not match the table of contents (expected sha256:${String(entry.sha256)} and ${String(entry.size)} bytes, got ${out.digest} and ${out.size})`,
+      );
+    }
+    return { descriptor: artifact.descriptor, size: out.size, digest: out.digest, ranged, content: out.content };
+  } catch (error) {
+    await spool.discard();
+    throw error;
+  }
+}
+
+async function drain(stream: ByteStream): Promise<void> {
+  for await (const _ of stream) {
+    // drop: removes the spool file
+  }
+}

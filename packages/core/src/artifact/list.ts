@@ -1,0 +1,84 @@
+/**
+ * ls: what an artifact holds, from its manifest and table of contents only (no layer bytes).
+ */
+import type { CallOptions, GraphTarget } from '../content.js';
+import type { Descriptor } from '../descriptor.js';
+import type { VerificationGate } from '../trust.js';
+import { layerKind, loadArtifact } from './read.js';
+import type { EntryType } from './toc.js';
+
+/** One entry of a listing. */
+export interface ListedEntry {
+  path: string;
+  type: EntryType;
+  /** Permission bits, when known (lading artifacts). */
+  mode?: number;
+  /** Content size (files). */
+  size?: number;
+  /** `sha256:<hex>` of the content (files), when known. */
+  digest?: string;
+  /** Symlink target. */
+  target?: string;
+  /** Index of the layer holding it. */
+  layer: number;
+}
+
+/** What {@link listArtifact} found. */
+export interface ListResult {
+  descriptor: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  /** True when the artifact has lading's table of contents (so every file is listed). */
+  hasTOC: boolean;
+  entries: ListedEntry[];
+  /** Folder layers without a TOC: their contents are not listed (that would need downloading them). */
+  unlisted: { layer: number; title?: string; size: number }[];
+}
+
+/** Options of {@link listArtifact}. */
+export interface ListOptions extends CallOptions {
+  gate?: VerificationGate;
+  display?: string;
+}
+
+/**
+ * Lists the artifact `reference` names: every entry of its table of contents, or, for artifacts without one (ORAS
+ * and others), the titled file layers, with folder layers reported as unlisted. Reads no layer bytes.
+ */
+export async function listArtifact(
+  target: GraphTarget,
+  reference: string,
+  options: ListOptions = {},
+): Promise<ListResult> {
+  const { gate, display, ...call } = options;
+  const artifact = await loadArtifact(target, reference, display ?? reference, gate ? { ...call, gate } : call);
+  const result: ListResult = {
+    descriptor: artifact.descriptor,
+    hasTOC: artifact.toc !== undefined,
+    entries: [],
+    unlisted: [],
+  };
+  if (artifact.manifest.artifactType) result.artifactType = artifact.manifest.artifactType;
+  if (artifact.manifest.annotations) result.annotations = artifact.manifest.annotations;
+  if (artifact.toc) {
+    result.entries = artifact.toc.entries.map((e) => {
+      const out: ListedEntry = { path: e.path, type: e.type, mode: e.mode, layer: e.layer };
+      if (e.size !== undefined) out.size = e.size;
+      if (e.sha256 !== undefined) out.digest = `sha256:${e.sha256}`;
+      if (e.target !== undefined) out.target = e.target;
+      return out;
+    });
+    return result;
+  }
+  artifact.manifest.layers.forEach((layer, index) => {
+    const kind = layerKind(layer);
+    if (kind.kind === 'file') {
+      result.entries.push({ path: kind.path, type: 'file', size: layer.size, digest: layer.digest, layer: index });
+    } else if (kind.kind === 'tar') {
+      const item: ListResult['unlisted'][number] = { layer: index, size: layer.size };
+      if (kind.title !== undefined) item.title = kind.title;
+      result.unlisted.push(item);
+    }
+  });
+  return result;
+}

@@ -1,0 +1,439 @@
+/**
+ * pull: download an artifact into a folder so that the folder never holds a partial or unverified file. Layers are
+ * fetched concurrently (each digest-checked), extracted into a staging folder beside the destination with every
+ * hostile-archive check, compared with the table of contents, and only then moved into place.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+import pLimit from 'p-limit';
+
+import type { CallOptions, GraphTarget } from '../content.js';
+import type { Descriptor } from '../descriptor.js';
+import { verifyContent } from '../digest.js';
+import { ErrorCodes, LadingError } from '../errors.js';
+import { AnnotationContentDigest } from '../media-types.js';
+import type { VerificationGate } from '../trust.js';
+import {
+  checkSymlinksInside,
+  extractTar,
+  isEStargzMetadata,
+  type ExtractedEntry,
+  type ExtractOptions,
+} from './extract.js';
+import { decompressionError, layerKind, loadArtifact, type LoadedArtifact } from './read.js';
+import { createStaging } from './staging.js';
+import { checkEntryPath, type TOCEntry } from './toc.js';
+
+/** Limits on what a pull writes; the defence against archive bombs. */
+export interface PullLimits {
+  /** Most entries (files, folders, links). Default 100,000. */
+  maxFiles: number;
+  /** Most bytes of file content in all. Default 16 GiB. */
+  maxTotalBytes: number;
+  /** Most bytes in one file. Default 8 GiB. */
+  maxFileBytes: number;
+}
+
+/** The default {@link PullLimits}. */
+export const DefaultPullLimits: PullLimits = Object.freeze({
+  maxFiles: 100_000,
+  maxTotalBytes: 16 * 1024 ** 3,
+  maxFileBytes: 8 * 1024 ** 3,
+});
+
+/** Progress of a pull, for the CLI to render. */
+export type PullEvent =
+  /** The manifest passed the gate; `layers` and `bytes` are what will be downloaded (before skips). */
+  | { type: 'resolved'; descriptor: Descriptor; layers: number; bytes: number }
+  | { type: 'layer-start'; descriptor: Descriptor }
+  | { type: 'layer-progress'; descriptor: Descriptor; bytes: number }
+  | { type: 'layer-done'; descriptor: Descriptor }
+  | { type: 'layer-skipped'; descriptor: Descriptor; reason: string }
+  | { type: 'committed'; destination: string };
+
+/** Options of {@link pullArtifact}. */
+export interface PullOptions extends CallOptions {
+  /** Folder to pull into; created when absent. */
+  destination: string;
+  /** Replace entries the destination already has (top-level names of the artifact). Default false: refuse. */
+  overwrite?: boolean;
+  /** Only these paths (files, or folders with everything below them). Default: everything. */
+  files?: readonly string[];
+  /** Limits; missing fields take {@link DefaultPullLimits}. */
+  limits?: Partial<PullLimits>;
+  /** Signature check before any content is read. Default none. */
+  gate?: VerificationGate;
+  /** Layers downloaded at once. Default 3. */
+  concurrency?: number;
+  /** The reference as the user wrote it, for messages. Default `reference`. */
+  display?: string;
+  onEvent?: (event: PullEvent) => void;
+}
+
+/** One entry a pull wrote. */
+export interface PulledEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  size?: number;
+}
+
+/** What {@link pullArtifact} did. */
+export interface PullResult {
+  descriptor: Descriptor;
+  destination: string;
+  entries: PulledEntry[];
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+/** Counts and reports bytes going through. */
+function progress(report: (bytes: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      total += chunk.length;
+      report(total);
+      done(null, chunk);
+    },
+  });
+}
+
+/** Hashes bytes going through (the uncompressed tar, for the ORAS content digest annotation). */
+function hashing(hash: ReturnType<typeof createHash>): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+}
+
+/** Whether `entryPath` is selected by `files`: equal to one, below one, or a parent folder of one. */
+function selector(files: readonly string[] | undefined): (entryPath: string) => boolean {
+  if (!files || files.length === 0) return () => true;
+  const wanted = files.map((f) => f.replace(/^\.\//, '').replace(/\/+$/, ''));
+  return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`) || w.startsWith(`${p}/`));
+}
+
+/** Writes a file layer under `root/relPath`, refusing to go through anything but real folders. */
+async function writeFileLayer(
+  root: string,
+  relPath: string,
+  content: AsyncIterable<Uint8Array>,
+  mode: number,
+  where: string,
+  maxFileBytes: number,
+): Promise<ExtractedEntry> {
+  const parts = relPath.split('/');
+  let dir = root;
+  for (const part of parts.slice(0, -1)) {
+    dir = path.join(dir, part);
+    try {
+      const st = await lstat(dir);
+      if (!st.isDirectory())
+        throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath}: ${part} is not a folder`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dir, { mode: 0o755 });
+    }
+  }
+  const file = path.join(root, relPath);
+  let handle;
+  try {
+    handle = await open(file, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath} appears twice in the artifact`);
+    }
+    throw error;
+  }
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of content) {
+      size += chunk.byteLength;
+      if (size > maxFileBytes) {
+        throw new LadingError(
+          ErrorCodes.integrity,
+          `${where}: ${relPath} is larger than the ${maxFileBytes}-byte limit`,
+        );
+      }
+      hash.update(chunk);
+      await handle.write(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
+  await chmod(file, mode);
+  return { path: relPath, type: 'file', mode, size, sha256: hash.digest('hex') };
+}
+
+function sameEntry(toc: TOCEntry, got: ExtractedEntry): string | undefined {
+  if (toc.type !== got.type) return `is a ${got.type}, the table of contents says ${toc.type}`;
+  if (toc.mode !== got.mode)
+    return `has mode ${got.mode.toString(8)}, the table of contents says ${toc.mode.toString(8)}`;
+  if (toc.type === 'file') {
+    if (toc.size !== got.size) return `has ${String(got.size)} bytes, the table of contents says ${String(toc.size)}`;
+    if (toc.sha256 !== got.sha256)
+      return `has sha256 ${String(got.sha256)}, the table of contents says ${String(toc.sha256)}`;
+  }
+  if (toc.type === 'symlink' && toc.target !== got.target)
+    return `links to ${String(got.target)}, the table of contents says ${String(toc.target)}`;
+  return undefined;
+}
+
+/** Checks what was extracted against the TOC: the same entries, types, modes, sizes, digests and targets. */
+function crossCheck(
+  toc: readonly TOCEntry[],
+  got: readonly ExtractedEntry[],
+  wanted: (p: string) => boolean,
+  where: string,
+): void {
+  const byPath = new Map(got.map((e) => [e.path, e]));
+  for (const entry of toc) {
+    if (!wanted(entry.path)) continue;
+    const found = byPath.get(entry.path);
+    if (!found)
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: ${entry.path} is in the table of contents but not in the layers`,
+      );
+    const why = sameEntry(entry, found);
+    if (why) throw new LadingError(ErrorCodes.integrity, `${where}: ${entry.path} ${why}`);
+    byPath.delete(entry.path);
+  }
+  const extra = [...byPath.keys()][0];
+  if (extra !== undefined)
+    throw new LadingError(ErrorCodes.integrity, `${where}: ${extra} is in a layer but not in the table of contents`);
+}
+
+/**
+ * Pulls the artifact `reference` names in `source` into `options.destination`. Nothing reaches the destination
+ * unless every layer matched its digest, every extracted entry passed the safety checks and limits, and (for
+ * lading artifacts) everything matches the table of contents; a failed or aborted pull leaves the destination as it
+ * was. Existing entries are refused unless `overwrite`.
+ */
+export async function pullArtifact(source: GraphTarget, reference: string, options: PullOptions): Promise<PullResult> {
+  const display = options.display ?? reference;
+  const call: CallOptions = options.signal ? { signal: options.signal } : {};
+  const emit = options.onEvent ?? (() => undefined);
+  const limits = { ...DefaultPullLimits, ...options.limits };
+  const where = `pull ${display}`;
+  const loadOptions = options.gate ? { ...call, gate: options.gate } : call;
+  const artifact: LoadedArtifact = await loadArtifact(source, reference, display, loadOptions);
+  emit({
+    type: 'resolved',
+    descriptor: artifact.descriptor,
+    layers: artifact.manifest.layers.length,
+    bytes: artifact.manifest.layers.reduce((n, l) => n + l.size, 0),
+  });
+  const wanted = selector(options.files);
+  if (artifact.toc) {
+    const chosen = artifact.toc.entries.filter((e) => wanted(e.path));
+    if (options.files?.length && chosen.length === 0) {
+      throw new LadingError(ErrorCodes.notFound, `${where}: none of ${options.files.join(', ')} is in the artifact`);
+    }
+    const total = chosen.reduce((n, e) => n + (e.size ?? 0), 0);
+    if (chosen.length > limits.maxFiles)
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: ${chosen.length} entries is more than the ${limits.maxFiles} allowed (raise the limit to pull it)`,
+      );
+    if (total > limits.maxTotalBytes)
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: ${total} bytes is more than the ${limits.maxTotalBytes} allowed (raise the limit to pull it)`,
+      );
+    const big = chosen.find((e) => (e.size ?? 0) > limits.maxFileBytes);
+    if (big)
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: ${big.path} (${String(big.size)} bytes) is larger than the ${limits.maxFileBytes}-byte limit`,
+      );
+  }
+  const destination = path.resolve(options.destination);
+  if (!options.overwrite) await refuseConflicts(destination, topLevelNames(artifact, wanted));
+  // Two staging folders beside the destination (same filesystem, so moves are renames): one where each layer is
+  // extracted into a folder of its own, so concurrent layers cannot interfere (a symlink one layer makes can never
+  // be written through by another), and one holding the merged tree that is finally moved into place.
+  const work = await createStaging(destination);
+  const tree = await createStaging(destination);
+  try {
+    const limit = pLimit(options.concurrency ?? 3);
+    const perLayer = await Promise.all(
+      artifact.manifest.layers.map((layer, index) =>
+        limit(() => pullLayer(source, layer, index, work.dir, wanted, limits, where, emit, artifact, call)),
+      ),
+    );
+    const extracted: ExtractedEntry[] = [];
+    for (const [index, got] of perLayer.entries()) {
+      if (!got) continue;
+      const layerDir = path.join(work.dir, `layer-${index}`);
+      for (const name of await readdir(layerDir)) {
+        if (await exists(path.join(tree.dir, name))) {
+          throw new LadingError(ErrorCodes.integrity, `${where}: ${name} appears in more than one layer`);
+        }
+        await rename(path.join(layerDir, name), path.join(tree.dir, name));
+      }
+      extracted.push(...got);
+    }
+    // Links from several untitled image layers may only escape once merged (`a/l -> ..` in one, `a/m -> l/..` in
+    // another): check the merged tree as a whole.
+    const links = extracted.filter((e) => e.type === 'symlink').map((e) => e.path);
+    if (links.length > 0) await checkSymlinksInside(tree.dir, links, { where, linkScope: 'root' });
+    if (artifact.toc) crossCheck(artifact.toc.entries, extracted, wanted, where);
+    await tree.commit({ overwrite: options.overwrite ?? false });
+    emit({ type: 'committed', destination });
+    return {
+      descriptor: artifact.descriptor,
+      destination,
+      entries: extracted.map((e) => ({
+        path: e.path,
+        type: e.type,
+        ...(e.size === undefined ? {} : { size: e.size }),
+      })),
+      bytes: extracted.reduce((n, e) => n + (e.size ?? 0), 0),
+    };
+  } finally {
+    await work.discard();
+    await tree.discard();
+  }
+}
+
+/** The top-level names the artifact will write (from its TOC, else its layer titles), when they are known. */
+function topLevelNames(artifact: LoadedArtifact, wanted: (p: string) => boolean): string[] {
+  const paths = artifact.toc
+    ? artifact.toc.entries.map((e) => e.path)
+    : artifact.manifest.layers.flatMap((l) => {
+        const kind = layerKind(l);
+        const title = kind.kind === 'file' ? kind.path : kind.kind === 'tar' ? kind.title : undefined;
+        return title === undefined ? [] : [checkEntryPath(title, `pull: layer ${l.digest} title`)];
+      });
+  return [...new Set(paths.filter(wanted).map((p) => p.split('/')[0] ?? p))];
+}
+
+/**
+ * Refuses before anything is downloaded when the destination already holds a name the artifact writes (the
+ * staging commit checks again, for names only known after extraction).
+ */
+async function refuseConflicts(destination: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    if (await exists(path.join(destination, name))) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `pull into ${destination}: ${name} exists; use --overwrite to replace it`,
+      );
+    }
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pullLayer(
+  source: GraphTarget,
+  layer: Descriptor,
+  index: number,
+  stagingDir: string,
+  wanted: (p: string) => boolean,
+  limits: PullLimits,
+  where: string,
+  emit: (e: PullEvent) => void,
+  artifact: LoadedArtifact,
+  call: CallOptions,
+): Promise<ExtractedEntry[] | undefined> {
+  const kind = layerKind(layer);
+  if (kind.kind === 'skip') {
+    emit({ type: 'layer-skipped', descriptor: layer, reason: 'untitled layer that is not a tar' });
+    return undefined;
+  }
+  if (kind.kind === 'file') {
+    checkEntryPath(kind.path, `${where}: layer ${index} title`);
+    if (!wanted(kind.path)) return undefined;
+  }
+  if (kind.kind === 'tar' && kind.title !== undefined) {
+    checkEntryPath(kind.title, `${where}: layer ${index} title`);
+    if (!wanted(kind.title)) return undefined;
+  }
+  const layerDir = path.join(stagingDir, `layer-${index}`);
+  await mkdir(layerDir, { mode: 0o700 });
+  emit({ type: 'layer-start', descriptor: layer });
+  const layerWhere = `${where}: layer ${layer.digest}`;
+  const verified = verifyContent(layer, await source.fetch(layer, call), layerWhere);
+  const report = (bytes: number): void => {
+    emit({ type: 'layer-progress', descriptor: layer, bytes });
+  };
+  let entries: ExtractedEntry[];
+  if (kind.kind === 'file') {
+    const tocEntry = artifact.toc?.entries.find((e) => e.path === kind.path && e.layer === index);
+    const mode = tocEntry?.mode ?? 0o644;
+    entries = [
+      await writeFileLayer(layerDir, kind.path, counted(verified, report), mode, layerWhere, limits.maxFileBytes),
+    ];
+  } else {
+    const tarHash = createHash('sha256');
+    const extractOptions: ExtractOptions = {
+      gzip: false,
+      maxFiles: limits.maxFiles,
+      maxTotalBytes: limits.maxTotalBytes,
+      maxFileBytes: limits.maxFileBytes,
+      skip: (p: string) => !wanted(p) || isEStargzMetadata(p),
+      where: layerWhere,
+      // A folder layer holds nothing but its folder, and its links stay inside it; an untitled image layer is
+      // extracted at the destination's root.
+      linkScope: kind.title === undefined ? 'root' : 'top',
+      ...(kind.title === undefined ? {} : { prefix: kind.title }),
+      ...call,
+    };
+    const tar = new PassThrough();
+    const stages: NodeJS.ReadWriteStream[] = [progress(report)];
+    if (kind.gzip) stages.push(createGunzip());
+    stages.push(hashing(tarHash), tar);
+    const piping = pipeline([Readable.from(verified), ...stages]);
+    const extracting = extractTar(tar, layerDir, extractOptions).catch((error: unknown) => {
+      tar.destroy();
+      throw error;
+    });
+    const [piped, got] = await Promise.allSettled([piping, extracting]);
+    // Prefer the extraction's own error (it names the entry); a digest mismatch surfaces from the pipeline.
+    if (got.status === 'rejected') {
+      const pipeError = piped.status === 'rejected' ? decompressionError(piped.reason, layerWhere) : undefined;
+      throw pipeError instanceof LadingError ? pipeError : got.reason;
+    }
+    if (piped.status === 'rejected') throw decompressionError(piped.reason, layerWhere);
+    entries = got.value;
+    const expected = layer.annotations?.[AnnotationContentDigest];
+    const actual = `sha256:${tarHash.digest('hex')}`;
+    if (expected !== undefined && expected !== actual) {
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${layerWhere}: uncompressed tar digest mismatch: expected ${expected} (io.deis.oras.content.digest), got ${actual}`,
+      );
+    }
+  }
+  emit({ type: 'layer-done', descriptor: layer });
+  return entries;
+}
+
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  report: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    report(total);
+    yield chunk;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * push: pack paths into an artifact (docs/format.md) and upload it to a target, blobs concurrently, skipping what
+ * the target already holds, then the manifest under every tag.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import pLimit from 'p-limit';
+
+import type { CallOptions, Target } from '../content.js';
+import type { Descriptor } from '../descriptor.js';
+import { ErrorCodes, LadingError } from '../errors.js';
+import { packArtifact, type PackInput, type PackOptions } from './pack.js';
+import type { TOC } from './toc.js';
+
+/** Progress of a push, for the CLI to render. */
+export type PushEvent =
+  | { type: 'packed'; layers: number; bytes: number }
+  | { type: 'blob-skipped'; descriptor: Descriptor }
+  | { type: 'blob-start'; descriptor: Descriptor }
+  | { type: 'blob-progress'; descriptor: Descriptor; bytes: number }
+  | { type: 'blob-done'; descriptor: Descriptor }
+  | { type: 'tagged'; tag: string };
+
+/** Options of {@link pushArtifact}. */
+export interface PushOptions extends CallOptions, Omit<PackOptions, 'tempDir' | 'signal'> {
+  /** Tags to point at the manifest. Default none (by digest only). */
+  tags?: readonly string[];
+  /** Blob uploads in flight at once. Default 4. */
+  uploadConcurrency?: number;
+  /** Folder for temporary layer files (removed afterwards). Default the OS temp folder. */
+  tempRoot?: string;
+  /** Progress events; the library never prints. */
+  onEvent?: (event: PushEvent) => void;
+}
+
+/** What {@link pushArtifact} pushed. */
+export interface PushResult {
+  /** The manifest's descriptor (its digest is the artifact's identity). */
+  descriptor: Descriptor;
+  /** The manifest bytes. */
+  manifest: Buffer;
+  toc: TOC;
+  /** Layer descriptors in manifest order. */
+  layers: Descriptor[];
+  /** Tags that now point at it. */
+  tags: string[];
+  /** Blobs the target already had. */
+  skipped: number;
+}
+
+interface ManifestPusher {
+  pushManifest(desc: Descriptor, bytes: Uint8Array, tags: readonly string[], options?: CallOptions): Promise<void>;
+}
+
+function canPushManifest(t: unknown): t is ManifestPusher {
+  return typeof (t as Partial<ManifestPusher>).pushManifest === 'function';
+}
+
+/** Counts bytes as a file streams out, for progress. */
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  report: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    report(total);
+    yield chunk;
+  }
+}
+
+/**
+ * Packs `inputs` and pushes the artifact to `target`: the TOC and layers first (at most `uploadConcurrency` at
+ * once, each skipped when `target.exists` says it is there), then the manifest, then the tags. Memory stays bounded:
+ * layers stream from temporary files (or the original files) and are removed afterwards, success or not.
+ */
+export async function pushArtifact(
+  target: Target,
+  inputs: readonly PackInput[],
+  options: PushOptions = {},
+): Promise<PushResult> {
+  if (inputs.length === 0) throw new LadingError(ErrorCodes.usage, 'push: no files or folders given');
+  const signal = options.signal;
+  const call: CallOptions = signal ? { signal } : {};
+  const emit = options.onEvent ?? (() => undefined);
+  const tempDir = await mkdtemp(path.join(options.tempRoot ?? tmpdir(), 'lading-push-'));
+  try {
+    const { tags: _tags, uploadConcurrency, tempRoot: _root, onEvent: _onEvent, ...packOptions } = options;
+    const packed = await packArtifact(inputs, { ...packOptions, tempDir });
+    const blobs: { descriptor: Descriptor; open: () => AsyncIterable<Uint8Array> | Uint8Array }[] = [
+      { descriptor: packed.config.descriptor, open: () => packed.config.bytes },
+      ...packed.layers.map((l) => ({ descriptor: l.descriptor, open: () => createReadStream(l.file) })),
+    ];
+    emit({
+      type: 'packed',
+      layers: packed.layers.length,
+      bytes: packed.layers.reduce((n, l) => n + l.descriptor.size, 0),
+    });
+    const limit = pLimit(uploadConcurrency ?? 4);
+    let skipped = 0;
+    await Promise.all(
+      blobs.map(({ descriptor, open }) =>
+        limit(async () => {
+          signal?.throwIfAborted();
+          if (await target.exists(descriptor, call)) {
+            skipped++;
+            emit({ type: 'blob-skipped', descriptor });
+            return;
+          }
+          emit({ type: 'blob-start', descriptor });
+          const source = open();
+          const content =
+            source instanceof Uint8Array
+              ? source
+              : counted(source, (bytes) => {
+                  emit({ type: 'blob-progress', descriptor, bytes });
+                });
+          await target.push(descriptor, content, call);
+          emit({ type: 'blob-done', descriptor });
+        }),
+      ),
+    );
+    const tags = [...new Set(options.tags ?? [])];
+    const { descriptor, bytes } = packed.manifest;
+    if (canPushManifest(target)) {
+      await target.pushManifest(descriptor, bytes, tags, call);
+    } else {
+      await target.push(descriptor, bytes, call);
+      for (const tag of tags) await target.tag(descriptor, tag, call);
+    }
+    for (const tag of tags) emit({ type: 'tagged', tag });
+    return {
+      descriptor,
+      manifest: bytes,
+      toc: packed.toc,
+      layers: packed.layers.map((l) => l.descriptor),
+      tags,
+      skipped,
+    };
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
