@@ -1,9 +1,17 @@
+import { Cat } from './commands/cat.js';
+import { Ls } from './commands/ls.js';
+import { Pull } from './commands/pull.js';
+import { Push } from './commands/push.js';
 import { Version } from './commands/version.js';
 
 /**
  * Every `lading` command, discovered explicitly by oclif (`oclif.commands.strategy: explicit` in package.json):
- * no directory scanning at start-up.
+ * no directory scanning at start-up. Aliases (`list` for `ls`) are declared on the command classes.
  */
 export const commands = {
+  cat: Cat,
+  ls: Ls,
+  pull: Pull,
+  push: Push,
   version: Version,
 };

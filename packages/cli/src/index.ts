@@ -3,4 +3,11 @@
  * @packageDocumentation
  */
 export { commands } from './commands.js';
+export { ExitCodes } from './exit-codes.js';
+export type { ExitCode, Failure } from './exit-codes.js';
+export type { ErrorJSON } from './base-command.js';
+export type { CatCommandResult } from './commands/cat.js';
+export type { ListCommandResult } from './commands/ls.js';
+export type { PullCommandResult, PulledEntryJSON } from './commands/pull.js';
+export type { PushCommandResult, PushedLayer } from './commands/push.js';
 export type { VersionResult } from './commands/version.js';

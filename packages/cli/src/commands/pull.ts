@@ -1,0 +1,186 @@
+import {
+  AnnotationTitle,
+  DefaultPullLimits,
+  ErrorCodes,
+  LadingError,
+  openTarget,
+  pullArtifact,
+  type Descriptor,
+  type PullEvent,
+  type PullLimits,
+} from '@lading/core';
+import { Args, Flags } from '@oclif/core';
+
+import { RegistryCommand } from '../base-command.js';
+import { formatBytes, parseSize, shortDigest } from '../format.js';
+import type { Progress } from '../progress.js';
+
+/** One entry a pull wrote, in `lading pull --json`. */
+export interface PulledEntryJSON {
+  /** Path relative to the destination, `/`-separated. */
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  /** Content size (files). */
+  size?: number;
+}
+
+/** What `lading pull --json` prints. */
+export interface PullCommandResult {
+  /** The reference as given, normalised (`host/repo:tag`). */
+  reference: string;
+  /** The manifest digest that was pulled (every byte written is authenticated by it). */
+  digest: string;
+  /** Absolute path of the destination folder. */
+  destination: string;
+  entries: PulledEntryJSON[];
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+const sizeFlag = (name: string, description: string) =>
+  Flags.custom<number>({
+    description,
+    helpValue: '<size>',
+    parse: (input) => Promise.resolve(parseSize(input, `--${name}`)),
+  })();
+
+/** A default limit for help text: `16GiB`, written as the flag accepts it. */
+const gib = (bytes: number): string => `${bytes / 1024 ** 3}GiB`;
+
+function layerName(descriptor: Descriptor): string {
+  return descriptor.annotations?.[AnnotationTitle] ?? shortDigest(descriptor.digest);
+}
+
+function renderPullEvent(progress: Progress, event: PullEvent): void {
+  switch (event.type) {
+    case 'resolved':
+      progress.note(`Resolved ${event.descriptor.digest}`);
+      break;
+    case 'layer-start':
+      progress.begin(event.descriptor.digest, `Downloading ${layerName(event.descriptor)}`, {
+        total: event.descriptor.size,
+      });
+      break;
+    case 'layer-progress':
+      progress.advance(event.descriptor.digest, event.bytes);
+      break;
+    case 'layer-done':
+      progress.end(
+        event.descriptor.digest,
+        `Downloaded ${layerName(event.descriptor)} ${formatBytes(event.descriptor.size)}`,
+      );
+      break;
+    case 'layer-skipped':
+      progress.note(`Skipped layer ${shortDigest(event.descriptor.digest)}: ${event.reason}`);
+      break;
+    case 'committed':
+      break;
+  }
+}
+
+/** `lading pull`: downloads an artifact into a folder, verified, all or nothing. */
+export class Pull extends RegistryCommand<typeof Pull> {
+  static override summary = 'Pull an artifact into a folder: verified, all or nothing.';
+  static override description = `Every layer is checked against its digest and every file against the table of contents in a staging folder beside the destination; only then is the result moved into place. A failed or interrupted pull (SIGINT, SIGTERM) leaves the destination as it was.
+
+Paths that would escape the destination, links pointing outside it, devices and other hostile archive entries are refused, and the limits below bound what a pull may write. Names the destination already has are refused unless --overwrite is given.
+
+The summary is printed on standard output; progress goes to standard error.`;
+
+  static override examples = [
+    { description: 'Pull into the current folder.', command: '<%= config.bin %> pull ghcr.io/acme/config:v1' },
+    {
+      description: 'Pull into /etc/acme, replacing what an earlier pull wrote.',
+      command: '<%= config.bin %> pull --overwrite ghcr.io/acme/config:v1 /etc/acme',
+    },
+    {
+      description: 'Pull one file and one folder of the artifact, pinned by digest.',
+      command:
+        '<%= config.bin %> pull --file config/app.yaml --file config/certs ghcr.io/acme/config@sha256:4f1c… ./out',
+    },
+    {
+      description: 'Pull from a local OCI image layout, refusing anything over 100 MiB.',
+      command: '<%= config.bin %> pull --max-total-size 100MiB oci:./layout:v1 ./out',
+    },
+  ];
+
+  static override args = {
+    reference: Args.string({
+      required: true,
+      description: 'What to pull: host[:port]/repository:tag, …@sha256:…, or oci:<dir>:tag.',
+    }),
+    dir: Args.string({ default: '.', description: 'Destination folder (created when missing).' }),
+  };
+
+  static override flags = {
+    overwrite: Flags.boolean({ description: 'Replace files and folders the destination already has.' }),
+    file: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'Only this path of the artifact (a file, or a folder with everything below it). Repeatable.',
+    }),
+    'max-files': Flags.integer({
+      min: 1,
+      description: `Most entries (files, folders, links) to write. Default ${DefaultPullLimits.maxFiles}.`,
+    }),
+    'max-total-size': sizeFlag(
+      'max-total-size',
+      `Most bytes of file content in all, e.g. 500MiB. Default ${gib(DefaultPullLimits.maxTotalBytes)}.`,
+    ),
+    'max-file-size': sizeFlag(
+      'max-file-size',
+      `Most bytes in one file, e.g. 10MiB. Default ${gib(DefaultPullLimits.maxFileBytes)}.`,
+    ),
+    concurrency: Flags.integer({ min: 1, max: 64, default: 3, description: 'Layers downloaded at once.' }),
+  };
+
+  override async run(): Promise<PullCommandResult> {
+    const { flags, args } = this;
+    this.writesFiles = true;
+    const client = await this.registryClient();
+    const opened = await openTarget(args.reference, { client });
+    if (opened.reference === undefined) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `pull ${opened.display}: name a tag or a digest (${opened.display}:<tag> or ${opened.display}@sha256:…)`,
+      );
+    }
+    const limits: Partial<PullLimits> = {};
+    if (flags['max-files'] !== undefined) limits.maxFiles = flags['max-files'];
+    if (flags['max-total-size'] !== undefined) limits.maxTotalBytes = flags['max-total-size'];
+    if (flags['max-file-size'] !== undefined) limits.maxFileBytes = flags['max-file-size'];
+    const progress = this.progress();
+    const pulled = await pullArtifact(opened.target, opened.reference, {
+      destination: args.dir,
+      overwrite: flags.overwrite,
+      limits,
+      concurrency: flags.concurrency,
+      display: opened.display,
+      signal: this.signal,
+      ...(flags.file === undefined ? {} : { files: flags.file }),
+      onEvent: (event) => {
+        renderPullEvent(progress, event);
+      },
+    });
+    progress.finish();
+
+    const digest = pulled.descriptor.digest;
+    const result: PullCommandResult = {
+      reference: opened.display,
+      digest,
+      destination: pulled.destination,
+      entries: pulled.entries.map((e) => ({
+        path: e.path,
+        type: e.type,
+        ...(e.size === undefined ? {} : { size: e.size }),
+      })),
+      bytes: pulled.bytes,
+    };
+    const files = pulled.entries.filter((e) => e.type === 'file').length;
+    const pinned = opened.digest === undefined ? `${opened.display}@${digest}` : opened.display;
+    this.log(
+      `Pulled ${pinned} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
+    );
+    return result;
+  }
+}

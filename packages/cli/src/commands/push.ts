@@ -1,0 +1,246 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+
+import {
+  AnnotationTitle,
+  ErrorCodes,
+  LadingError,
+  MediaTypeTOC,
+  openTarget,
+  parseTarget,
+  pushArtifact,
+  type Descriptor,
+  type PackInput,
+  type PushEvent,
+  type PushOptions,
+} from '@lading/core';
+import { Args, Flags } from '@oclif/core';
+
+import { parseAnnotations, parsePathArgument, splitPushReference } from '../arguments.js';
+import { RegistryCommand } from '../base-command.js';
+import { formatBytes, shortDigest } from '../format.js';
+import type { Progress } from '../progress.js';
+
+/** One layer of a pushed artifact, in `lading push --json`. */
+export interface PushedLayer {
+  /** The layer's title: the path a pull writes. */
+  title: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+/** What `lading push --json` prints. */
+export interface PushCommandResult {
+  /** The pushed manifest by digest: `host/repo@sha256:…` or `oci:<dir>@sha256:…`, ready for pull. */
+  reference: string;
+  /** The manifest digest: the artifact's identity. */
+  digest: string;
+  /** The manifest's media type. */
+  mediaType: string;
+  /** The manifest's size in bytes. */
+  size: number;
+  /** Tags now pointing at the manifest. */
+  tags: string[];
+  layers: PushedLayer[];
+  /** Blobs (layers and table of contents) the target already had, so not uploaded. */
+  skipped: number;
+}
+
+/**
+ * oclif takes any argument starting with `-` for a flag, so `-:text/plain` (standard input with a media type) is
+ * hidden from it behind this prefix and restored after parsing. NUL cannot occur in a command-line argument.
+ */
+const stdinWithType = '\u0000stdin';
+
+/** A name for a blob in progress lines: its title, `table of contents` for the config, else a short digest. */
+function blobName(descriptor: Descriptor): string {
+  if (descriptor.mediaType === MediaTypeTOC) return 'table of contents';
+  return descriptor.annotations?.[AnnotationTitle] ?? shortDigest(descriptor.digest);
+}
+
+function renderPushEvent(progress: Progress, event: PushEvent): void {
+  switch (event.type) {
+    case 'packed':
+      break;
+    case 'blob-skipped':
+      progress.note(`Skipped ${blobName(event.descriptor)} ${shortDigest(event.descriptor.digest)} (exists)`);
+      break;
+    case 'blob-start':
+      progress.begin(event.descriptor.digest, `Uploading ${blobName(event.descriptor)}`, {
+        total: event.descriptor.size,
+      });
+      break;
+    case 'blob-progress':
+      progress.advance(event.descriptor.digest, event.bytes);
+      break;
+    case 'blob-done':
+      progress.end(
+        event.descriptor.digest,
+        `Uploaded ${blobName(event.descriptor)} ${formatBytes(event.descriptor.size)}`,
+      );
+      break;
+    case 'tagged':
+      progress.note(`Tagged ${event.tag}`);
+      break;
+  }
+}
+
+/** `lading push`: packs files and folders into an artifact and pushes it to a registry or an OCI layout. */
+export class Push extends RegistryCommand<typeof Push> {
+  static override summary = 'Push files and folders as an artifact to a registry or a local OCI layout.';
+  static override description = `Each path becomes one layer: a file as it is, a folder as a tar+gzip layer with a table of contents, so that \`lading ls\` and \`lading cat\` need no download and \`lading pull\` checks every file. oras pulls the result too.
+
+The reference may name several tags separated by commas (host/repo:v1,latest); --tag adds more. Without a tag the artifact is pushed by digest only. A path may end with :<mediaType> to set a file layer's media type, and - reads standard input (named by --stdin-name).
+
+The manifest digest is printed on standard output; progress goes to standard error.`;
+
+  static override examples = [
+    { description: 'Push a folder.', command: '<%= config.bin %> push ghcr.io/acme/config:v1 ./config' },
+    {
+      description: 'Push a folder and a file under two tags, with a media type for the file.',
+      command: '<%= config.bin %> push ghcr.io/acme/config:v1,latest ./config ./README.md:text/markdown',
+    },
+    {
+      description: 'Push standard input as a file named values.yaml, with an annotation.',
+      command:
+        'helm template ./chart | <%= config.bin %> push --stdin-name values.yaml --annotation org.opencontainers.image.source=https://github.com/acme/chart ghcr.io/acme/rendered:v1 -',
+    },
+    {
+      description: 'Push to a local OCI image layout (created when missing).',
+      command: '<%= config.bin %> push oci:./layout:v1 ./config',
+    },
+    {
+      description: 'Push in CI with a token read from standard input, and keep the digest.',
+      command:
+        'digest=$(echo "$TOKEN" | <%= config.bin %> push -u ci --password-stdin registry.example.com/acme/config:v1 ./config)',
+    },
+  ];
+
+  static override strict = false;
+  // oclif would show every argument of a non-strict command as variadic; say what is.
+  static override usage = 'push REFERENCE PATH... [FLAGS]';
+
+  static override args = {
+    reference: Args.string({
+      required: true,
+      description: 'Where to push: host[:port]/repository[:tag[,tag…]] or oci:<dir>[:tag[,tag…]].',
+    }),
+    path: Args.string({
+      required: true,
+      description: 'Files and folders to push, each path[:mediaType]; - reads standard input. One or more.',
+    }),
+  };
+
+  static override flags = {
+    tag: Flags.string({
+      char: 't',
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'Another tag to point at the artifact (repeatable).',
+    }),
+    'artifact-type': Flags.string({
+      description: 'The manifest artifactType. Default application/vnd.lading.artifact.v1.',
+    }),
+    annotation: Flags.string({
+      char: 'a',
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'A manifest annotation key=value (repeatable; wins over --annotation-file).',
+    }),
+    'annotation-file': Flags.string({
+      description: 'JSON file of manifest annotations: {"key": "value", …} (oras\'s {"$manifest": {…}} also works).',
+    }),
+    'stdin-name': Flags.string({ default: 'stdin', description: 'The file name given to content read from -.' }),
+    'preserve-times': Flags.boolean({
+      description: "Keep files' modification times in folder layers (default: SOURCE_DATE_EPOCH, else 0).",
+    }),
+    concurrency: Flags.integer({ min: 1, max: 64, default: 4, description: 'Blobs uploaded at once.' }),
+  };
+
+  protected override beforeParse(argv: readonly string[]): string[] {
+    const end = argv.indexOf('--');
+    return argv.map((a, i) => ((end < 0 || i < end) && a.startsWith('-:') ? stdinWithType + a.slice(1) : a));
+  }
+
+  override async run(): Promise<PushCommandResult> {
+    const { flags } = this;
+    const [reference = '', ...given] = this.argvRest;
+    const paths = given.map((a) => (a.startsWith(stdinWithType) ? `-${a.slice(stdinWithType.length)}` : a));
+    const { base, tags: referenceTags } = splitPushReference(reference);
+    for (const tag of flags.tag ?? []) parseTarget(`${base}:${tag}`);
+    const tags = [...new Set([...referenceTags, ...(flags.tag ?? [])])];
+    const inputs = this.inputs(paths, flags['stdin-name']);
+    const annotationFile = flags['annotation-file'];
+    const annotations = parseAnnotations(
+      flags.annotation ?? [],
+      annotationFile === undefined ? undefined : { name: annotationFile, text: await readText(annotationFile) },
+    );
+
+    const client = await this.registryClient();
+    const opened = await openTarget(base, { client, create: true });
+    const progress = this.progress();
+    const options: PushOptions = {
+      tags,
+      annotations,
+      preserveTimes: flags['preserve-times'],
+      uploadConcurrency: flags.concurrency,
+      signal: this.signal,
+      onEvent: (event) => {
+        renderPushEvent(progress, event);
+      },
+      onProgress: (event) => {
+        const id = `pack:${event.input}`;
+        if (event.phase === 'start') {
+          const options = event.totalBytes === undefined ? {} : { total: event.totalBytes };
+          progress.begin(id, `Packing ${event.title}`, { ...options, inTotal: false });
+        } else if (event.phase === 'progress') progress.advance(id, event.bytesRead);
+        else progress.end(id);
+      },
+    };
+    if (flags['artifact-type'] !== undefined) options.artifactType = flags['artifact-type'];
+    const pushed = await pushArtifact(opened.target, inputs, options);
+    progress.finish();
+
+    const digest = pushed.descriptor.digest;
+    const result: PushCommandResult = {
+      reference: `${opened.display}@${digest}`,
+      digest,
+      mediaType: pushed.descriptor.mediaType,
+      size: pushed.descriptor.size,
+      tags: pushed.tags,
+      layers: pushed.layers.map((layer) => ({
+        title: layer.annotations?.[AnnotationTitle] ?? '',
+        digest: layer.digest,
+        size: layer.size,
+        mediaType: layer.mediaType,
+      })),
+      skipped: pushed.skipped,
+    };
+    const tagged = pushed.tags.length > 0 ? `:${pushed.tags.join(',')}` : '';
+    progress.note(`Pushed ${opened.display}${tagged} ${digest}`);
+    this.log(digest);
+    return result;
+  }
+
+  /** The pack inputs for the path arguments; `-` (at most once) is standard input. */
+  private inputs(paths: readonly string[], stdinName: string): PackInput[] {
+    return paths.map((argument) => {
+      const parsed = parsePathArgument(argument, existsSync);
+      if (parsed.path !== '-') return parsed;
+      if (this.stdinTaken) throw new LadingError(ErrorCodes.usage, 'push: - (standard input) may be given only once');
+      this.stdinTaken = true;
+      const input: PackInput = { stdin: process.stdin, name: stdinName };
+      if (parsed.mediaType !== undefined) input.mediaType = parsed.mediaType;
+      return input;
+    });
+  }
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new LadingError(ErrorCodes.usage, `--annotation-file ${file}: ${(cause as Error).message}`, { cause });
+  }
+}

@@ -1,0 +1,75 @@
+import { ErrorCodes, LadingError } from '@lading/core';
+import { Errors } from '@oclif/core';
+import { describe, expect, it } from 'vitest';
+
+import { ExitCodes, describeFailure } from './exit-codes.js';
+
+describe('describeFailure', () => {
+  it.each([
+    [ErrorCodes.usage, 2],
+    [ErrorCodes.invalidReference, 2],
+    [ErrorCodes.notFound, 3],
+    [ErrorCodes.auth, 4],
+    [ErrorCodes.verification, 5],
+    [ErrorCodes.integrity, 6],
+    [ErrorCodes.network, 7],
+    [ErrorCodes.protocol, 8],
+  ])('maps %s to exit code %i', (code, exitCode) => {
+    const failure = describeFailure(new LadingError(code, 'op target: reason'));
+    expect(failure).toMatchObject({ code, exitCode, message: 'op target: reason' });
+  });
+
+  it('suggests how to log in on auth errors', () => {
+    expect(describeFailure(new LadingError(ErrorCodes.auth, 'x')).suggestion).toMatch(/docker login.*--password-stdin/);
+  });
+
+  it('points at the -u credentials when they were given', () => {
+    expect(describeFailure(new LadingError(ErrorCodes.auth, 'x'), { explicitCredentials: true }).suggestion).toBe(
+      'check the user name and password given with -u, and that this user may access the repository',
+    );
+  });
+
+  it('suggests transport flags on network errors', () => {
+    expect(describeFailure(new LadingError(ErrorCodes.network, 'x')).suggestion).toMatch(/--plain-http.*--ca-file/);
+  });
+
+  it('says nothing was written on integrity errors of commands that write', () => {
+    const failure = describeFailure(new LadingError(ErrorCodes.integrity, 'x'), { writes: true });
+    expect(failure.suggestion).toBe('the artifact is corrupt or was tampered with: nothing was written');
+    expect(describeFailure(new LadingError(ErrorCodes.integrity, 'x')).suggestion).toBe(
+      'the artifact is corrupt or was tampered with',
+    );
+  });
+
+  it('has no suggestion where none helps', () => {
+    expect(describeFailure(new LadingError(ErrorCodes.notFound, 'x')).suggestion).toBeUndefined();
+  });
+
+  it('treats argument-parser errors as usage', () => {
+    const error = new Errors.CLIError('Missing 1 required arg', { exit: 2 });
+    expect(describeFailure(error)).toMatchObject({
+      code: 'ERR_LADING_USAGE',
+      exitCode: ExitCodes.usage,
+      message: 'Missing 1 required arg',
+    });
+  });
+
+  it('reports anything after a signal as an interruption', () => {
+    const abort = new DOMException('This operation was aborted', 'AbortError');
+    expect(describeFailure(abort, { signal: 'SIGINT', writes: true })).toEqual({
+      code: 'ERR_LADING_INTERRUPTED',
+      message: 'interrupted by SIGINT: nothing was written',
+      exitCode: 130,
+    });
+    expect(describeFailure(new LadingError(ErrorCodes.network, 'x'), { signal: 'SIGTERM' }).exitCode).toBe(130);
+  });
+
+  it('reports other errors as unexpected, exit 1', () => {
+    expect(describeFailure(new TypeError('boom'))).toMatchObject({
+      code: 'ERR_LADING_UNEXPECTED',
+      exitCode: 1,
+      message: 'boom',
+    });
+    expect(describeFailure('thrown string')).toMatchObject({ exitCode: 1, message: 'thrown string' });
+  });
+});
