@@ -16,6 +16,7 @@ import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor } from '../descriptor.js';
 import { verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
+import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
 import type { VerificationGate } from '../trust.js';
 import {
@@ -424,16 +425,4 @@ async function pullLayer(
   }
   emit({ type: 'layer-done', descriptor: layer });
   return entries;
-}
-
-async function* counted(
-  source: AsyncIterable<Uint8Array>,
-  report: (bytes: number) => void,
-): AsyncGenerator<Uint8Array> {
-  let total = 0;
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    report(total);
-    yield chunk;
-  }
 }

@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import type { CallOptions, Target } from '../content.js';
 import type { Descriptor } from '../descriptor.js';
 import { ErrorCodes, LadingError } from '../errors.js';
+import { counted } from './progress.js';
 import { packArtifact, type PackInput, type PackOptions } from './pack.js';
 import type { TOC } from './toc.js';
 
@@ -57,19 +58,6 @@ interface ManifestPusher {
 
 function canPushManifest(t: unknown): t is ManifestPusher {
   return typeof (t as Partial<ManifestPusher>).pushManifest === 'function';
-}
-
-/** Counts bytes as a file streams out, for progress. */
-async function* counted(
-  source: AsyncIterable<Uint8Array>,
-  report: (bytes: number) => void,
-): AsyncGenerator<Uint8Array> {
-  let total = 0;
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    report(total);
-    yield chunk;
-  }
 }
 
 /**
