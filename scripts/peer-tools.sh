@@ -57,7 +57,8 @@ export PATH="$deb/root/usr/bin:$PATH"
 fail=0
 check() { # name, command...
   local name=$1; shift
-  if out=$("$@" 2>&1 | head -n 3 | tr '\n' ' '); then say "$name: $out"; else say "$name is missing or broken: $out"; fail=1; fi
+  # Capture everything first: cutting the output with head under pipefail would kill the tool with SIGPIPE.
+  if out=$("$@" 2>&1); then say "$name: $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"; else say "$name is missing or broken: $out"; fail=1; fi
 }
 check oras oras version
 check cosign sh -c 'cosign version 2>&1 | grep GitVersion'
