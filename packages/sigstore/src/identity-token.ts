@@ -1,0 +1,80 @@
+/**
+ * OIDC identity tokens for keyless signing, from the environment: `SIGSTORE_ID_TOKEN` (any CI, GitLab included)
+ * and GitHub Actions' token endpoint. The interactive browser flow (PKCE with a loopback callback) is not here.
+ */
+import { ErrorCodes, LadingError } from '@lading/core';
+import { SigstoreAudience } from './media-types.js';
+
+/** Returns an OIDC identity token for Fulcio; called once per signature (tokens are short-lived). */
+export type IdentityTokenProvider = (options?: { signal?: AbortSignal | undefined }) => Promise<string>;
+
+/** Options of {@link ambientIdentityToken}. */
+export interface AmbientIdentityTokenOptions {
+  /** Where to read `SIGSTORE_ID_TOKEN` and `ACTIONS_ID_TOKEN_REQUEST_*`. Default `process.env`, read at each call. */
+  env?: NodeJS.ProcessEnv;
+  /** Audience asked of GitHub Actions. Default `sigstore`, what Fulcio accepts. */
+  audience?: string;
+  /** The fetch to use (tests pass one). Default the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * A provider of ambient identity tokens: `SIGSTORE_ID_TOKEN` when set (it wins, so a CI job can override), else
+ * GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present when the workflow has
+ * `permissions: id-token: write`): GET that URL with `audience` added and `Authorization: Bearer <request token>`,
+ * answer `{"value": "<token>"}`. Rejects with `ERR_LADING_AUTH` when neither is there or GitHub refuses; messages
+ * never contain the request token or the identity token.
+ */
+export function ambientIdentityToken(options: AmbientIdentityTokenOptions = {}): IdentityTokenProvider {
+  return async (call = {}) => {
+    const env = options.env ?? process.env;
+    const token = env.SIGSTORE_ID_TOKEN?.trim();
+    if (token) return token;
+    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+    const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+    if (url && bearer) {
+      return githubActionsToken(url, bearer, options.audience ?? SigstoreAudience, options.fetch ?? fetch, call.signal);
+    }
+    throw new LadingError(
+      ErrorCodes.auth,
+      'identity token: none in the environment (set SIGSTORE_ID_TOKEN, or run in GitHub Actions with ' +
+        'permissions id-token: write, or pass a token); the interactive browser flow is not supported here',
+    );
+  };
+}
+
+async function githubActionsToken(
+  requestURL: string,
+  bearer: string,
+  audience: string,
+  fetchImpl: typeof fetch,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const what = 'identity token github-actions';
+  let url: URL;
+  try {
+    url = new URL(requestURL);
+  } catch (e) {
+    throw new LadingError(ErrorCodes.auth, `${what}: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL`, { cause: e });
+  }
+  url.searchParams.set('audience', audience);
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      headers: { Accept: 'application/json', Authorization: `Bearer ${bearer}` },
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    signal?.throwIfAborted();
+    throw new LadingError(ErrorCodes.network, `${what}: ${url.host}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!response.ok) {
+    throw new LadingError(ErrorCodes.auth, `${what}: ${url.host} answered HTTP ${response.status}`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).value : undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "value" token`);
+  }
+  return value;
+}

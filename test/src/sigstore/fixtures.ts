@@ -1,0 +1,137 @@
+/**
+ * Shared pieces of the `@lading/sigstore` interop tests: manifests to sign, the candidate the gate would offer for
+ * a signed referrer, and cosign 3.1.1 run offline against the Sigstore harness.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  EmptyJSON,
+  MediaTypeImageManifest,
+  descriptorFor,
+  isLadingError,
+  type Descriptor,
+  type SignatureCandidate,
+  type SignedReferrer,
+  type Verifier,
+} from '@lading/core';
+import { expect } from 'vitest';
+import type { SigstoreHarness } from '../sigstore-harness/index.js';
+import { run, type RunResult } from '../testbed/tools.js';
+
+/** A manifest to sign: its bytes, its descriptor, and the file holding the bytes (the "blob" cosign checks). */
+export interface SignedSubject {
+  bytes: Buffer;
+  descriptor: Descriptor;
+  file: string;
+}
+
+/** An OCI artifact manifest (empty config, no layers) made unique by `note`, written to `<dir>/<note>.json`. */
+export async function makeSubject(dir: string, note: string): Promise<SignedSubject> {
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypeImageManifest,
+      artifactType: 'application/vnd.lading.test',
+      config: { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size },
+      layers: [],
+      annotations: { note },
+    }),
+  );
+  const file = path.join(dir, `${note}.json`);
+  await writeFile(file, bytes);
+  return { bytes, descriptor: descriptorFor(MediaTypeImageManifest, bytes), file };
+}
+
+/**
+ * The candidate the verification gate offers for `signed` attached to `subject`: the referrer manifest core's
+ * `attachSignature` writes (artifactType, empty config, the bundle as the one layer, subject, annotations).
+ */
+export function candidateFor(signed: SignedReferrer, subject: SignedSubject): SignatureCandidate {
+  const layer = descriptorFor(signed.layerMediaType, signed.content);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypeImageManifest,
+      artifactType: signed.artifactType,
+      config: { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size },
+      layers: [layer],
+      subject: subject.descriptor,
+      annotations: signed.annotations,
+    }),
+  );
+  return {
+    subject: subject.descriptor,
+    subjectBytes: subject.bytes,
+    referrer: { ...descriptorFor(MediaTypeImageManifest, manifest), artifactType: signed.artifactType },
+    manifest,
+    layer,
+    content: signed.content,
+  };
+}
+
+/** A bundle file cosign wrote, as the referrer cosign 3 would attach (layer and artifactType from its media type). */
+export async function referrerFromBundleFile(file: string): Promise<SignedReferrer> {
+  const content = await readFile(file);
+  const { mediaType } = JSON.parse(content.toString()) as { mediaType: string };
+  return { artifactType: mediaType, layerMediaType: mediaType, content, annotations: {} };
+}
+
+/** The candidate with other layer bytes (tampering), layer descriptor recomputed as the gate would. */
+export function withContent(candidate: SignatureCandidate, content: Uint8Array): SignatureCandidate {
+  return { ...candidate, content, layer: descriptorFor(candidate.layer.mediaType, content) };
+}
+
+/** Expects `verifier` to refuse `candidate` with ERR_LADING_VERIFICATION "verify <referrer>: …"; returns the why. */
+export async function expectRefused(verifier: Verifier, candidate: SignatureCandidate): Promise<string> {
+  const error = await verifier.verify(candidate).then(
+    (accepted) => new Error(`accepted: ${JSON.stringify(accepted)}`),
+    (e: unknown) => e as Error,
+  );
+  expect(isLadingError(error, 'ERR_LADING_VERIFICATION'), error.message).toBe(true);
+  const prefix = `verify ${candidate.referrer.digest}: `;
+  expect(error.message.startsWith(prefix), error.message).toBe(true);
+  return error.message.slice(prefix.length);
+}
+
+/** A temporary folder for one test file; `cleanup` removes it. */
+export async function workFolder(name: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), `lading-${name}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Runs cosign offline in the harness's tool environment (plus `extraEnv`), in `cwd`; never throws on exit code. */
+export function cosign(
+  harness: SigstoreHarness,
+  cwd: string,
+  args: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  return run('cosign', args, { env: { ...harness.toolEnv, ...extraEnv }, cwd, check: false });
+}
+
+/** Expects a cosign run to have succeeded, showing its output otherwise. */
+export function expectOK(result: RunResult): void {
+  expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+}
+
+/**
+ * A signing config with no services at all: with it (and `--trusted-root`) cosign signs with a key without
+ * contacting Rekor, a TSA or TUF (docs/interop.md, "Offline cosign").
+ */
+export async function writeEmptySigningConfig(dir: string): Promise<string> {
+  const file = path.join(dir, 'empty-signing-config.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+      caUrls: [],
+      oidcUrls: [],
+      rekorTlogUrls: [],
+      tsaUrls: [],
+      rekorTlogConfig: { selector: 'ANY' },
+      tsaConfig: { selector: 'ANY' },
+    }),
+  );
+  return file;
+}
