@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,7 +69,8 @@ async function timed(
   options: { cwd?: string; env: NodeJS.ProcessEnv; stdout?: string },
 ): Promise<{ seconds: number; rssMB: number }> {
   const format = '%e %M';
-  const child = spawn('/usr/bin/time', ['-f', format, '-o', '/dev/stderr', command, ...args], {
+  const report = path.join(os.tmpdir(), `lading-bench-time-${process.pid}-${Date.now()}`);
+  const child = spawn('/usr/bin/time', ['-f', format, '-o', report, command, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,7 +86,8 @@ async function timed(
     }),
   );
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}):\n${err}`);
-  const last = err.trim().split('\n').at(-1) ?? '';
+  const last = (await readFile(report, 'utf8')).trim().split('\n').at(-1) ?? '';
+  await rm(report, { force: true });
   const [secs = 'NaN', kb = 'NaN'] = last.split(' ');
   return { seconds: Number(secs), rssMB: Number(kb) / 1024 };
 }

@@ -1,5 +1,8 @@
 // The registry client against the in-process fake registry: every protocol path, every fault, strict mode.
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
@@ -82,6 +85,40 @@ describe('registry client on the fake registry', () => {
     expect(methods.filter((m) => m === 'POST')).toHaveLength(1);
     expect(reg.requests.some((r) => r.method === 'GET' && r.path.includes('/blobs/uploads/'))).toBe(true);
     expect(Buffer.from(reg.getBlob('a/resume', desc.digest) ?? [])).toEqual(bytes);
+  });
+
+  it('uploads a file in one streaming request, and resumes it from the upload status after a drop', async () => {
+    const repo = client.repository(`${reg.host}/a/file`);
+    const { bytes, desc } = randomBlob(500 * 1024);
+    const dir = await mkdtemp(path.join(tmpdir(), 'lading-pushfile-'));
+    const file = path.join(dir, 'blob');
+    await writeFile(file, bytes);
+    const progress: number[] = [];
+    await repo.pushFile(desc, file, { onProgress: (n) => progress.push(n) });
+    expect(Buffer.from(reg.getBlob('a/file', desc.digest) ?? [])).toEqual(bytes);
+    expect(reg.requests.filter((r) => r.method === 'PATCH').map((r) => r.bytesIn)).toEqual([500 * 1024]);
+    expect(progress.at(-1)).toBe(500 * 1024);
+
+    const other = randomBlob(300 * 1024);
+    await writeFile(file, other.bytes);
+    reg.clearLog();
+    reg.inject({ method: 'PATCH', times: 1, action: { kind: 'drop', afterBytes: 0 } });
+    await repo.pushFile(other.desc, file);
+    expect(reg.requests.some((r) => r.method === 'GET' && r.path.includes('/blobs/uploads/'))).toBe(true);
+    expect(reg.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(Buffer.from(reg.getBlob('a/file', other.desc.digest) ?? [])).toEqual(other.bytes);
+  });
+
+  it('refuses a file whose bytes do not match the descriptor: the registry checks the digest', async () => {
+    const repo = client.repository(`${reg.host}/a/file-mismatch`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'lading-pushfile-'));
+    const file = path.join(dir, 'blob');
+    const { desc } = randomBlob(1000);
+    await writeFile(file, randomBlob(1000).bytes);
+    const err = await errorOf(repo.pushFile(desc, file));
+    expect(err.code).toBe(ErrorCodes.protocol);
+    expect(err.message).toMatch(/DIGEST_INVALID/);
+    expect(reg.getBlob('a/file-mismatch', desc.digest)).toBeUndefined();
   });
 
   it('refuses to upload content that does not match its descriptor and stores nothing', async () => {

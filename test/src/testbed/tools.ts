@@ -3,8 +3,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root (the folder holding `pnpm-workspace.yaml`). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/** Repository root (the folder holding `pnpm-workspace.yaml`), found from this file in src/ or in compiled dist/. */
+export const repoRoot = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`test bed: no pnpm-workspace.yaml above ${start}`);
+  }
+}
 
 /** Where `scripts/peer-tools.sh` unpacks the Debian sid peer tools. */
 export const peerToolsBin = path.join(repoRoot, '.tools/deb/root/usr/bin');

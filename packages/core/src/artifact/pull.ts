@@ -14,7 +14,7 @@ import pLimit from 'p-limit';
 
 import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor } from '../descriptor.js';
-import { verifyContent } from '../digest.js';
+import { parseDigest, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
@@ -129,6 +129,7 @@ async function writeFileLayer(
   mode: number,
   where: string,
   maxFileBytes: number,
+  contentSHA256: string,
 ): Promise<ExtractedEntry> {
   const parts = relPath.split('/');
   let dir = root;
@@ -153,25 +154,24 @@ async function writeFileLayer(
     }
     throw error;
   }
-  const hash = createHash('sha256');
   let size = 0;
-  try {
-    for await (const chunk of content) {
-      size += chunk.byteLength;
+  const limit = new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      size += chunk.length;
       if (size > maxFileBytes) {
-        throw new LadingError(
-          ErrorCodes.integrity,
-          `${where}: ${relPath} is larger than the ${maxFileBytes}-byte limit`,
+        done(
+          new LadingError(ErrorCodes.integrity, `${where}: ${relPath} is larger than the ${maxFileBytes}-byte limit`),
         );
+        return;
       }
-      hash.update(chunk);
-      await handle.write(chunk);
-    }
-  } finally {
-    await handle.close();
-  }
+      done(null, chunk);
+    },
+  });
+  // `content` is digest-verified as it ends (the pipeline rejects on a mismatch), so the layer digest is the
+  // content's sha256: no second hash of the bytes.
+  await pipeline(Readable.from(content), limit, handle.createWriteStream({ highWaterMark: 1024 * 1024 }));
   await chmod(file, mode);
-  return { path: relPath, type: 'file', mode, size, sha256: hash.digest('hex') };
+  return { path: relPath, type: 'file', mode, size, sha256: contentSHA256 };
 }
 
 function sameEntry(toc: TOCEntry, got: ExtractedEntry): string | undefined {
@@ -379,8 +379,20 @@ async function pullLayer(
   if (kind.kind === 'file') {
     const tocEntry = artifact.toc?.entries.find((e) => e.path === kind.path && e.layer === index);
     const mode = tocEntry?.mode ?? 0o644;
+    const { algorithm, encoded } = parseDigest(layer.digest);
+    if (algorithm !== 'sha256') {
+      throw new LadingError(ErrorCodes.usage, `${layerWhere}: file layers must use sha256 digests, not ${algorithm}`);
+    }
     entries = [
-      await writeFileLayer(layerDir, kind.path, counted(verified, report), mode, layerWhere, limits.maxFileBytes),
+      await writeFileLayer(
+        layerDir,
+        kind.path,
+        counted(verified, report),
+        mode,
+        layerWhere,
+        limits.maxFileBytes,
+        encoded,
+      ),
     ];
   } else {
     const tarHash = createHash('sha256');

@@ -56,6 +56,18 @@ interface ManifestPusher {
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags: readonly string[], options?: CallOptions): Promise<void>;
 }
 
+interface FilePusher {
+  pushFile(
+    desc: Descriptor,
+    file: string,
+    options?: CallOptions & { onProgress?: (bytes: number) => void },
+  ): Promise<void>;
+}
+
+function canPushFile(t: unknown): t is FilePusher {
+  return typeof (t as Partial<FilePusher>).pushFile === 'function';
+}
+
 function canPushManifest(t: unknown): t is ManifestPusher {
   return typeof (t as Partial<ManifestPusher>).pushManifest === 'function';
 }
@@ -78,9 +90,13 @@ export async function pushArtifact(
   try {
     const { tags: _tags, uploadConcurrency, tempRoot: _root, onEvent: _onEvent, ...packOptions } = options;
     const packed = await packArtifact(inputs, { ...packOptions, tempDir });
-    const blobs: { descriptor: Descriptor; open: () => AsyncIterable<Uint8Array> | Uint8Array }[] = [
+    const blobs: { descriptor: Descriptor; file?: string; open: () => AsyncIterable<Uint8Array> | Uint8Array }[] = [
       { descriptor: packed.config.descriptor, open: () => packed.config.bytes },
-      ...packed.layers.map((l) => ({ descriptor: l.descriptor, open: () => createReadStream(l.file) })),
+      ...packed.layers.map((l) => ({
+        descriptor: l.descriptor,
+        file: l.file,
+        open: () => createReadStream(l.file, { highWaterMark: 1024 * 1024 }),
+      })),
     ];
     emit({
       type: 'packed',
@@ -90,7 +106,7 @@ export async function pushArtifact(
     const limit = pLimit(uploadConcurrency ?? 4);
     let skipped = 0;
     await Promise.all(
-      blobs.map(({ descriptor, open }) =>
+      blobs.map(({ descriptor, file, open }) =>
         limit(async () => {
           signal?.throwIfAborted();
           if (await target.exists(descriptor, call)) {
@@ -99,6 +115,17 @@ export async function pushArtifact(
             return;
           }
           emit({ type: 'blob-start', descriptor });
+          if (file !== undefined && canPushFile(target)) {
+            // Registries: one streaming request straight from the file, resumable.
+            await target.pushFile(descriptor, file, {
+              ...call,
+              onProgress: (bytes) => {
+                emit({ type: 'blob-progress', descriptor, bytes });
+              },
+            });
+            emit({ type: 'blob-done', descriptor });
+            return;
+          }
           const source = open();
           const content =
             source instanceof Uint8Array

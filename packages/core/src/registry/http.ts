@@ -79,8 +79,13 @@ export interface RegistryRequest {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   url: URL;
   headers?: Record<string, string>;
-  /** Always bytes in memory, so that any request can be replayed after a transient failure or a challenge. */
-  body?: Uint8Array;
+  /**
+   * Bytes in memory, or a function opening a fresh stream each time the request is sent (so a challenge or a retry
+   * can send it again); a stream needs `contentLength`.
+   */
+  body?: Uint8Array | (() => Readable);
+  /** Length of a streamed body. */
+  contentLength?: number;
   /** Auth scopes the request needs, e.g. `repository:acme/app:pull`. */
   scopes: readonly string[];
   /**
@@ -284,12 +289,14 @@ export class RegistryHTTP {
       // Credentials go only to the registry's own origin: never to blob storage a redirect points at.
       const auth = sameOrigin ? this.authenticator.cached(registry.host, req.scopes) : undefined;
       if (auth) headers.authorization = auth;
-      if (body) headers['content-length'] = String(body.byteLength);
+      const payload = typeof body === 'function' ? body() : body;
+      if (payload instanceof Uint8Array) headers['content-length'] = String(payload.byteLength);
+      else if (payload && req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
       const started = performance.now();
       const res = await request(url, {
         method,
         headers,
-        body: body ?? null,
+        body: payload ?? null,
         dispatcher: this.dispatcher,
         signal: req.signal ?? null,
       });

@@ -5,7 +5,8 @@
  * API when the registry serves it, the tag-schema fallback otherwise).
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
  */
-import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 
 import type { ByteStream, CallOptions, Deleter, GraphTarget, ReferrersOptions } from '../content.js';
 import { checkDescriptor, parseManifest, type Descriptor, type ImageIndex } from '../descriptor.js';
@@ -465,6 +466,74 @@ export class RemoteRepository implements GraphTarget, Deleter {
         offset += chunk.byteLength;
       }
       this.checkSent(desc, digester, where);
+      await this.finishUpload(location, desc, undefined, where, options);
+    } catch (error) {
+      await this.cancelUpload(location);
+      throw error;
+    }
+  }
+
+  /**
+   * Uploads a blob straight from a file: one streaming PATCH for the whole file (no chunk buffering, no second
+   * hash: the registry checks the digest on the final PUT), resumed after a dropped connection from the offset the
+   * registry reports by reopening the file there. Fastest for large blobs; memory stays flat.
+   */
+  async pushFile(
+    desc: Descriptor,
+    file: string,
+    options?: CallOptions & { onProgress?: (bytes: number) => void },
+  ): Promise<void> {
+    const where = `push blob ${this.name}@${desc.digest}`;
+    parseDigest(desc.digest);
+    const session = await this.startUpload(where, options);
+    let location = session.location;
+    try {
+      let offset = 0;
+      for (let attempt = 0; offset < desc.size; attempt++) {
+        const start = offset;
+        try {
+          const res = await this.send({
+            method: 'PATCH',
+            url: location,
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `${start}-${desc.size - 1}`,
+            },
+            body: () => {
+              const stream = createReadStream(file, { start, highWaterMark: 1024 * 1024 });
+              const report = options?.onProgress;
+              if (!report) return stream;
+              let sent = start;
+              const counter = stream.pipe(
+                new Transform({
+                  transform(chunk: Buffer, _enc, done: TransformCallback) {
+                    sent += chunk.length;
+                    report(sent);
+                    done(null, chunk);
+                  },
+                }),
+              );
+              stream.on('error', (error) => counter.destroy(error));
+              return counter;
+            },
+            contentLength: desc.size - start,
+            scopes: this.scopes(true),
+            ...this.signalOf(options),
+          });
+          if (res.status !== 202 && res.status !== 204) throw await statusError(`${where}: upload from ${start}`, res);
+          await res.body.dump().catch(() => undefined);
+          const next = responseHeader(res, 'location');
+          if (next) location = new URL(next, location);
+          offset = desc.size;
+        } catch (error) {
+          const retryable = error instanceof LadingError && error.code === ErrorCodes.network;
+          if (!retryable || attempt >= this.http.retry.retries || options?.signal?.aborted) throw error;
+          await wait(backoffDelay(this.http.retry, attempt), options?.signal);
+          offset = await this.uploadedBytes(location, where, options);
+          if (offset > desc.size)
+            throw new LadingError(ErrorCodes.protocol, `${where}: the registry reports more bytes than the blob has`);
+        }
+      }
       await this.finishUpload(location, desc, undefined, where, options);
     } catch (error) {
       await this.cancelUpload(location);
