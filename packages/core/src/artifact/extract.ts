@@ -21,6 +21,10 @@ import { checkEntryPath } from './toc.js';
 
 /** Default most entries in one archive (files, folders, links; every header counts). */
 export const DefaultMaxFiles = 100_000;
+/** Files up to this size are read into memory and written in the background (see `#smallFile`). */
+const SmallFileBytes = 256 * 1024;
+/** Background small-file writes at once: bounds memory to about 8 MiB. */
+const ParallelWrites = 32;
 /** Default most bytes of file content in one archive: 16 GiB. */
 export const DefaultMaxTotalBytes = 16 * 1024 ** 3;
 /** Default most bytes in one file: 8 GiB. */
@@ -206,6 +210,8 @@ export async function extractTar(
     return run.entries;
   } catch (error) {
     tar.destroy();
+    // Background writes must stop touching the staging folder before the caller removes it.
+    await run.settle();
     if (signal?.aborted) throw signal.reason;
     // When the input failed, that is the cause, whatever the parser made of it. The source's own errors (a network
     // failure, a digest mismatch) keep their code; only broken gzip data means a malformed archive.
@@ -331,6 +337,9 @@ class Extraction {
   readonly #dirs = new Map<string, PendingDir>();
   #headers = 0;
   #totalBytes = 0;
+  /** Small files whose bytes are read and checked, being written in the background (bounded). */
+  readonly #writing = new Set<Promise<void>>();
+  #writeError: unknown;
 
   constructor(root: string, options: ExtractOptions, limits: Limits) {
     this.#root = root;
@@ -398,6 +407,8 @@ class Extraction {
 
   /** Applies folder modes and times, after checking every link again now that the whole tree exists. */
   async finish(): Promise<void> {
+    await this.settle();
+    if (this.#writeError !== undefined) throw asError(this.#writeError);
     await checkSymlinksInside(this.#root, this.#links, {
       where: this.where,
       linkScope: this.#options.linkScope ?? 'top',
@@ -409,6 +420,11 @@ class Extraction {
       if (pending.mtime && this.#options.preserveTimes !== false) await utimes(absolute, pending.mtime, pending.mtime);
       await chmod(absolute, pending.mode);
     }
+  }
+
+  /** Waits for every background write to end (success or not); call before the staging folder is discarded. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#writing]);
   }
 
   #refuse(entryPath: string, reason: string): LadingError {
@@ -480,6 +496,10 @@ class Extraction {
     }
     await this.#parents(entryPath);
     this.#seen.set(entryPath, { type: 'file', mode });
+    if (declared <= SmallFileBytes) {
+      await this.#smallFile(entry, entryPath, declared, mode, header.mtime);
+      return;
+    }
     const handle = await this.#create(entryPath);
     let written: { size: number; sha256: string };
     try {
@@ -495,6 +515,44 @@ class Extraction {
       await handle.close();
     }
     this.entries.push({ path: entryPath, type: 'file', mode, ...written });
+  }
+
+  /**
+   * A small file: its bytes are read (limits and hash as for any file), then created, written, given its mode and
+   * time in the background, at most {@link ParallelWrites} at once, so the many round trips to the file system of a
+   * tree of small files overlap instead of queueing. Every check happened before scheduling (the path, its parents,
+   * duplicates), and the file is still created with O_EXCL|O_NOFOLLOW. Failures surface in {@link finish}.
+   */
+  async #smallFile(
+    entry: TarEntry,
+    entryPath: string,
+    declared: number,
+    mode: number,
+    mtime: Date | undefined,
+  ): Promise<void> {
+    if (this.#writeError !== undefined) throw asError(this.#writeError);
+    const chunks: Uint8Array[] = [];
+    const sink = { write: (chunk: Uint8Array): Promise<void> => (chunks.push(chunk), Promise.resolve()) };
+    const written = await this.#copy(entry, sink, entryPath, declared);
+    if (written.size !== declared) {
+      throw this.#refuse(entryPath, `has ${written.size} bytes of data, its header says ${declared}`);
+    }
+    this.entries.push({ path: entryPath, type: 'file', mode, ...written });
+    while (this.#writing.size >= ParallelWrites) await Promise.race(this.#writing);
+    const job = (async () => {
+      const handle = await this.#create(entryPath);
+      try {
+        for (const chunk of chunks) await writeAll(handle, chunk);
+        await handle.chmod(mode);
+        if (this.#options.preserveTimes !== false && validDate(mtime)) await handle.utimes(mtime, mtime);
+      } finally {
+        await handle.close();
+      }
+    })().catch((error: unknown) => {
+      this.#writeError ??= error;
+    });
+    this.#writing.add(job);
+    void job.finally(() => this.#writing.delete(job));
   }
 
   /**
@@ -515,7 +573,7 @@ class Extraction {
   /** Copies an entry's data into `handle`, hashing it and enforcing the limits on the bytes themselves. */
   async #copy(
     entry: TarEntry,
-    handle: FileHandle,
+    handle: FileHandle | { write(chunk: Uint8Array): Promise<void> },
     entryPath: string,
     declared: number,
   ): Promise<{ size: number; sha256: string }> {
@@ -534,7 +592,7 @@ class Extraction {
         size += chunk.byteLength;
         this.#totalBytes += chunk.byteLength;
         hash.update(chunk);
-        await writeAll(handle, chunk);
+        await ('fd' in handle ? writeAll(handle, chunk) : handle.write(chunk));
       }
     } catch (error) {
       if (error instanceof LadingError || isSystemError(error) || this.#options.signal?.aborted) throw error;
@@ -696,6 +754,10 @@ function isArchiveRoot(header: TarHeader): boolean {
 /** Permission bits only: setuid, setgid and sticky are dropped so a pulled file can never gain privileges. */
 function permissions(mode: number | null | undefined, fallback: number): number {
   return (mode ?? fallback) & 0o777;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function validDate(date: Date | undefined): date is Date {
