@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, isLadingError, type LadingError } from '../errors.js';
 import { checkSymlinksInside, extractTar, isEStargzMetadata, type ExtractOptions } from './extract.js';
+import { sha, snapshot } from './snapshot.test.helpers.js';
 
 // ---- Hand-made tar archives: raw 512-byte ustar headers, so hostile ones are easy to write. ----
 
@@ -114,8 +114,6 @@ async function* chunked(bytes: Buffer, size = 1000): AsyncGenerator<Uint8Array> 
   }
 }
 
-const sha = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-
 // ---- Folders: a base holding the staging folder and an "outside" folder that must never change. ----
 
 let base: string;
@@ -135,26 +133,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
-
-/** Every path under `root` with its type, mode and content hash or link target; links are not followed. */
-async function snapshot(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of (await readdir(dir)).sort()) {
-      const full = path.join(dir, name);
-      const rel = path.relative(root, full);
-      const stats = await lstat(full);
-      const mode = (stats.mode & 0o7777).toString(8);
-      if (stats.isSymbolicLink()) out[rel] = `link ${await readlink(full)}`;
-      else if (stats.isDirectory()) {
-        out[rel] = `dir ${mode}`;
-        await walk(full);
-      } else out[rel] = `file ${mode} ${sha(await readFile(full))}`;
-    }
-  };
-  await walk(root);
-  return out;
-}
 
 /** Snapshot of everything but the staging folder: the base's listing and the outside tree. */
 async function outsideState(): Promise<{ base: string[]; outside: Record<string, string> }> {

@@ -1,17 +1,4 @@
-import { createHash } from 'node:crypto';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -19,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, isLadingError, type LadingError } from '../errors.js';
 import { createStaging, type Staging } from './staging.js';
+import { sha, snapshot } from './snapshot.test.helpers.js';
 
 let base: string;
 let destination: string;
@@ -31,28 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
-
-const sha = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-
-/** Every path under `root` with its type, mode and content hash or link target; links are not followed. */
-async function snapshot(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of (await readdir(dir)).sort()) {
-      const full = path.join(dir, name);
-      const rel = path.relative(root, full);
-      const stats = await lstat(full);
-      const mode = (stats.mode & 0o7777).toString(8);
-      if (stats.isSymbolicLink()) out[rel] = `link ${await readlink(full)}`;
-      else if (stats.isDirectory()) {
-        out[rel] = `dir ${mode}`;
-        await walk(full);
-      } else out[rel] = `file ${mode} ${sha(await readFile(full))}`;
-    }
-  };
-  await walk(root);
-  return out;
-}
 
 /** Writes a small tree: `{ 'a/b': 'content', 'c/': null }` (null: a folder). */
 async function writeTree(root: string, tree: Record<string, string | null>): Promise<void> {
