@@ -218,17 +218,13 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       explicitCredentials: this.explicitCredentials,
       ...(this.interruptedBy && { signal: this.interruptedBy }),
     };
-    const failure = describeFailure(error, context);
-    process.exitCode = failure.exitCode;
-    if (this.jsonEnabled()) {
-      const out: ErrorJSON = { error: failure };
-      this.logJson(out);
-    } else {
-      const lines = [`Error: ${failure.message}`];
-      if (failure.suggestion !== undefined) lines.push(`Hint: ${failure.suggestion}`);
-      process.stderr.write(`${lines.join('\n')}\n`);
-    }
-    if (this.debugEnabled) process.stderr.write(`${stackOf(error)}\n`);
+    reportFailure(error, context, {
+      json: this.jsonEnabled(),
+      debug: this.debugEnabled,
+      logJson: (out) => {
+        this.logJson(out);
+      },
+    });
     await Promise.resolve();
   }
 
@@ -240,6 +236,33 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
     await this.client?.close();
     await super.finally(error);
   }
+}
+
+/** How {@link reportFailure} prints. */
+export interface ReportOptions {
+  /** Print the error as `{"error": …}` JSON on standard output. */
+  json: boolean;
+  /** Also print the stack trace (and causes) on standard error. */
+  debug: boolean;
+  /** Prints JSON on standard output (the command's `logJson`). */
+  logJson: (out: ErrorJSON) => void;
+}
+
+/**
+ * Prints a failed command's error the way every lading command does (`Error:`/`Hint:` on standard error, or JSON on
+ * standard output) and sets `process.exitCode` from `exit-codes.ts`.
+ */
+export function reportFailure(error: unknown, context: FailureContext, options: ReportOptions): void {
+  const failure = describeFailure(error, context);
+  process.exitCode = failure.exitCode;
+  if (options.json) {
+    options.logJson({ error: failure });
+  } else {
+    const lines = [`Error: ${failure.message}`];
+    if (failure.suggestion !== undefined) lines.push(`Hint: ${failure.suggestion}`);
+    process.stderr.write(`${lines.join('\n')}\n`);
+  }
+  if (options.debug) process.stderr.write(`${stackOf(error)}\n`);
 }
 
 /** The stack of `error` and of each cause below it. */
@@ -262,13 +285,19 @@ async function readPEM(file: string, flag: string): Promise<Buffer> {
   }
 }
 
-/** Reads standard input to the end and drops one trailing newline (`\n` or `\r\n`), as `docker login` does. */
-export async function readPassword(input: AsyncIterable<Uint8Array | string>): Promise<string> {
+/**
+ * Reads standard input to the end and drops one trailing newline (`\n` or `\r\n`), as `docker login` does. `flag`
+ * names the option in the error for empty input. Default `--password-stdin`.
+ */
+export async function readPassword(
+  input: AsyncIterable<Uint8Array | string>,
+  flag = '--password-stdin',
+): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
   const text = Buffer.concat(chunks)
     .toString('utf8')
     .replace(/\r?\n$/, '');
-  if (text === '') throw new LadingError(ErrorCodes.usage, '--password-stdin: standard input was empty');
+  if (text === '') throw new LadingError(ErrorCodes.usage, `${flag}: standard input was empty`);
   return text;
 }

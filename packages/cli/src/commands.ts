@@ -1,7 +1,9 @@
 import { Cat } from './commands/cat.js';
+import { KeyGenerate } from './commands/key/generate.js';
 import { Ls } from './commands/ls.js';
 import { Pull } from './commands/pull.js';
 import { Push } from './commands/push.js';
+import { Sign } from './commands/sign.js';
 import { Version } from './commands/version.js';
 
 /**
@@ -10,8 +12,10 @@ import { Version } from './commands/version.js';
  */
 export const commands = {
   cat: Cat,
+  'key:generate': KeyGenerate,
   ls: Ls,
   pull: Pull,
   push: Push,
+  sign: Sign,
   version: Version,
 };

@@ -9,5 +9,7 @@ export type { ErrorJSON } from './base-command.js';
 export type { CatCommandResult } from './commands/cat.js';
 export type { ListCommandResult } from './commands/ls.js';
 export type { PullCommandResult, PulledEntryJSON } from './commands/pull.js';
-export type { PushCommandResult, PushedLayer } from './commands/push.js';
+export type { KeyGenerateResult } from './commands/key/generate.js';
+export type { PushCommandResult, PushedLayer, SignatureJSON } from './commands/push.js';
+export type { SignCommandResult } from './commands/sign.js';
 export type { VersionResult } from './commands/version.js';

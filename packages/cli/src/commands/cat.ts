@@ -1,11 +1,12 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { ErrorCodes, LadingError, catArtifact, openTarget } from '@lading/core';
+import { ErrorCodes, LadingError, catArtifact, openTarget, type VerifiedSignature } from '@lading/core';
 import { Args } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';
+import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 
 /** What `lading cat --json` prints (instead of the content). */
 export interface CatCommandResult {
@@ -21,6 +22,8 @@ export interface CatCommandResult {
   sha256: string;
   /** True when only the file's own bytes were transferred (one range request). */
   ranged: boolean;
+  /** With a `--verify-*` flag: the signatures the read was allowed by (one per verifier). */
+  verified?: VerifiedSignature[];
 }
 
 /**
@@ -65,8 +68,11 @@ With --json, the content is not written: the JSON describes the verified file in
     path: Args.string({ required: true, description: 'The file in the artifact, as `lading ls` prints it.' }),
   };
 
+  static override flags = { ...verificationFlags };
+
   override async run(): Promise<CatCommandResult> {
-    const { args } = this;
+    const { args, flags } = this;
+    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -75,12 +81,14 @@ With --json, the content is not written: the JSON describes the verified file in
     const file = await catArtifact(opened.target, opened.reference, args.path, {
       display: opened.display,
       signal: this.signal,
+      ...(verification && { gate: verification.gate }),
       onRangeIgnored: (layer) => {
         this.logToStderr(
           `Note: the registry ignored the range request: all of layer ${shortDigest(layer.digest)} (${formatBytes(layer.size)}) was downloaded to read ${args.path}`,
         );
       },
     });
+    for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
     if (this.jsonEnabled()) {
       // Read to the end anyway: that removes the temporary file large content is kept in.
       for await (const _ of file.content) {
@@ -96,6 +104,7 @@ With --json, the content is not written: the JSON describes the verified file in
       size: file.size,
       sha256: file.digest.replace(/^sha256:/, ''),
       ranged: file.ranged,
+      ...(verification && { verified: verification.verified }),
     };
   }
 }

@@ -1,13 +1,24 @@
-import { ErrorCodes, LadingError, listArtifact, openTarget, type ListResult, type ListedEntry } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  listArtifact,
+  openTarget,
+  type ListResult,
+  type ListedEntry,
+  type VerifiedSignature,
+} from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, formatMode, shortDigest } from '../format.js';
+import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 
 /** What `lading ls --json` prints: the library's `ListResult` and the reference listed. */
 export interface ListCommandResult extends ListResult {
   /** The reference as given, normalised. */
   reference: string;
+  /** With a `--verify-*` flag: the signatures the listing was allowed by (one per verifier). */
+  verified?: VerifiedSignature[];
 }
 
 /** Mode shown for entries whose mode the artifact does not record (files without a TOC): what pull writes. */
@@ -54,10 +65,12 @@ Artifacts pushed by other tools have no table of contents: their file layers are
 
   static override flags = {
     long: Flags.boolean({ char: 'l', description: 'Show mode, size, digest and link targets.' }),
+    ...verificationFlags,
   };
 
   override async run(): Promise<ListCommandResult> {
     const { flags, args } = this;
+    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -66,8 +79,10 @@ Artifacts pushed by other tools have no table of contents: their file layers are
     const listed = await listArtifact(opened.target, opened.reference, {
       display: opened.display,
       signal: this.signal,
+      ...(verification && { gate: verification.gate }),
     });
     if (!this.jsonEnabled()) {
+      for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
       const lines = flags.long ? longListing(listed.entries) : listed.entries.map((e) => e.path);
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
@@ -77,6 +92,6 @@ Artifacts pushed by other tools have no table of contents: their file layers are
         `Not listed: folder ${name}, ${formatBytes(layer.size)}: the artifact has no table of contents; pull it to see its files`,
       );
     }
-    return { reference: opened.display, ...listed };
+    return { reference: opened.display, ...listed, ...(verification && { verified: verification.verified }) };
   }
 }

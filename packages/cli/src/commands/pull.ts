@@ -8,12 +8,14 @@ import {
   type Descriptor,
   type PullEvent,
   type PullLimits,
+  type VerifiedSignature,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, parseSize, shortDigest } from '../format.js';
 import type { Progress } from '../progress.js';
+import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 
 /** One entry a pull wrote, in `lading pull --json`. */
 export interface PulledEntryJSON {
@@ -35,6 +37,8 @@ export interface PullCommandResult {
   entries: PulledEntryJSON[];
   /** Bytes of file content written. */
   bytes: number;
+  /** With a `--verify-*` flag: the signatures the pull was allowed by (one per verifier). */
+  verified?: VerifiedSignature[];
 }
 
 const sizeFlag = (name: string, description: string) =>
@@ -132,11 +136,13 @@ The summary is printed on standard output; progress goes to standard error.`;
       `Most bytes in one file, e.g. 10MiB. Default ${gib(DefaultPullLimits.maxFileBytes)}.`,
     ),
     concurrency: Flags.integer({ min: 1, max: 64, default: 3, description: 'Layers downloaded at once.' }),
+    ...verificationFlags,
   };
 
   override async run(): Promise<PullCommandResult> {
     const { flags, args } = this;
     this.writesFiles = true;
+    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -158,6 +164,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       display: opened.display,
       signal: this.signal,
       ...(flags.file === undefined ? {} : { files: flags.file }),
+      ...(verification && { gate: verification.gate }),
       onEvent: (event) => {
         renderPullEvent(progress, event);
       },
@@ -175,7 +182,9 @@ The summary is printed on standard output; progress goes to standard error.`;
         ...(e.size === undefined ? {} : { size: e.size }),
       })),
       bytes: pulled.bytes,
+      ...(verification && { verified: verification.verified }),
     };
+    for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const pinned = opened.digest === undefined ? `${opened.display}@${digest}` : opened.display;
     this.log(

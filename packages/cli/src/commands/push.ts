@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 
 import {
   AnnotationTitle,
+  attachSignature,
   ErrorCodes,
   LadingError,
   MediaTypeTOC,
@@ -13,6 +14,7 @@ import {
   type PackInput,
   type PushEvent,
   type PushOptions,
+  type Signer,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
@@ -20,6 +22,7 @@ import { parseAnnotations, parsePathArgument, splitPushReference } from '../argu
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';
 import type { Progress } from '../progress.js';
+import { createSignerFromFlags, signingFlags } from '../signing.js';
 
 /** One layer of a pushed artifact, in `lading push --json`. */
 export interface PushedLayer {
@@ -45,6 +48,18 @@ export interface PushCommandResult {
   layers: PushedLayer[];
   /** Blobs (layers and table of contents) the target already had, so not uploaded. */
   skipped: number;
+  /** With `--sign`: the signature attached as a referrer of the manifest. */
+  signature?: SignatureJSON;
+}
+
+/** A signature attached as a referrer, in `lading push --json` and `lading sign --json`. */
+export interface SignatureJSON {
+  /** The referrer manifest's digest. */
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** The signature's artifact type (a Sigstore bundle media type). */
+  artifactType: string;
 }
 
 /**
@@ -156,6 +171,12 @@ The manifest digest is printed on standard output; progress goes to standard err
       description: "Keep files' modification times in folder layers (default: SOURCE_DATE_EPOCH, else 0).",
     }),
     concurrency: Flags.integer({ min: 1, max: 64, default: 4, description: 'Blobs uploaded at once.' }),
+    sign: Flags.boolean({
+      helpGroup: 'SIGNING',
+      description:
+        'After the push, sign the manifest (cosign 3 bundle) and attach the signature as a referrer: with --key, else keyless.',
+    }),
+    ...signingFlags,
   };
 
   protected override beforeParse(argv: readonly string[]): string[] {
@@ -177,7 +198,17 @@ The manifest digest is printed on standard output; progress goes to standard err
       annotationFile === undefined ? undefined : { name: annotationFile, text: await readText(annotationFile) },
     );
 
+    const signingGiven = Object.keys(signingFlags).some(
+      (name) => (flags as Record<string, unknown>)[name] !== undefined,
+    );
+    if (signingGiven && !flags.sign) {
+      throw new LadingError(ErrorCodes.usage, 'push: the signing flags (--key, --identity-token, …) need --sign');
+    }
     const client = await this.registryClient();
+    // Built before the push: a wrong key password fails before anything is uploaded.
+    const signer: Signer | undefined = flags.sign
+      ? await createSignerFromFlags(flags, { stdinTaken: this.stdinTaken || flags['password-stdin'] })
+      : undefined;
     const opened = await openTarget(base, { client, create: true });
     const progress = this.progress();
     const options: PushOptions = {
@@ -219,6 +250,17 @@ The manifest digest is printed on standard output; progress goes to standard err
     };
     const tagged = pushed.tags.length > 0 ? `:${pushed.tags.join(',')}` : '';
     progress.note(`Pushed ${opened.display}${tagged} ${digest}`);
+    if (signer) {
+      const signed = await signer.sign({ subject: pushed.descriptor }, { signal: this.signal });
+      const referrer = await attachSignature(opened.target, pushed.descriptor, signed, { signal: this.signal });
+      result.signature = {
+        digest: referrer.digest,
+        mediaType: referrer.mediaType,
+        size: referrer.size,
+        artifactType: signed.artifactType,
+      };
+      progress.note(`Signed ${opened.display}@${digest}: signature ${referrer.digest}`);
+    }
     this.log(digest);
     return result;
   }
