@@ -370,6 +370,8 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     expect(result.code).toBe(4);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^Error: identity token: none in the environment/m);
+    // No registry-login hint: the message itself says how to provide a token.
+    expect(result.stderr).not.toContain('docker login');
     expect((await lading(['ls', `${repo}:v1`])).code).toBe(3);
   });
 

@@ -111,7 +111,8 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
   }
   if (isLadingError(error)) {
     const failure: Failure = { code: error.code, message: error.message, exitCode: byLadingCode[error.code] };
-    const suggestion = suggestionFor(error.code, context);
+    // Signing identity failures (no OIDC token) already say what to do; a registry login hint would mislead.
+    const suggestion = error.message.startsWith('identity token') ? undefined : suggestionFor(error.code, context);
     if (suggestion !== undefined) failure.suggestion = suggestion;
     return failure;
   }
