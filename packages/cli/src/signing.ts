@@ -218,6 +218,7 @@ export interface Verification {
 export async function createVerificationFromFlags(
   flags: VerificationFlagValues,
   warn: (message: string) => void,
+  options: { predicateType?: string } = {},
 ): Promise<Verification | undefined> {
   const keyFiles = flags['verify-key'] ?? [];
   const identity: CertificateIdentity = {};
@@ -253,6 +254,7 @@ export async function createVerificationFromFlags(
     keys: await Promise.all(keyFiles.map((file) => readFlagFile(file, '--verify-key', 'utf8'))),
   };
   if (hasIssuer) policy.identities = [identity];
+  if (options.predicateType !== undefined) policy.predicateType = options.predicateType;
   if (unsafe) {
     policy.unsafeAnyIdentity = true;
     warn(
@@ -292,4 +294,32 @@ async function readFlagFile(file: string, flag: string, encoding?: 'utf8'): Prom
   } catch (cause) {
     throw new LadingError(ErrorCodes.usage, `${flag} ${file}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * cosign's `--type` short names for in-toto predicate types (`cosign attest`, `cosign verify-attestation`); anything
+ * else must be a URI and is taken as is.
+ */
+export const AttestationTypes: Readonly<Record<string, string>> = {
+  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance1: 'https://slsa.dev/provenance/v1',
+  spdx: 'https://spdx.dev/Document',
+  spdxjson: 'https://spdx.dev/Document',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  link: 'https://in-toto.io/Link/v1',
+  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  openvex: 'https://openvex.dev/ns',
+  custom: 'https://cosign.sigstore.dev/attestation/v1',
+};
+
+/** The predicate type `type` names: a cosign short name or a URI. `ERR_LADING_USAGE` for anything else. */
+export function predicateTypeFor(type: string, flag: string): string {
+  const known = AttestationTypes[type];
+  if (known !== undefined) return known;
+  if (/^[a-z][a-z0-9+.-]*:\S+$/i.test(type)) return type;
+  throw new LadingError(
+    ErrorCodes.usage,
+    `${flag} ${type}: not a URI nor one of ${Object.keys(AttestationTypes).join(', ')}`,
+  );
 }

@@ -1,0 +1,73 @@
+import { AnnotationCreated, ErrorCodes, LadingError, openTarget, type Descriptor } from '@lading/core';
+import { AnnotationBundlePredicateType } from '@lading/sigstore';
+import { Args, Flags } from '@oclif/core';
+
+import { RegistryCommand } from '../base-command.js';
+
+/** What `lading discover --json` prints. */
+export interface DiscoverCommandResult {
+  /** The reference as given, normalised. */
+  reference: string;
+  /** The digest of the manifest whose referrers are listed. */
+  digest: string;
+  /** The referrers, as the registry (or the tag fallback) lists them. */
+  referrers: Descriptor[];
+}
+
+/**
+ * One line of `lading discover`: digest and artifact type (`-` when unknown), then the Sigstore predicate type and
+ * the creation time when the referrer's annotations carry them.
+ */
+export function describeReferrer(referrer: Descriptor): string {
+  const columns = [referrer.digest, referrer.artifactType ?? '-'];
+  const predicateType = referrer.annotations?.[AnnotationBundlePredicateType];
+  const created = referrer.annotations?.[AnnotationCreated];
+  if (predicateType !== undefined) columns.push(predicateType);
+  if (created !== undefined) columns.push(created);
+  return columns.join('  ');
+}
+
+/** `lading discover`: lists what refers to an artifact (signatures, attestations, SBOMs). */
+export class Discover extends RegistryCommand<typeof Discover> {
+  static override summary = 'List the referrers of an artifact: signatures, attestations, SBOMs.';
+  static override description = `Resolves the reference to its manifest and lists the manifests whose subject it is, through the registry's referrers API or, without it, the sha256-<hex> tag fallback. Nothing is verified: use lading verify for that.
+
+Prints one line per referrer on standard output: its digest, its artifact type, and the Sigstore predicate type and creation time when its annotations give them.`;
+
+  static override examples = [
+    { description: 'List the referrers of a tag.', command: '<%= config.bin %> discover ghcr.io/acme/config:v1' },
+    {
+      description: 'Only Sigstore bundles, as JSON.',
+      command:
+        '<%= config.bin %> discover --json --artifact-type application/vnd.dev.sigstore.bundle.v0.3+json ghcr.io/acme/config:v1',
+    },
+  ];
+
+  static override args = {
+    reference: Args.string({
+      required: true,
+      description: 'Whose referrers: host[:port]/repository:tag, …@sha256:…, or oci:<dir>:tag.',
+    }),
+  };
+
+  static override flags = {
+    'artifact-type': Flags.string({ description: 'Only referrers of this artifact type.' }),
+  };
+
+  override async run(): Promise<DiscoverCommandResult> {
+    const { flags, args } = this;
+    const client = await this.registryClient();
+    const opened = await openTarget(args.reference, { client });
+    if (opened.reference === undefined) {
+      throw new LadingError(ErrorCodes.usage, `discover ${opened.display}: name a tag or a digest`);
+    }
+    const descriptor = await opened.target.resolve(opened.reference, { signal: this.signal });
+    const artifactType = flags['artifact-type'];
+    const referrers = await opened.target.referrers(descriptor, {
+      signal: this.signal,
+      ...(artifactType === undefined ? {} : { artifactType }),
+    });
+    for (const referrer of referrers) this.log(describeReferrer(referrer));
+    return { reference: opened.display, digest: descriptor.digest, referrers };
+  }
+}
