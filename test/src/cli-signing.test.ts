@@ -9,11 +9,9 @@
 // and what cosign signs (`cosign sign --key cosign.key --signing-config <no services> --allow-http-registry --yes`)
 // is accepted by `lading pull --verify-key cosign.pub`.
 
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 
 import type {
   CatCommandResult,
@@ -26,12 +24,11 @@ import type {
 } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { runLading } from './cli-runner.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { startSigstoreHarness, type SigstoreHarness } from './sigstore-harness/index.js';
 import { writeEmptySigningConfig } from './sigstore/fixtures.js';
-import { makeToolHome, repoRoot, run, testbed, type RunResult } from './testbed/index.js';
-
-const bin = path.join(repoRoot, 'packages/cli/bin/run.js');
+import { makeToolHome, run, testbed, type RunResult } from './testbed/index.js';
 
 interface Result {
   code: number | null;
@@ -50,29 +47,13 @@ let work: string;
 let harness: SigstoreHarness;
 let noServices: string;
 
-function collect(child: ChildProcessByStdio<Writable, Readable, Readable>): Promise<Result> {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
-
 /** Runs `lading args…` in the isolated environment (plus `options.env`) to completion. */
 function lading(args: readonly string[], options: Options = {}): Promise<Result> {
-  const child = spawn(process.execPath, [bin, ...args], {
+  return runLading(args, {
     cwd: options.cwd ?? work,
     env: { ...env, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(options.input);
-  return collect(child);
 }
 
 /** The JSON a command printed on stdout; the type parameter names the documented result type. */

@@ -2,11 +2,9 @@
 // (no referrers API: the sha256-<hex> tag fallback), with key signatures made by lading and by cosign 3.1.1
 // offline (a signing config with no services), and oras as the oracle for discover.
 
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 
 import type {
   AttestCommandResult,
@@ -18,10 +16,10 @@ import type {
 } from '@lading/cli';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { runLading } from './cli-runner.js';
 import { writeEmptySigningConfig } from './sigstore/fixtures.js';
-import { makeToolHome, repoRoot, run, testbed, type RunResult } from './testbed/index.js';
+import { makeToolHome, run, testbed, type RunResult } from './testbed/index.js';
 
-const bin = path.join(repoRoot, 'packages/cli/bin/run.js');
 const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const signType = 'https://sigstore.dev/cosign/sign/v1';
 const attestType = 'https://example.com/predicate/v1';
@@ -38,29 +36,9 @@ let host: string;
 let keyHint: string;
 let noServices: string;
 
-function collect(child: ChildProcessByStdio<Writable, Readable, Readable>): Promise<Result> {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
-
 /** Runs `lading args…` in the isolated environment (plus `extraEnv`) to completion. */
 function lading(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: work,
-    env: { ...env, ...extraEnv },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.on('error', () => undefined);
-  child.stdin.end();
-  return collect(child);
+  return runLading(args, { cwd: work, env: { ...env, ...extraEnv } });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose

@@ -2,19 +2,16 @@
 // the fake registry (faults), run as a child process with an isolated HOME and DOCKER_CONFIG. Exit codes and
 // outputs are asserted exactly; see docs/cli.md for the contract.
 
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 
 import type { CatCommandResult, ErrorJSON, ListCommandResult, PullCommandResult, PushCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { collectLading, startLading } from './cli-runner.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
-import { makeToolHome, repoRoot, run, testbed } from './testbed/index.js';
-
-const bin = path.join(repoRoot, 'packages/cli/bin/run.js');
+import { makeToolHome, run, testbed } from './testbed/index.js';
 
 interface Result {
   code: number | null;
@@ -32,34 +29,15 @@ interface Options {
 let env: NodeJS.ProcessEnv;
 let work: string;
 
-/** Starts `lading args…` with the isolated environment; stdin is written and closed. */
-function start(args: readonly string[], options: Options = {}): ChildProcessByStdio<Writable, Readable, Readable> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: options.cwd ?? work,
-    env: options.env ?? env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(options.input);
-  return child;
-}
-
-function collect(child: ChildProcessByStdio<Writable, Readable, Readable>): Promise<Result> {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
-
 /** Runs `lading args…` to completion. */
 function lading(args: readonly string[], options: Options = {}): Promise<Result> {
-  return collect(start(args, options));
+  return collectLading(
+    startLading(args, {
+      cwd: options.cwd ?? work,
+      env: options.env ?? env,
+      ...(options.input === undefined ? {} : { input: options.input }),
+    }),
+  );
 }
 
 /** The JSON a command printed on stdout; the type parameter names the documented result type. */
@@ -607,8 +585,8 @@ describe('lading pull failures leave the destination as it was (fake registry)',
       const parent = await mkdtemp(path.join(work, 'sigint-'));
       const dest = path.join(parent, 'dest');
       await mkdir(dest);
-      const child = start(['pull', '--debug', ref, dest]);
-      const done = collect(child);
+      const child = startLading(['pull', '--debug', ref, dest], { cwd: work, env });
+      const done = collectLading(child);
       // Wait until the layer's response has started (its debug line is printed when the headers arrive).
       await new Promise<void>((resolve) => {
         let seen = '';
