@@ -2,13 +2,14 @@
 // they report and what the registry stored.
 
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { type FakeRegistry, MediaType, startFakeRegistry } from './fake-registry/index.js';
+import { writeEmptySigningConfig } from './sigstore/fixtures.js';
 import { type RunResult, run, toolPath } from './testbed/tools.js';
 
 let work: string;
@@ -352,16 +353,7 @@ describe('cosign against the fake registry', () => {
     cosignEnv = { ...env, COSIGN_PASSWORD: '' };
     await run('cosign', ['generate-key-pair'], { cwd: keys, env: cosignEnv });
     // Offline signing: a signing config with no services (no Fulcio, Rekor or TSA).
-    const signingConfig = {
-      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
-      caUrls: [],
-      oidcUrls: [],
-      rekorTlogUrls: [],
-      tsaUrls: [],
-      rekorTlogConfig: { selector: 'ANY' },
-      tsaConfig: { selector: 'ANY' },
-    };
-    await writeFile(path.join(keys, 'signing-config.json'), JSON.stringify(signingConfig));
+    await copyFile(await writeEmptySigningConfig(keys), path.join(keys, 'signing-config.json'));
   });
 
   /** Seeds an image, signs it with cosign and verifies it with cosign; returns the image digest. */

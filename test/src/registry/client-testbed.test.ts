@@ -14,6 +14,7 @@ import {
 } from '@lading/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { writeEmptySigningConfig } from '../sigstore/fixtures.js';
 import { makeToolHome, run, testbed, type RegistryInfo, type TestBed } from '../testbed/index.js';
 import {
   collect,
@@ -292,26 +293,8 @@ describe('peers writing referrers on distribution', () => {
       const cenv = { ...env, COSIGN_PASSWORD: '' };
       await run('cosign', ['generate-key-pair'], { env: cenv, cwd: dir });
       // Offline signing: a signing config with no services (no Fulcio, no Rekor, no TSA).
-      await writeFile(
-        path.join(dir, 'signing-config.json'),
-        JSON.stringify({
-          mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
-          caUrls: [],
-          oidcUrls: [],
-          rekorTlogUrls: [],
-          tsaUrls: [],
-          rekorTlogConfig: { selector: 'ANY' },
-          tsaConfig: { selector: 'ANY' },
-        }),
-      );
-      const common = [
-        '--key',
-        'cosign.key',
-        '--signing-config',
-        'signing-config.json',
-        '--allow-http-registry',
-        '--yes',
-      ];
+      const signingConfig = await writeEmptySigningConfig(dir);
+      const common = ['--key', 'cosign.key', '--signing-config', signingConfig, '--allow-http-registry', '--yes'];
       await run('cosign', ['sign', ...common, `${name}@${manifest.digest}`], { env: cenv, cwd: dir });
       await writeFile(path.join(dir, 'predicate.json'), '{"builder":"test"}');
       const attest = [
