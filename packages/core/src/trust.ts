@@ -15,6 +15,12 @@ export interface GateSubject {
   descriptor: Descriptor;
   /** The manifest's bytes, already verified against `descriptor.digest`. */
   manifest: Uint8Array;
+  /**
+   * When `descriptor` is an image index and the read goes on to one platform manifest chosen from it: that
+   * manifest, digest-checked. A valid signature on the index (which pins the platform manifest by digest) or on
+   * the platform manifest itself satisfies the gate; signatures on either are reported.
+   */
+  platform?: { descriptor: Descriptor; manifest: Uint8Array };
 }
 
 /**
@@ -87,8 +93,15 @@ export interface VerifiedSignature {
   tlogIndex?: string;
   /** Trusted time of signing (RFC 3339), from a log entry or a timestamp authority. */
   timestamp?: string;
-  /** The referrer manifest's digest. */
+  /** The referrer manifest's digest (for a legacy cosign signature, the `sha256-<hex>.sig` manifest's). */
   referrer: string;
+  /** The digest of the manifest the signature is about (the index or the platform manifest); set by the gate. */
+  subject?: string;
+  /**
+   * Keyless: the Fulcio certificate extensions that were present, by name (`sourceRepositoryURI`,
+   * `buildSignerURI`, `sourceRepositoryRef`, `sourceRepositoryDigest`, `runInvocationURI`, …).
+   */
+  extensions?: Record<string, string>;
 }
 
 /**
