@@ -45,6 +45,12 @@ export const EmptyJSON = {
 
 /** Annotation: the file name of a layer (ORAS convention), also a general title. */
 export const AnnotationTitle = 'org.opencontainers.image.title';
+/**
+ * Layer media type of cosign's legacy ("simple signing") signatures, stored under the tag `sha256-<hex>.sig`
+ * (read only; lading never writes them).
+ */
+export const MediaTypeCosignSimpleSigning = 'application/vnd.dev.cosign.simplesigning.v1+json';
+
 /** Annotation: creation time, RFC 3339. */
 export const AnnotationCreated = 'org.opencontainers.image.created';
 /** Annotation: the tag a manifest was stored under in an OCI layout's `index.json`. */

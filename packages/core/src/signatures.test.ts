@@ -5,8 +5,9 @@ import type { Descriptor } from './descriptor.js';
 import { descriptorFor } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
-import { attachSignature, signatureGate } from './signatures.js';
-import type { GateSubject, SignatureCandidate, Verifier } from './trust.js';
+import { MediaTypeCosignSimpleSigning } from './media-types.js';
+import { attachSignature, legacySignatureTag, signatureGate } from './signatures.js';
+import type { GateSubject, SignatureCandidate, VerifiedSignature, Verifier } from './trust.js';
 
 const sigType = 'application/vnd.test.signature';
 
@@ -74,7 +75,15 @@ describe('signatures', () => {
     const seen: unknown[] = [];
     const verifier = toyVerifier();
     await signatureGate({ verifiers: [verifier], onVerified: (v) => seen.push(...v) }).verify(subject);
-    expect(seen).toEqual([{ verifier: 'toy', predicateType: 'toy', referrer: ref.digest, identity: 'tester' }]);
+    expect(seen).toEqual([
+      {
+        verifier: 'toy',
+        predicateType: 'toy',
+        referrer: ref.digest,
+        identity: 'tester',
+        subject: subject.descriptor.digest,
+      },
+    ]);
   });
 
   it('fails closed without any signature', async () => {
@@ -128,6 +137,176 @@ describe('signatures', () => {
       /its subject is not/,
     );
     expect(verifier.seen).toEqual([]);
+  });
+
+  it('reports every valid signature, not only the first', async () => {
+    const store = new MemoryStore();
+    const subject = await subjectIn(store);
+    const one = await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+    await attachSignature(store, subject.descriptor, sign('forged'));
+    const two = await attachSignature(store, subject.descriptor, {
+      ...sign(`ok:${subject.descriptor.digest}`),
+      annotations: { who: 'second' },
+    });
+    const seen: string[] = [];
+    await signatureGate({
+      verifiers: [toyVerifier()],
+      onVerified: (v) => seen.push(...v.map((s) => s.referrer)),
+    }).verify(subject);
+    expect(seen.sort()).toEqual([one.digest, two.digest].sort());
+  });
+
+  it('reads at most maxCandidates referrers and says so', async () => {
+    const store = new MemoryStore();
+    const subject = await subjectIn(store);
+    for (const who of ['a', 'b', 'c']) {
+      await attachSignature(store, subject.descriptor, { ...sign('forged'), annotations: { who } });
+    }
+    const verifier = toyVerifier();
+    await expect(signatureGate({ verifiers: [verifier], maxCandidates: 1 }).verify(subject)).rejects.toThrow(
+      /none of the 1 toy signature/,
+    );
+    expect(verifier.seen).toHaveLength(1);
+  });
+
+  describe('an index read through one platform manifest', () => {
+    async function indexed(store: MemoryStore): Promise<GateSubject> {
+      const platform = await subjectIn(store, 'linux/amd64');
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [{ ...platform.descriptor, platform: { os: 'linux', architecture: 'amd64' } }],
+        }),
+      );
+      const descriptor = descriptorFor('application/vnd.oci.image.index.v1+json', bytes);
+      await store.push(descriptor, bytes);
+      return {
+        target: store,
+        reference: 'test:v1',
+        descriptor,
+        manifest: bytes,
+        platform: { descriptor: platform.descriptor, manifest: platform.manifest },
+      };
+    }
+
+    it('accepts a signature on the index', async () => {
+      const store = new MemoryStore();
+      const subject = await indexed(store);
+      await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+      const seen: (string | undefined)[] = [];
+      await signatureGate({
+        verifiers: [toyVerifier()],
+        onVerified: (v) => seen.push(...v.map((s) => s.subject)),
+      }).verify(subject);
+      expect(seen).toEqual([subject.descriptor.digest]);
+    });
+
+    it('accepts a signature on the platform manifest', async () => {
+      const store = new MemoryStore();
+      const subject = await indexed(store);
+      const platform = subject.platform?.descriptor as Descriptor;
+      await attachSignature(store, platform, sign(`ok:${platform.digest}`));
+      const seen: (string | undefined)[] = [];
+      await signatureGate({
+        verifiers: [toyVerifier()],
+        onVerified: (v) => seen.push(...v.map((s) => s.subject)),
+      }).verify(subject);
+      expect(seen).toEqual([platform.digest]);
+    });
+
+    it('refuses when neither is signed, naming both', async () => {
+      const store = new MemoryStore();
+      const subject = await indexed(store);
+      // Signed as the wrong manifest: the index's signature content names the platform manifest.
+      await attachSignature(store, subject.descriptor, sign(`ok:${subject.platform?.descriptor.digest ?? ''}`));
+      await expect(signatureGate({ verifiers: [toyVerifier()] }).verify(subject)).rejects.toThrow(
+        /index sha256:[0-9a-f]{64} or platform manifest sha256:[0-9a-f]{64}\) is acceptable/,
+      );
+    });
+  });
+
+  describe('legacy cosign signatures (sha256-<hex>.sig)', () => {
+    /** A toy verifier of simple-signing layers: valid when the layer is `ok:<subject digest>`. */
+    function legacyVerifier(): Verifier & { offered: SignatureCandidate[] } {
+      const offered: SignatureCandidate[] = [];
+      return {
+        name: 'legacy',
+        offered,
+        accepts: (c) => c.layer.mediaType === MediaTypeCosignSimpleSigning,
+        verify: (c) => {
+          offered.push(c);
+          return Buffer.from(c.content).toString() === `ok:${c.subject.digest}`
+            ? Promise.resolve({ verifier: 'legacy', predicateType: 'legacy', referrer: c.referrer.digest })
+            : Promise.reject(new LadingError(ErrorCodes.verification, 'bad legacy signature'));
+        },
+      };
+    }
+
+    async function tagLegacy(store: MemoryStore, subject: GateSubject, payloads: string[]): Promise<Descriptor> {
+      const layers: Descriptor[] = [];
+      for (const payload of [...payloads, 'not a signature']) {
+        const bytes = Buffer.from(payload);
+        const type = payload === 'not a signature' ? 'application/octet-stream' : MediaTypeCosignSimpleSigning;
+        const layer = { ...descriptorFor(type, bytes), annotations: { 'dev.cosignproject.cosign/signature': 'c2ln' } };
+        await store.push(layer, bytes);
+        layers.push(layer);
+      }
+      const config = Buffer.from('{}');
+      const configDesc = descriptorFor('application/vnd.oci.image.config.v1+json', config);
+      await store.push(configDesc, config);
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: configDesc,
+          layers,
+        }),
+      );
+      const desc = descriptorFor('application/vnd.oci.image.manifest.v1+json', bytes);
+      await store.push(desc, bytes);
+      await store.tag(desc, legacySignatureTag(subject.descriptor.digest));
+      return desc;
+    }
+
+    it('names the tag as cosign does', () => {
+      expect(legacySignatureTag(`sha256:${'a'.repeat(64)}`)).toBe(`sha256-${'a'.repeat(64)}.sig`);
+    });
+
+    it('offers each simple-signing layer of the .sig manifest, with its annotations', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      const sig = await tagLegacy(store, subject, ['forged', `ok:${subject.descriptor.digest}`]);
+      const verifier = legacyVerifier();
+      const seen: VerifiedSignature[] = [];
+      await signatureGate({ verifiers: [verifier], onVerified: (v) => seen.push(...v) }).verify(subject);
+      expect(verifier.offered).toHaveLength(2);
+      expect(verifier.offered[0]?.referrer).toMatchObject({
+        digest: sig.digest,
+        artifactType: MediaTypeCosignSimpleSigning,
+      });
+      expect(verifier.offered[0]?.layer.annotations).toEqual({ 'dev.cosignproject.cosign/signature': 'c2ln' });
+      expect(seen).toEqual([
+        { verifier: 'legacy', predicateType: 'legacy', referrer: sig.digest, subject: subject.descriptor.digest },
+      ]);
+    });
+
+    it('fails closed when the .sig tag cannot be read', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      const broken: GraphTarget = {
+        fetch: (d, o) => store.fetch(d, o),
+        push: (d, c, o) => store.push(d, c, o),
+        exists: (d, o) => store.exists(d, o),
+        resolve: () => Promise.reject(new LadingError(ErrorCodes.network, 'connection reset')),
+        tag: (d, r, o) => store.tag(d, r, o),
+        referrers: (d, o) => store.referrers(d, o),
+      };
+      await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+      await expect(
+        signatureGate({ verifiers: [toyVerifier()] }).verify({ ...subject, target: broken }),
+      ).rejects.toThrow(/connection reset/);
+    });
   });
 
   it('refuses to be built without verifiers', () => {

@@ -6,8 +6,8 @@
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, type Descriptor } from './descriptor.js';
 import { descriptorFor, readAll, verifyContent } from './digest.js';
-import { ErrorCodes, LadingError } from './errors.js';
-import { EmptyJSON, ManifestMediaTypes, MediaTypeImageManifest } from './media-types.js';
+import { ErrorCodes, isLadingError, LadingError } from './errors.js';
+import { EmptyJSON, ManifestMediaTypes, MediaTypeCosignSimpleSigning, MediaTypeImageManifest } from './media-types.js';
 import type {
   GateSubject,
   SignatureCandidate,
@@ -67,33 +67,58 @@ export interface SignatureGateOptions {
   verifiers: readonly Verifier[];
   /** Largest signature layer read, in bytes. Default 4 MiB. */
   maxSignatureSize?: number;
-  /** Receives what was verified, for `--json` output. */
+  /**
+   * Most signature candidates read per manifest (referrers plus legacy layers); the rest are skipped, which can only
+   * make verification fail, never pass. Default 128.
+   */
+  maxCandidates?: number;
+  /** Receives every signature that verified, for `--json` output. */
   onVerified?: (signatures: VerifiedSignature[]) => void;
 }
 
 const defaultMaxSignature = 4 * 1024 * 1024;
+const defaultMaxCandidates = 128;
+
+/** A manifest the gate looks for signatures of: its descriptor and its verified bytes. */
+interface Signed {
+  descriptor: Descriptor;
+  manifest: Uint8Array;
+}
+
+interface Found {
+  candidates: SignatureCandidate[];
+  notes: string[];
+  listed: number;
+}
+
+/** Reads a manifest named by `desc`, digest-checked and size-capped. */
+async function readManifest(
+  target: GraphTarget,
+  desc: Descriptor,
+  where: string,
+  options: CallOptions,
+): Promise<Uint8Array> {
+  return readAll(verifyContent(desc, await target.fetch(desc, options), where), desc.size, where);
+}
 
 /** Reads a referrer and its single layer, checked by digest; undefined with a reason when it is not a candidate. */
 async function loadCandidate(
   target: GraphTarget,
-  subject: GateSubject,
+  reference: string,
+  signed: Signed,
   referrer: Descriptor,
   max: number,
   options: CallOptions,
 ): Promise<{ candidate?: SignatureCandidate; skipped?: string }> {
   if (!ManifestMediaTypes.includes(referrer.mediaType)) return { skipped: `${referrer.digest}: not a manifest` };
   if (referrer.size > defaultMaxSignature) return { skipped: `${referrer.digest}: manifest too large` };
-  const where = `verify ${subject.reference}: referrer ${referrer.digest}`;
-  const bytes = await readAll(
-    verifyContent(referrer, await target.fetch(referrer, options), where),
-    referrer.size,
-    where,
-  );
+  const where = `verify ${reference}: referrer ${referrer.digest}`;
+  const bytes = await readManifest(target, referrer, where, options);
   const parsed = parseManifest(bytes, referrer.mediaType, where);
   if (parsed.kind !== 'manifest') return { skipped: `${referrer.digest}: an index` };
   // Never trust listing metadata: the referrer itself must name this exact manifest.
-  if (parsed.manifest.subject?.digest !== subject.descriptor.digest) {
-    return { skipped: `${referrer.digest}: its subject is not ${subject.descriptor.digest}` };
+  if (parsed.manifest.subject?.digest !== signed.descriptor.digest) {
+    return { skipped: `${referrer.digest}: its subject is not ${signed.descriptor.digest}` };
   }
   const [layer, ...more] = parsed.manifest.layers;
   if (!layer || more.length > 0) return { skipped: `${referrer.digest}: not exactly one layer` };
@@ -104,8 +129,8 @@ async function loadCandidate(
   described.artifactType = artifactType;
   return {
     candidate: {
-      subject: subject.descriptor,
-      subjectBytes: subject.manifest,
+      subject: signed.descriptor,
+      subjectBytes: signed.manifest,
       referrer: described,
       manifest: bytes,
       layer,
@@ -115,49 +140,153 @@ async function loadCandidate(
 }
 
 /**
+ * The tag under which legacy cosign stores the signatures of `digest`: `<alg>-<hex>.sig` (cosign's "triangulation").
+ */
+export function legacySignatureTag(digest: string): string {
+  return `${digest.replace(':', '-')}.sig`;
+}
+
+/**
+ * Legacy cosign signatures of `signed`: the manifest tagged `sha256-<hex>.sig`, one candidate per simple-signing
+ * layer. That manifest has no `subject`; the verifier must check the digest its payload names. No tag, no
+ * candidates; any other failure to read it is an error (the gate fails closed).
+ */
+async function loadLegacy(
+  target: GraphTarget,
+  reference: string,
+  signed: Signed,
+  max: number,
+  room: number,
+  options: CallOptions,
+): Promise<Found> {
+  const found: Found = { candidates: [], notes: [], listed: 0 };
+  const tag = legacySignatureTag(signed.descriptor.digest);
+  let desc: Descriptor;
+  try {
+    desc = await target.resolve(tag, options);
+  } catch (error) {
+    if (isLadingError(error, ErrorCodes.notFound)) return found;
+    throw error;
+  }
+  found.listed = 1;
+  const where = `verify ${reference}: legacy signature tag ${tag}`;
+  if (!ManifestMediaTypes.includes(desc.mediaType) || desc.size > defaultMaxSignature) {
+    found.notes.push(`${tag}: not a signature manifest`);
+    return found;
+  }
+  const bytes = await readManifest(target, desc, where, options);
+  const parsed = parseManifest(bytes, desc.mediaType, where);
+  if (parsed.kind !== 'manifest') {
+    found.notes.push(`${tag}: an index`);
+    return found;
+  }
+  const referrer: Descriptor = { ...desc, artifactType: MediaTypeCosignSimpleSigning };
+  for (const layer of parsed.manifest.layers) {
+    if (layer.mediaType !== MediaTypeCosignSimpleSigning) continue;
+    if (found.candidates.length >= room) {
+      found.notes.push(`${tag}: more legacy signatures than the gate reads`);
+      break;
+    }
+    if (layer.size > max) {
+      found.notes.push(`${tag}: layer ${layer.digest} larger than ${max} bytes`);
+      continue;
+    }
+    const content = await readAll(verifyContent(layer, await target.fetch(layer, options), where), layer.size, where);
+    found.candidates.push({
+      subject: signed.descriptor,
+      subjectBytes: signed.manifest,
+      referrer,
+      manifest: bytes,
+      layer,
+      content,
+    });
+  }
+  return found;
+}
+
+/** Every candidate signature of `signed`: its referrers (referrers API or tag fallback), then legacy signatures. */
+async function findCandidates(
+  target: GraphTarget,
+  reference: string,
+  signed: Signed,
+  max: number,
+  limit: number,
+  options: CallOptions,
+): Promise<Found> {
+  const referrers = await target.referrers(signed.descriptor, options);
+  const found: Found = { candidates: [], notes: [], listed: referrers.length };
+  for (const referrer of referrers) {
+    if (found.candidates.length >= limit) {
+      found.notes.push(`${referrers.length - limit} more referrer(s) not read`);
+      break;
+    }
+    const { candidate, skipped } = await loadCandidate(target, reference, signed, referrer, max, options);
+    if (candidate) found.candidates.push(candidate);
+    else if (skipped) found.notes.push(skipped);
+  }
+  const legacy = await loadLegacy(target, reference, signed, max, limit - found.candidates.length, options);
+  found.candidates.push(...legacy.candidates);
+  found.notes.push(...legacy.notes);
+  found.listed += legacy.listed;
+  return found;
+}
+
+/**
  * The verification gate for signatures: lists the referrers of the manifest being read (referrers API or tag
- * fallback), reads each one and its single layer (digest-checked, size-capped, and its own `subject` must be the
- * manifest — listings are never trusted), and offers them to the verifiers. Each verifier must accept at least
- * one; otherwise the read stops with `ERR_LADING_VERIFICATION` saying, per candidate, why it was refused. It fails
- * closed: no referrers, no verifiers, or any error means no read.
+ * fallback) and its legacy cosign `sha256-<hex>.sig` signatures, reads each one and its layer (digest-checked,
+ * size-capped; a referrer's own `subject` must be the manifest — listings are never trusted), and offers them to
+ * the verifiers. When the subject is an index read through one platform manifest (`GateSubject.platform`), the
+ * signatures of both count: the index pins the platform manifest by digest. Each verifier must accept at least
+ * one; otherwise the read stops with `ERR_LADING_VERIFICATION` saying, per candidate, why it was refused. Every
+ * accepted signature is reported, each with the digest it is about. It fails closed: no referrers, no verifiers,
+ * or any error means no read.
  */
 export function signatureGate(options: SignatureGateOptions): VerificationGate {
   if (options.verifiers.length === 0) {
     throw new LadingError(ErrorCodes.usage, 'signature gate: at least one verifier is required');
   }
   const max = options.maxSignatureSize ?? defaultMaxSignature;
+  const limit = options.maxCandidates ?? defaultMaxCandidates;
   return {
     async verify(subject: GateSubject, call: CallOptions = {}): Promise<void> {
       const where = `verify ${subject.reference}@${subject.descriptor.digest}`;
-      const referrers = await subject.target.referrers(subject.descriptor, call);
+      const signed: Signed[] = [{ descriptor: subject.descriptor, manifest: subject.manifest }];
+      if (subject.platform) signed.push(subject.platform);
       const candidates: SignatureCandidate[] = [];
       const notes: string[] = [];
-      for (const referrer of referrers) {
-        const { candidate, skipped } = await loadCandidate(subject.target, subject, referrer, max, call);
-        if (candidate) candidates.push(candidate);
-        else if (skipped) notes.push(skipped);
+      let listed = 0;
+      for (const one of signed) {
+        const found = await findCandidates(subject.target, subject.reference, one, max, limit, call);
+        candidates.push(...found.candidates);
+        notes.push(...found.notes);
+        listed += found.listed;
       }
+      const about = subject.platform
+        ? ` (index ${subject.descriptor.digest} or platform manifest ${subject.platform.descriptor.digest})`
+        : '';
       const verified: VerifiedSignature[] = [];
       for (const verifier of options.verifiers) {
         const mine = candidates.filter((c) => verifier.accepts(c));
         const reasons: string[] = [];
-        let accepted: VerifiedSignature | undefined;
+        const accepted: VerifiedSignature[] = [];
         for (const candidate of mine) {
+          call.signal?.throwIfAborted();
           try {
-            accepted = await verifier.verify(candidate, call);
-            break;
+            const result = await verifier.verify(candidate, call);
+            accepted.push({ ...result, subject: candidate.subject.digest });
           } catch (error) {
+            if (call.signal?.aborted === true) throw error;
             reasons.push(error instanceof Error ? error.message : String(error));
           }
         }
-        if (!accepted) {
+        if (accepted.length === 0) {
           const found =
             mine.length === 0
-              ? `no ${verifier.name} signature among ${referrers.length} referrer(s)${notes.length ? ` (${notes.join('; ')})` : ''}`
-              : `none of the ${mine.length} ${verifier.name} signature(s) is acceptable: ${reasons.join('; ')}`;
+              ? `no ${verifier.name} signature among ${listed} referrer(s)${about}${notes.length ? ` (${notes.join('; ')})` : ''}`
+              : `none of the ${mine.length} ${verifier.name} signature(s)${about} is acceptable: ${reasons.join('; ')}`;
           throw new LadingError(ErrorCodes.verification, `${where}: ${found}; nothing was read`);
         }
-        verified.push(accepted);
+        verified.push(...accepted);
       }
       options.onVerified?.(verified);
     },
