@@ -1,6 +1,6 @@
 /**
- * OIDC identity tokens for keyless signing, from the environment: `SIGSTORE_ID_TOKEN` (any CI, GitLab included)
- * and GitHub Actions' token endpoint. The interactive browser flow (PKCE with a loopback callback) is not here.
+ * OIDC identity tokens for keyless signing, from the environment: `SIGSTORE_ID_TOKEN` (any CI, GitLab included),
+ * GitHub Actions' token endpoint and the Buildkite agent's. The interactive browser flow is in oidc-login.ts.
  */
 import { ErrorCodes, LadingError } from '@lading/core';
 import { SigstoreAudience } from './media-types.js';
@@ -10,9 +10,12 @@ export type IdentityTokenProvider = (options?: { signal?: AbortSignal | undefine
 
 /** Options of {@link ambientIdentityToken}. */
 export interface AmbientIdentityTokenOptions {
-  /** Where to read `SIGSTORE_ID_TOKEN` and `ACTIONS_ID_TOKEN_REQUEST_*`. Default `process.env`, read at each call. */
+  /**
+   * Where to read `SIGSTORE_ID_TOKEN`, `ACTIONS_ID_TOKEN_REQUEST_*` and `BUILDKITE_*`. Default `process.env`, read
+   * at each call.
+   */
   env?: NodeJS.ProcessEnv;
-  /** Audience asked of GitHub Actions. Default `sigstore`, what Fulcio accepts. */
+  /** Audience asked of GitHub Actions and Buildkite. Default `sigstore`, what Fulcio accepts. */
   audience?: string;
   /** The fetch to use (tests pass one). Default the global `fetch`. */
   fetch?: typeof fetch;
@@ -22,8 +25,11 @@ export interface AmbientIdentityTokenOptions {
  * A provider of ambient identity tokens: `SIGSTORE_ID_TOKEN` when set (it wins, so a CI job can override), else
  * GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present when the workflow has
  * `permissions: id-token: write`): GET that URL with `audience` added and `Authorization: Bearer <request token>`,
- * answer `{"value": "<token>"}`. Rejects with `ERR_LADING_AUTH` when neither is there or GitHub refuses; messages
- * never contain the request token or the identity token.
+ * answer `{"value": "<token>"}`; else a Buildkite job (`BUILDKITE_AGENT_ACCESS_TOKEN` and `BUILDKITE_JOB_ID`, as
+ * cosign's `buildkite-agent` provider): POST `{"audience": …}` to `<BUILDKITE_AGENT_ENDPOINT, default
+ * https://agent.buildkite.com/v3>/jobs/<job>/oidc/tokens` with `Authorization: Token <agent token>`, answer
+ * `{"token": "<token>"}`. Rejects with `ERR_LADING_AUTH` when none is there or the CI refuses; messages never
+ * contain the request tokens or the identity token.
  */
 export function ambientIdentityToken(options: AmbientIdentityTokenOptions = {}): IdentityTokenProvider {
   return async (call = {}) => {
@@ -35,13 +41,26 @@ export function ambientIdentityToken(options: AmbientIdentityTokenOptions = {}):
     if (url && bearer) {
       return githubActionsToken(url, bearer, options.audience ?? SigstoreAudience, options.fetch ?? fetch, call.signal);
     }
+    const agentToken = env.BUILDKITE_AGENT_ACCESS_TOKEN;
+    if (agentToken) {
+      const job = env.BUILDKITE_JOB_ID;
+      if (!job) {
+        throw new LadingError(ErrorCodes.auth, 'identity token buildkite: BUILDKITE_JOB_ID is not set');
+      }
+      const endpoint = env.BUILDKITE_AGENT_ENDPOINT || DefaultBuildkiteAgentEndpoint;
+      const audience = options.audience ?? SigstoreAudience;
+      return buildkiteToken(endpoint, job, agentToken, audience, options.fetch ?? fetch, call.signal);
+    }
     throw new LadingError(
       ErrorCodes.auth,
       'identity token: none in the environment (set SIGSTORE_ID_TOKEN, or run in GitHub Actions with ' +
-        'permissions id-token: write, or pass a token); the interactive browser flow is not supported here',
+        'permissions id-token: write, or in a Buildkite job, or pass a token)',
     );
   };
 }
+
+/** The Buildkite agent API cosign and the agent use when `BUILDKITE_AGENT_ENDPOINT` is not set. */
+export const DefaultBuildkiteAgentEndpoint = 'https://agent.buildkite.com/v3';
 
 async function githubActionsToken(
   requestURL: string,
@@ -77,4 +96,42 @@ async function githubActionsToken(
     throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "value" token`);
   }
   return value;
+}
+
+async function buildkiteToken(
+  endpoint: string,
+  job: string,
+  agentToken: string,
+  audience: string,
+  fetchImpl: typeof fetch,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const what = 'identity token buildkite';
+  let url: URL;
+  try {
+    url = new URL(`jobs/${encodeURIComponent(job)}/oidc/tokens`, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+  } catch (e) {
+    throw new LadingError(ErrorCodes.auth, `${what}: BUILDKITE_AGENT_ENDPOINT is not a URL`, { cause: e });
+  }
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: `Token ${agentToken}` },
+      body: JSON.stringify({ audience }),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    signal?.throwIfAborted();
+    throw new LadingError(ErrorCodes.network, `${what}: ${url.host}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!response.ok) {
+    throw new LadingError(ErrorCodes.auth, `${what}: ${url.host} answered HTTP ${response.status}`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).token : undefined;
+  if (typeof token !== 'string' || token === '') {
+    throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "token"`);
+  }
+  return token;
 }
