@@ -1,19 +1,24 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { ErrorCodes, LadingError, catArtifact, openTarget, type VerifiedSignature } from '@lading/core';
+import { ErrorCodes, LadingError, catArtifact, openTarget, type Platform, type VerifiedSignature } from '@lading/core';
 import { Args } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';
 import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { platformFlag } from './pull.js';
 
 /** What `lading cat --json` prints (instead of the content). */
 export interface CatCommandResult {
   /** The reference as given, normalised. */
   reference: string;
-  /** The manifest digest the file was read from. */
+  /** The manifest digest the file was read from; for an image index, the chosen platform manifest's. */
   digest: string;
+  /** When the reference is an image index (multi-platform): the index digest. */
+  index?: string;
+  /** When the reference is an image index: the platform of the manifest read, as the index gives it. */
+  platform?: Platform;
   /** The file's path in the artifact. */
   path: string;
   /** The file's size in bytes. */
@@ -68,7 +73,7 @@ With --json, the content is not written: the JSON describes the verified file in
     path: Args.string({ required: true, description: 'The file in the artifact, as `lading ls` prints it.' }),
   };
 
-  static override flags = { ...verificationFlags };
+  static override flags = { platform: platformFlag, ...verificationFlags };
 
   override async run(): Promise<CatCommandResult> {
     const { args, flags } = this;
@@ -81,6 +86,7 @@ With --json, the content is not written: the JSON describes the verified file in
     const file = await catArtifact(opened.target, opened.reference, args.path, {
       display: opened.display,
       signal: this.signal,
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
       ...(verification && { gate: verification.gate }),
       onRangeIgnored: (layer) => {
         this.logToStderr(
@@ -100,6 +106,8 @@ With --json, the content is not written: the JSON describes the verified file in
     return {
       reference: opened.display,
       digest: file.descriptor.digest,
+      ...(file.index && { index: file.index.digest }),
+      ...(file.platform && { platform: file.platform }),
       path: args.path,
       size: file.size,
       sha256: file.digest.replace(/^sha256:/, ''),

@@ -6,14 +6,19 @@ import {
   type ListResult,
   type ListedEntry,
   type VerifiedSignature,
+  formatPlatform,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, formatMode, shortDigest } from '../format.js';
 import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { platformFlag } from './pull.js';
 
-/** What `lading ls --json` prints: the library's `ListResult` and the reference listed. */
+/**
+ * What `lading ls --json` prints: the library's `ListResult` and the reference listed. For an image index,
+ * `descriptor` is the chosen platform manifest, `index` the index and `platform` the manifest's platform.
+ */
 export interface ListCommandResult extends ListResult {
   /** The reference as given, normalised. */
   reference: string;
@@ -65,6 +70,7 @@ Artifacts pushed by other tools have no table of contents: their file layers are
 
   static override flags = {
     long: Flags.boolean({ char: 'l', description: 'Show mode, size, digest and link targets.' }),
+    platform: platformFlag,
     ...verificationFlags,
   };
 
@@ -79,9 +85,15 @@ Artifacts pushed by other tools have no table of contents: their file layers are
     const listed = await listArtifact(opened.target, opened.reference, {
       display: opened.display,
       signal: this.signal,
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
       ...(verification && { gate: verification.gate }),
     });
     if (!this.jsonEnabled()) {
+      if (listed.index) {
+        this.logToStderr(
+          `Image index ${listed.index.digest}: listing the ${formatPlatform(listed.platform)} manifest ${listed.descriptor.digest}`,
+        );
+      }
       for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
       const lines = flags.long ? longListing(listed.entries) : listed.entries.map((e) => e.path);
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);

@@ -7,8 +7,10 @@ import {
   pullArtifact,
   type Descriptor,
   type PullEvent,
+  type Platform,
   type PullLimits,
   type VerifiedSignature,
+  formatPlatform,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
@@ -30,8 +32,15 @@ export interface PulledEntryJSON {
 export interface PullCommandResult {
   /** The reference as given, normalised (`host/repo:tag`). */
   reference: string;
-  /** The manifest digest that was pulled (every byte written is authenticated by it). */
+  /**
+   * The manifest digest that was pulled (every byte written is authenticated by it); for an image index, the chosen
+   * platform manifest's.
+   */
   digest: string;
+  /** When the reference is an image index (multi-platform): the index digest. */
+  index?: string;
+  /** When the reference is an image index: the platform of the manifest pulled, as the index gives it. */
+  platform?: Platform;
   /** Absolute path of the destination folder. */
   destination: string;
   entries: PulledEntryJSON[];
@@ -51,6 +60,16 @@ const sizeFlag = (name: string, description: string) =>
 /** A default limit for help text: `16GiB`, written as the flag accepts it. */
 const gib = (bytes: number): string => `${bytes / 1024 ** 3}GiB`;
 
+/**
+ * `--platform` of pull, ls, cat and verify: which manifest of an image index (multi-platform artifact) to read.
+ * Checked by the library (`os/arch[/variant]`) before anything is fetched.
+ */
+export const platformFlag = Flags.string({
+  helpValue: '<os/arch[/variant]>',
+  description:
+    "For a multi-platform artifact (an image index): the platform's manifest to use, e.g. linux/arm64 or linux/arm/v7. Default: the index's only manifest, else this machine's platform.",
+});
+
 function layerName(descriptor: Descriptor): string {
   return descriptor.annotations?.[AnnotationTitle] ?? shortDigest(descriptor.digest);
 }
@@ -58,7 +77,11 @@ function layerName(descriptor: Descriptor): string {
 function renderPullEvent(progress: Progress, event: PullEvent): void {
   switch (event.type) {
     case 'resolved':
-      progress.note(`Resolved ${event.descriptor.digest}`);
+      progress.note(
+        event.index === undefined
+          ? `Resolved ${event.descriptor.digest}`
+          : `Resolved image index ${event.index.digest}: ${formatPlatform(event.platform)} manifest ${event.descriptor.digest}`,
+      );
       break;
     case 'layer-start':
       progress.begin(event.descriptor.digest, `Downloading ${layerName(event.descriptor)}`, {
@@ -136,6 +159,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       `Most bytes in one file, e.g. 10MiB. Default ${gib(DefaultPullLimits.maxFileBytes)}.`,
     ),
     concurrency: Flags.integer({ min: 1, max: 64, default: 3, description: 'Layers downloaded at once.' }),
+    platform: platformFlag,
     ...verificationFlags,
   };
 
@@ -164,6 +188,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       display: opened.display,
       signal: this.signal,
       ...(flags.file === undefined ? {} : { files: flags.file }),
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
       ...(verification && { gate: verification.gate }),
       onEvent: (event) => {
         renderPullEvent(progress, event);
@@ -175,6 +200,8 @@ The summary is printed on standard output; progress goes to standard error.`;
     const result: PullCommandResult = {
       reference: opened.display,
       digest,
+      ...(pulled.index && { index: pulled.index.digest }),
+      ...(pulled.platform && { platform: pulled.platform }),
       destination: pulled.destination,
       entries: pulled.entries.map((e) => ({
         path: e.path,
@@ -186,9 +213,11 @@ The summary is printed on standard output; progress goes to standard error.`;
     };
     for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
     const files = pulled.entries.filter((e) => e.type === 'file').length;
-    const pinned = opened.digest === undefined ? `${opened.display}@${digest}` : opened.display;
+    const resolved = pulled.index?.digest ?? digest;
+    const pinned = opened.digest === undefined ? `${opened.display}@${resolved}` : opened.display;
+    const chosen = pulled.index === undefined ? '' : ` (${formatPlatform(pulled.platform)} manifest ${digest})`;
     this.log(
-      `Pulled ${pinned} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
+      `Pulled ${pinned}${chosen} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
     );
     return result;
   }

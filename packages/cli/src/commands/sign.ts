@@ -1,18 +1,116 @@
-import { attachSignature, ErrorCodes, formatTarget, LadingError, openTarget, parseTarget } from '@lading/core';
-import { Args } from '@oclif/core';
+import {
+  attachSignature,
+  DefaultManifestSizeLimit,
+  ErrorCodes,
+  formatTarget,
+  IndexMediaTypes,
+  LadingError,
+  ManifestMediaTypes,
+  openTarget,
+  parseManifest,
+  parseTarget,
+  readAll,
+  verifyContent,
+  type CallOptions,
+  type Descriptor,
+  type GraphTarget,
+  type Platform,
+  formatPlatform,
+} from '@lading/core';
+import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
 import { createSignerFromFlags, signingFlags } from '../signing.js';
 import type { SignatureJSON } from './push.js';
 
-/** What `lading sign --json` prints. */
-export interface SignCommandResult {
+/** One manifest `lading sign` signed, in `lading sign --json`. */
+export interface SignedManifestJSON {
   /** The signed manifest by digest: `host/repo@sha256:…` or `oci:<dir>@sha256:…`. */
   reference: string;
   /** The signed manifest's digest. */
   digest: string;
-  /** The signature attached as a referrer of the manifest. */
+  /** The manifest's media type (an image index or a manifest). */
+  mediaType: string;
+  /** With `--recursive`: the platform the index gives this manifest, when it gives one. */
+  platform?: Platform;
+  /** The signature attached as a referrer of this manifest. */
   signature: SignatureJSON;
+}
+
+/** What `lading sign --json` prints. */
+export interface SignCommandResult {
+  /** The signed manifest (or image index) the reference names, by digest. */
+  reference: string;
+  /** Its digest. */
+  digest: string;
+  /** The signature attached as a referrer of it. */
+  signature: SignatureJSON;
+  /**
+   * Every signature made, the reference's own first; with `--recursive` on an image index, then one per manifest the
+   * index lists (nested indexes included).
+   */
+  signatures: SignedManifestJSON[];
+}
+
+/** Levels of image indexes `--recursive` descends, the top one included (as the readers follow). */
+const maxIndexDepth = 4;
+/** Manifests `--recursive` signs at most (a hostile index cannot make it sign without end). */
+const maxRecursiveManifests = 256;
+
+interface ToSign {
+  descriptor: Descriptor;
+  platform?: Platform;
+}
+
+/** A manifest or index, read whole: digest-checked and size-capped. */
+async function readManifest(
+  target: GraphTarget,
+  descriptor: Descriptor,
+  where: string,
+  call: CallOptions,
+): Promise<Uint8Array> {
+  if (descriptor.size > DefaultManifestSizeLimit) {
+    throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
+  }
+  return readAll(verifyContent(descriptor, await target.fetch(descriptor, call), where), descriptor.size, where);
+}
+
+/**
+ * The manifests an image index lists, its nested indexes and theirs (up to {@link maxIndexDepth} levels), each
+ * once, in index order; entries that are not manifests are skipped. Each nested index is read digest-checked.
+ */
+async function listedManifests(
+  target: GraphTarget,
+  manifests: readonly Descriptor[],
+  where: string,
+  call: CallOptions,
+  found: Map<string, ToSign>,
+  depth = 1,
+  inherited?: Platform,
+): Promise<void> {
+  for (const entry of manifests) {
+    if (!ManifestMediaTypes.includes(entry.mediaType) || found.has(entry.digest)) continue;
+    const platform = entry.platform ?? inherited;
+    found.set(entry.digest, platform ? { descriptor: entry, platform } : { descriptor: entry });
+    if (found.size > maxRecursiveManifests) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `${where}: the index lists more than ${maxRecursiveManifests} manifests; nothing was signed`,
+      );
+    }
+    if (!IndexMediaTypes.includes(entry.mediaType)) continue;
+    if (depth >= maxIndexDepth) {
+      throw new LadingError(
+        ErrorCodes.protocol,
+        `${where}: image indexes nest more than ${maxIndexDepth} levels deep (at ${entry.digest}); nothing was signed`,
+      );
+    }
+    const nestedWhere = `${where}: nested index ${entry.digest}`;
+    const parsed = parseManifest(await readManifest(target, entry, nestedWhere, call), entry.mediaType, nestedWhere);
+    if (parsed.kind === 'index') {
+      await listedManifests(target, parsed.index.manifests, where, call, found, depth + 1, platform);
+    }
+  }
 }
 
 /** `lading sign`: signs an artifact already in a registry or layout and attaches the signature as a referrer. */
@@ -20,7 +118,9 @@ export class Sign extends RegistryCommand<typeof Sign> {
   static override summary = 'Sign an artifact that is already pushed, and attach the signature as a referrer.';
   static override description = `Resolves the reference to its manifest, signs the manifest digest (a cosign 3 Sigstore bundle: DSSE over an in-toto statement) with --key or keyless, and attaches the bundle as an OCI referrer of the manifest, where cosign verify and lading pull --verify-* find it.
 
-The signature's referrer digest is printed on standard output.`;
+For a multi-platform artifact (an image index), only the index is signed, as cosign does; with --recursive, every manifest the index lists (and those of nested indexes) is signed too, each signature a referrer of its own manifest.
+
+The signature's referrer digest is printed on standard output (one line per signature, the reference's own first).`;
 
   static override examples = [
     {
@@ -31,6 +131,10 @@ The signature's referrer digest is printed on standard output.`;
       description: 'Sign keylessly in CI (identity token from SIGSTORE_ID_TOKEN or GitHub Actions).',
       command: '<%= config.bin %> sign ghcr.io/acme/config@sha256:4f1c…',
     },
+    {
+      description: 'Sign a multi-platform artifact: the index and each platform manifest.',
+      command: '<%= config.bin %> sign --recursive --key cosign.key ghcr.io/acme/tool:v1',
+    },
   ];
 
   static override args = {
@@ -40,7 +144,13 @@ The signature's referrer digest is printed on standard output.`;
     }),
   };
 
-  static override flags = { ...signingFlags };
+  static override flags = {
+    recursive: Flags.boolean({
+      description:
+        'For an image index: also sign every manifest it lists (nested indexes included), as cosign sign --recursive.',
+    }),
+    ...signingFlags,
+  };
 
   override async run(): Promise<SignCommandResult> {
     const { flags, args } = this;
@@ -50,22 +160,52 @@ The signature's referrer digest is printed on standard output.`;
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `sign ${opened.display}: name a tag or a digest`);
     }
-    const descriptor = await opened.target.resolve(opened.reference, { signal: this.signal });
-    const signed = await signer.sign({ subject: descriptor }, { signal: this.signal });
-    const referrer = await attachSignature(opened.target, descriptor, signed, { signal: this.signal });
+    const call = { signal: this.signal };
+    const where = `sign ${opened.display}`;
+    const descriptor = await opened.target.resolve(opened.reference, call);
+    const toSign: ToSign[] = [{ descriptor }];
+    if (flags.recursive) {
+      // Everything is listed (and each nested index read, digest-checked) before the first signature is made.
+      const parsed = parseManifest(
+        await readManifest(opened.target, descriptor, where, call),
+        descriptor.mediaType,
+        where,
+      );
+      if (parsed.kind === 'index') {
+        const found = new Map<string, ToSign>([[descriptor.digest, { descriptor }]]);
+        await listedManifests(opened.target, parsed.index.manifests, where, call, found);
+        toSign.push(...[...found.values()].slice(1));
+      }
+    }
     const { tag: _tag, digest: _digest, ...repository } = parseTarget(args.reference);
     const base = formatTarget(repository);
-    this.logToStderr(`Signed ${base}@${descriptor.digest}: signature ${referrer.digest}`);
-    this.log(referrer.digest);
-    return {
-      reference: `${base}@${descriptor.digest}`,
-      digest: descriptor.digest,
-      signature: {
-        digest: referrer.digest,
-        mediaType: referrer.mediaType,
-        size: referrer.size,
-        artifactType: signed.artifactType,
-      },
-    };
+    const signatures: SignedManifestJSON[] = [];
+    for (const item of toSign) {
+      const subject: Descriptor = {
+        mediaType: item.descriptor.mediaType,
+        digest: item.descriptor.digest,
+        size: item.descriptor.size,
+      };
+      const signed = await signer.sign({ subject }, call);
+      const referrer = await attachSignature(opened.target, subject, signed, call);
+      const which = item.platform === undefined ? '' : ` (${formatPlatform(item.platform)})`;
+      this.logToStderr(`Signed ${base}@${subject.digest}${which}: signature ${referrer.digest}`);
+      this.log(referrer.digest);
+      signatures.push({
+        reference: `${base}@${subject.digest}`,
+        digest: subject.digest,
+        mediaType: subject.mediaType,
+        ...(item.platform && { platform: item.platform }),
+        signature: {
+          digest: referrer.digest,
+          mediaType: referrer.mediaType,
+          size: referrer.size,
+          artifactType: signed.artifactType,
+        },
+      });
+    }
+    const [first] = signatures;
+    if (first === undefined) throw new LadingError(ErrorCodes.usage, `${where}: nothing to sign`);
+    return { reference: first.reference, digest: first.digest, signature: first.signature, signatures };
   }
 }

@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 
 import type { ByteStream, CallOptions, GraphTarget } from '../content.js';
-import type { Descriptor } from '../descriptor.js';
+import type { Descriptor, Platform } from '../descriptor.js';
 import { verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import type { RangeResult } from '../registry/repository.js';
@@ -24,8 +24,12 @@ import type { TOCEntry } from './toc.js';
 
 /** Options of {@link catArtifact}. */
 export interface CatOptions extends CallOptions {
+  /** Signature check before any content is read. Default none. */
   gate?: VerificationGate;
+  /** The reference as the user wrote it, for messages. Default `reference`. */
   display?: string;
+  /** For an image index: the platform manifest to read, `os/arch[/variant]`. Default as `loadArtifact`. */
+  platform?: string;
   /** Content up to this size is held in memory before it is handed out; larger content in a temporary file. Default 8 MiB. */
   memoryLimit?: number;
   /** Called when the registry ignored the range request and the whole layer had to be streamed. */
@@ -34,7 +38,12 @@ export interface CatOptions extends CallOptions {
 
 /** What {@link catArtifact} returns. */
 export interface CatResult {
+  /** The manifest the file was read from (for an image index, the chosen platform manifest). */
   descriptor: Descriptor;
+  /** When the reference resolved to an image index: the index. */
+  index?: Descriptor;
+  /** When the reference resolved to an image index: the platform of the manifest read, when the index gives one. */
+  platform?: Platform;
   /** The file's size. */
   size: number;
   /** `sha256:<hex>` of the content, verified. */
@@ -171,9 +180,13 @@ export async function catArtifact(
   file: string,
   options: CatOptions = {},
 ): Promise<CatResult> {
-  const { gate, display: shown, memoryLimit, onRangeIgnored, ...call } = options;
+  const { gate, display: shown, memoryLimit, onRangeIgnored, platform, ...call } = options;
   const display = shown ?? reference;
-  const artifact = await loadArtifact(target, reference, display, gate ? { ...call, gate } : call);
+  const artifact = await loadArtifact(target, reference, display, {
+    ...call,
+    ...(gate && { gate }),
+    ...(platform !== undefined && { platform }),
+  });
   const where = `cat ${display} ${file}`;
   const wanted = file.replace(/^\.\//, '').replace(/\/+$/, '');
   const spool = new Spool(memoryLimit ?? 8 * 1024 * 1024);
@@ -243,7 +256,15 @@ export async function catArtifact(
         `${where}: content does not match the table of contents (expected sha256:${String(entry.sha256)} and ${String(entry.size)} bytes, got ${out.digest} and ${out.size})`,
       );
     }
-    return { descriptor: artifact.descriptor, size: out.size, digest: out.digest, ranged, content: out.content };
+    return {
+      descriptor: artifact.descriptor,
+      ...(artifact.index && { index: artifact.index }),
+      ...(artifact.platform && { platform: artifact.platform }),
+      size: out.size,
+      digest: out.digest,
+      ranged,
+      content: out.content,
+    };
   } catch (error) {
     await spool.discard();
     throw error;

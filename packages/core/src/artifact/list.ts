@@ -2,7 +2,7 @@
  * ls: what an artifact holds, from its manifest and table of contents only (no layer bytes).
  */
 import type { CallOptions, GraphTarget } from '../content.js';
-import type { Descriptor } from '../descriptor.js';
+import type { Descriptor, Platform } from '../descriptor.js';
 import type { VerificationGate } from '../trust.js';
 import { layerKind, loadArtifact } from './read.js';
 import type { EntryType } from './toc.js';
@@ -25,7 +25,12 @@ export interface ListedEntry {
 
 /** What {@link listArtifact} found. */
 export interface ListResult {
+  /** The manifest listed (for an image index, the chosen platform manifest). */
   descriptor: Descriptor;
+  /** When the reference resolved to an image index: the index. */
+  index?: Descriptor;
+  /** When the reference resolved to an image index: the platform of the manifest listed, when the index gives one. */
+  platform?: Platform;
   artifactType?: string;
   annotations?: Record<string, string>;
   /** True when the artifact has lading's table of contents (so every file is listed). */
@@ -37,8 +42,12 @@ export interface ListResult {
 
 /** Options of {@link listArtifact}. */
 export interface ListOptions extends CallOptions {
+  /** Signature check before the table of contents is read. Default none. */
   gate?: VerificationGate;
+  /** The reference as the user wrote it, for messages. Default `reference`. */
   display?: string;
+  /** For an image index: the platform manifest to list, `os/arch[/variant]`. Default as `loadArtifact`. */
+  platform?: string;
 }
 
 /**
@@ -50,10 +59,16 @@ export async function listArtifact(
   reference: string,
   options: ListOptions = {},
 ): Promise<ListResult> {
-  const { gate, display, ...call } = options;
-  const artifact = await loadArtifact(target, reference, display ?? reference, gate ? { ...call, gate } : call);
+  const { gate, display, platform, ...call } = options;
+  const artifact = await loadArtifact(target, reference, display ?? reference, {
+    ...call,
+    ...(gate && { gate }),
+    ...(platform !== undefined && { platform }),
+  });
   const result: ListResult = {
     descriptor: artifact.descriptor,
+    ...(artifact.index && { index: artifact.index }),
+    ...(artifact.platform && { platform: artifact.platform }),
     hasTOC: artifact.toc !== undefined,
     entries: [],
     unlisted: [],

@@ -13,7 +13,7 @@ import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
 
 import type { CallOptions, GraphTarget } from '../content.js';
-import type { Descriptor } from '../descriptor.js';
+import type { Descriptor, Platform } from '../descriptor.js';
 import { parseDigest, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import { counted } from './progress.js';
@@ -49,8 +49,11 @@ export const DefaultPullLimits: PullLimits = Object.freeze({
 
 /** Progress of a pull, for the CLI to render. */
 export type PullEvent =
-  /** The manifest passed the gate; `layers` and `bytes` are what will be downloaded (before skips). */
-  | { type: 'resolved'; descriptor: Descriptor; layers: number; bytes: number }
+  /**
+   * The manifest passed the gate; `layers` and `bytes` are what will be downloaded (before skips). For an image
+   * index, `descriptor` is the chosen platform manifest, `index` the index and `platform` its platform.
+   */
+  | { type: 'resolved'; descriptor: Descriptor; layers: number; bytes: number; index?: Descriptor; platform?: Platform }
   | { type: 'layer-start'; descriptor: Descriptor }
   | { type: 'layer-progress'; descriptor: Descriptor; bytes: number }
   | { type: 'layer-done'; descriptor: Descriptor }
@@ -69,6 +72,11 @@ export interface PullOptions extends CallOptions {
   limits?: Partial<PullLimits>;
   /** Signature check before any content is read. Default none. */
   gate?: VerificationGate;
+  /**
+   * For an image index: the platform manifest to pull, `os/arch[/variant]`. Default: the only one, else this
+   * machine's (see `loadArtifact`).
+   */
+  platform?: string;
   /** Layers downloaded at once. Default 3. */
   concurrency?: number;
   /** The reference as the user wrote it, for messages. Default `reference`. */
@@ -85,7 +93,12 @@ export interface PulledEntry {
 
 /** What {@link pullArtifact} did. */
 export interface PullResult {
+  /** The manifest pulled (for an image index, the chosen platform manifest). */
   descriptor: Descriptor;
+  /** When the reference resolved to an image index: the index. */
+  index?: Descriptor;
+  /** When the reference resolved to an image index: the platform of the manifest pulled, when the index gives one. */
+  platform?: Platform;
   destination: string;
   entries: PulledEntry[];
   /** Bytes of file content written. */
@@ -225,13 +238,18 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   const emit = options.onEvent ?? (() => undefined);
   const limits = { ...DefaultPullLimits, ...options.limits };
   const where = `pull ${display}`;
-  const loadOptions = options.gate ? { ...call, gate: options.gate } : call;
-  const artifact: LoadedArtifact = await loadArtifact(source, reference, display, loadOptions);
+  const artifact: LoadedArtifact = await loadArtifact(source, reference, display, {
+    ...call,
+    ...(options.gate && { gate: options.gate }),
+    ...(options.platform !== undefined && { platform: options.platform }),
+  });
   emit({
     type: 'resolved',
     descriptor: artifact.descriptor,
     layers: artifact.manifest.layers.length,
     bytes: artifact.manifest.layers.reduce((n, l) => n + l.size, 0),
+    ...(artifact.index && { index: artifact.index }),
+    ...(artifact.platform && { platform: artifact.platform }),
   });
   const wanted = selector(options.files);
   if (artifact.toc) {
@@ -292,6 +310,8 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
     emit({ type: 'committed', destination });
     return {
       descriptor: artifact.descriptor,
+      ...(artifact.index && { index: artifact.index }),
+      ...(artifact.platform && { platform: artifact.platform }),
       destination,
       entries: extracted.map((e) => ({
         path: e.path,

@@ -3,40 +3,56 @@
  * when there is one. pull, ls and cat all start here, so nothing reads content before the gate has passed.
  */
 import type { CallOptions, GraphTarget } from '../content.js';
-import { parseManifest, type Descriptor, type ImageManifest } from '../descriptor.js';
+import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../descriptor.js';
 import { readAll, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import {
   AnnotationTitle,
   AnnotationUnpack,
   DefaultManifestSizeLimit,
-  IndexMediaTypes,
   MediaTypeImageLayer,
   MediaTypeImageLayerGzip,
 } from '../media-types.js';
 import type { VerificationGate } from '../trust.js';
+import { parsePlatform, resolvePlatformManifest } from './platform.js';
 import { MediaTypeTOC, parseTOC, type TOC } from './toc.js';
 
 /** An artifact's manifest and table of contents, verified and past the gate. */
 export interface LoadedArtifact {
-  /** The manifest's descriptor: every read is pinned to its digest. */
+  /** The manifest's descriptor (for an image index, the chosen platform manifest's): every read is pinned to its digest. */
   descriptor: Descriptor;
   manifest: ImageManifest;
   /** The manifest bytes, verified. */
   bytes: Uint8Array;
   /** The table of contents, when the artifact is lading's (config media type `application/vnd.lading.toc.v1+json`). */
   toc?: TOC;
+  /** When the reference resolved to an image index (or Docker manifest list): that index's descriptor. */
+  index?: Descriptor;
+  /** When the reference resolved to an image index: the platform its entry gives the chosen manifest, if any. */
+  platform?: Platform;
 }
 
 /** Options of {@link loadArtifact}. */
 export interface LoadOptions extends CallOptions {
   /** Runs after the manifest is verified and before anything else is read. Default: none (no signature check). */
   gate?: VerificationGate;
+  /**
+   * For a reference that resolves to an image index: the platform manifest to read, `os/arch[/variant]` (as
+   * `oras pull --platform`). Default: the index's only manifest, else the one for this machine's platform. Given
+   * for a reference that is a single manifest, it is `ERR_LADING_USAGE`.
+   */
+  platform?: string;
+  /** Read the table of contents after the gate. Default true; `false` stops after the gate (`lading verify`). */
+  readTOC?: boolean;
 }
 
 /**
- * Resolves `reference` in `target`, fetches and verifies the manifest, runs the gate, then fetches and checks the
- * TOC. An image index is refused with `ERR_LADING_USAGE` (select a platform manifest by digest).
+ * Resolves `reference` in `target`, fetches and verifies the manifest (size-capped, digest-checked), runs the gate,
+ * then fetches and checks the TOC. When the reference is an image index or Docker manifest list, one platform
+ * manifest is chosen (`options.platform`, else the only one, else this machine's: see
+ * {@link resolvePlatformManifest}) and fetched, digest-checked, through the index; the gate is asked once about
+ * the index with the chosen manifest as `platform` (a valid signature on either satisfies it), and everything
+ * after is pinned to the platform manifest's digest.
  */
 export async function loadArtifact(
   target: GraphTarget,
@@ -45,30 +61,51 @@ export async function loadArtifact(
   options: LoadOptions = {},
 ): Promise<LoadedArtifact> {
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
-  const descriptor = await target.resolve(reference, call);
-  if (IndexMediaTypes.includes(descriptor.mediaType)) {
-    throw new LadingError(
-      ErrorCodes.usage,
-      `read ${display}: it is an image index (several manifests); name one manifest by digest`,
-    );
-  }
   const where = `read ${display}`;
-  if (descriptor.size > DefaultManifestSizeLimit) {
+  // A malformed --platform is a usage error before anything is fetched.
+  if (options.platform !== undefined) parsePlatform(options.platform);
+  const resolved = await target.resolve(reference, call);
+  if (resolved.size > DefaultManifestSizeLimit) {
     throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
   }
-  const bytes = await readAll(
-    verifyContent(descriptor, await target.fetch(descriptor, call), where),
-    descriptor.size,
+  const resolvedBytes = await readAll(
+    verifyContent(resolved, await target.fetch(resolved, call), where),
+    resolved.size,
     where,
   );
-  const parsed = parseManifest(bytes, descriptor.mediaType, where);
-  if (parsed.kind !== 'manifest') {
-    throw new LadingError(ErrorCodes.usage, `${where}: it is an image index; name one manifest by digest`);
+  const parsed = parseManifest(resolvedBytes, resolved.mediaType, where);
+  let loaded: LoadedArtifact;
+  if (parsed.kind === 'index') {
+    const chosen = await resolvePlatformManifest(
+      target,
+      { descriptor: resolved, manifests: parsed.index.manifests },
+      display,
+      { ...call, ...(options.platform === undefined ? {} : { platform: options.platform }) },
+    );
+    await options.gate?.verify(
+      {
+        target,
+        reference: display,
+        descriptor: resolved,
+        manifest: resolvedBytes,
+        platform: { descriptor: chosen.descriptor, manifest: chosen.bytes },
+      },
+      call,
+    );
+    loaded = { descriptor: chosen.descriptor, manifest: chosen.manifest, bytes: chosen.bytes, index: resolved };
+    if (chosen.platform) loaded.platform = chosen.platform;
+  } else {
+    if (options.platform !== undefined) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `${where}: --platform ${options.platform}: it is a single manifest (${resolved.digest}), not an image index; drop --platform`,
+      );
+    }
+    await options.gate?.verify({ target, reference: display, descriptor: resolved, manifest: resolvedBytes }, call);
+    loaded = { descriptor: resolved, manifest: parsed.manifest, bytes: resolvedBytes };
   }
-  await options.gate?.verify({ target, reference: display, descriptor, manifest: bytes }, call);
-  const loaded: LoadedArtifact = { descriptor, manifest: parsed.manifest, bytes };
-  const config = parsed.manifest.config;
-  if (config.mediaType === MediaTypeTOC) {
+  const config = loaded.manifest.config;
+  if (options.readTOC !== false && config.mediaType === MediaTypeTOC) {
     if (config.size > DefaultManifestSizeLimit * 16) {
       throw new LadingError(ErrorCodes.integrity, `${where}: table of contents of ${config.size} bytes is too large`);
     }
@@ -77,7 +114,7 @@ export async function loadArtifact(
       config.size,
       where,
     );
-    loaded.toc = parseTOC(toc, parsed.manifest.layers, where);
+    loaded.toc = parseTOC(toc, loaded.manifest.layers, where);
   }
   return loaded;
 }
