@@ -1,4 +1,4 @@
-import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError, ErrorCodes, LadingError } from '@lading/core';
 import { Errors } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 
@@ -43,6 +43,20 @@ describe('describeFailure', () => {
 
   it('has no suggestion where none helps', () => {
     expect(describeFailure(new LadingError(ErrorCodes.notFound, 'x')).suggestion).toBeUndefined();
+  });
+
+  it('gives no registry advice for a failure of another service', () => {
+    const tuf = new LadingError(ErrorCodes.network, 'load trusted root http://127.0.0.1:1: refused', {
+      service: 'tuf',
+    });
+    expect(describeFailure(tuf)).toEqual({
+      code: 'ERR_LADING_NETWORK',
+      exitCode: ExitCodes.network,
+      message: 'load trusted root http://127.0.0.1:1: refused',
+    });
+    const token = attributeError(new LadingError(ErrorCodes.auth, 'identity token: none'), 'identity provider');
+    expect(describeFailure(token).suggestion).toBeUndefined();
+    expect(describeFailure(new LadingError(ErrorCodes.network, 'push: refused')).suggestion).toMatch(/--plain-http/);
   });
 
   it('treats argument-parser errors as usage', () => {

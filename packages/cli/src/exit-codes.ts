@@ -111,8 +111,9 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
   }
   if (isLadingError(error)) {
     const failure: Failure = { code: error.code, message: error.message, exitCode: byLadingCode[error.code] };
-    // Signing identity failures (no OIDC token) already say what to do; a registry login hint would mislead.
-    const suggestion = error.message.startsWith('identity token') ? undefined : suggestionFor(error.code, context);
+    // Failures of another service (identity provider, Sigstore, TUF mirror) say what to do themselves; registry
+    // advice (log in, --plain-http) would mislead.
+    const suggestion = error.service === undefined ? suggestionFor(error.code, context) : undefined;
     if (suggestion !== undefined) failure.suggestion = suggestion;
     return failure;
   }

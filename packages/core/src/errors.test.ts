@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ErrorCodes, LadingError, isLadingError } from './errors.js';
+import { attributeError, ErrorCodes, LadingError, isLadingError } from './errors.js';
 
 describe('LadingError', () => {
   it('carries a literal code, the message and the cause', () => {
@@ -29,5 +29,17 @@ describe('LadingError', () => {
     const codes = Object.values(ErrorCodes);
     expect(new Set(codes).size).toBe(codes.length);
     for (const c of codes) expect(c).toMatch(/^ERR_LADING_[A-Z_]+$/);
+  });
+
+  it('is attributed to a service once, keeping code, message and cause', () => {
+    const cause = new Error('ECONNREFUSED');
+    const err = new LadingError(ErrorCodes.network, 'fetch root: refused', { cause });
+    expect(err.service).toBeUndefined();
+    const attributed = attributeError(err, 'tuf') as LadingError;
+    expect(attributed).toMatchObject({ code: ErrorCodes.network, message: 'fetch root: refused', service: 'tuf' });
+    expect(attributed.cause).toBe(cause);
+    expect(attributeError(attributed, 'other')).toBe(attributed);
+    const plain = new Error('plain');
+    expect(attributeError(plain, 'tuf')).toBe(plain);
   });
 });

@@ -31,6 +31,12 @@ export type LadingErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 export interface LadingErrorOptions {
   /** The error that caused this one; kept as the standard `cause`. */
   cause?: unknown;
+  /**
+   * The service that failed when it is not the registry, e.g. `identity provider`, `sigstore`, `tuf`. Front ends
+   * use it to avoid registry advice (log in, --plain-http) for a failure elsewhere. Default: none (the registry or
+   * local).
+   */
+  service?: string;
 }
 
 /**
@@ -40,12 +46,29 @@ export interface LadingErrorOptions {
 export class LadingError<Code extends LadingErrorCode = LadingErrorCode> extends Error {
   /** Stable, documented code; match on this, never on the message. */
   readonly code: Code;
+  /** The failing service when it is not the registry (see {@link LadingErrorOptions.service}). */
+  readonly service: string | undefined;
 
   constructor(code: Code, message: string, options: LadingErrorOptions = {}) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'LadingError';
     this.code = code;
+    this.service = options.service;
   }
+}
+
+/**
+ * `error` attributed to `service` (see {@link LadingErrorOptions.service}): the same code and message, the same
+ * cause. Errors that already name a service, and values that are not lading errors, are returned as they are.
+ */
+export function attributeError(error: unknown, service: string): unknown {
+  if (!(error instanceof LadingError) || error.service !== undefined) return error;
+  const attributed = new LadingError(error.code, error.message, {
+    ...('cause' in error ? { cause: error.cause } : {}),
+    service,
+  });
+  if (error.stack !== undefined) attributed.stack = error.stack;
+  return attributed;
 }
 
 /** True when `value` is a {@link LadingError}, optionally with the given code. */

@@ -2,7 +2,7 @@
  * @lading/core: move artifacts through OCI registries with no signing dependency.
  * @packageDocumentation
  */
-export { ErrorCodes, LadingError, isLadingError } from './errors.js';
+export { attributeError, ErrorCodes, LadingError, isLadingError } from './errors.js';
 export type { LadingErrorCode, LadingErrorOptions } from './errors.js';
 export * from './media-types.js';
 export { checkDescriptor, parseManifest, successors } from './descriptor.js';
@@ -71,6 +71,15 @@ export {
 export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
 export { openTarget } from './artifact/target.js';
 export type { OpenTargetOptions, OpenedTarget } from './artifact/target.js';
+export {
+  formatPlatform,
+  hostPlatform,
+  MaxIndexDepth,
+  MaxNestedIndexes,
+  parsePlatform,
+  resolvePlatformManifest,
+} from './artifact/platform.js';
+export type { PlatformManifest } from './artifact/platform.js';
 export { layerKind, loadArtifact } from './artifact/read.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
 export { pushArtifact } from './artifact/push.js';

@@ -2,7 +2,7 @@
  * OIDC identity tokens for keyless signing, from the environment: `SIGSTORE_ID_TOKEN` (any CI, GitLab included),
  * GitHub Actions' token endpoint and the Buildkite agent's. The interactive browser flow is in oidc-login.ts.
  */
-import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError, ErrorCodes, LadingError } from '@lading/core';
 import { SigstoreAudience } from './media-types.js';
 
 /** Returns an OIDC identity token for Fulcio; called once per signature (tokens are short-lived). */
@@ -32,31 +32,51 @@ export interface AmbientIdentityTokenOptions {
  * contain the request tokens or the identity token.
  */
 export function ambientIdentityToken(options: AmbientIdentityTokenOptions = {}): IdentityTokenProvider {
-  return async (call = {}) => {
-    const env = options.env ?? process.env;
-    const token = env.SIGSTORE_ID_TOKEN?.trim();
-    if (token) return token;
-    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
-    const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-    if (url && bearer) {
-      return githubActionsToken(url, bearer, options.audience ?? SigstoreAudience, options.fetch ?? fetch, call.signal);
+  return (call = {}) =>
+    ambientToken(options, call.signal).catch((e: unknown) => {
+      throw attributeError(e, IdentityProviderService);
+    });
+}
+
+/** The service named on identity token failures (`LadingError.service`). */
+export const IdentityProviderService = 'identity provider';
+
+async function ambientToken(options: AmbientIdentityTokenOptions, signal: AbortSignal | undefined): Promise<string> {
+  const env = options.env ?? process.env;
+  const token = env.SIGSTORE_ID_TOKEN?.trim();
+  if (token) return token;
+  const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (url && bearer) {
+    return githubActionsToken(url, bearer, options.audience ?? SigstoreAudience, options.fetch ?? fetch, signal);
+  }
+  const agentToken = env.BUILDKITE_AGENT_ACCESS_TOKEN;
+  if (agentToken) {
+    const job = env.BUILDKITE_JOB_ID;
+    if (!job) {
+      throw new LadingError(ErrorCodes.auth, 'identity token buildkite: BUILDKITE_JOB_ID is not set');
     }
-    const agentToken = env.BUILDKITE_AGENT_ACCESS_TOKEN;
-    if (agentToken) {
-      const job = env.BUILDKITE_JOB_ID;
-      if (!job) {
-        throw new LadingError(ErrorCodes.auth, 'identity token buildkite: BUILDKITE_JOB_ID is not set');
-      }
-      const endpoint = env.BUILDKITE_AGENT_ENDPOINT || DefaultBuildkiteAgentEndpoint;
-      const audience = options.audience ?? SigstoreAudience;
-      return buildkiteToken(endpoint, job, agentToken, audience, options.fetch ?? fetch, call.signal);
-    }
-    throw new LadingError(
-      ErrorCodes.auth,
-      'identity token: none in the environment (set SIGSTORE_ID_TOKEN, or run in GitHub Actions with ' +
-        'permissions id-token: write, or in a Buildkite job, or pass a token)',
-    );
-  };
+    const endpoint = env.BUILDKITE_AGENT_ENDPOINT || DefaultBuildkiteAgentEndpoint;
+    const audience = options.audience ?? SigstoreAudience;
+    return buildkiteToken(endpoint, job, agentToken, audience, options.fetch ?? fetch, signal);
+  }
+  throw new LadingError(
+    ErrorCodes.auth,
+    'identity token: none in the environment (set SIGSTORE_ID_TOKEN, or run in GitHub Actions with ' +
+      'permissions id-token: write, or in a Buildkite job, or pass a token)',
+  );
+}
+
+/**
+ * True when the environment offers an identity token {@link ambientIdentityToken} would try: `SIGSTORE_ID_TOKEN`,
+ * GitHub Actions' request URL and token, or a Buildkite agent token. Says nothing about whether the CI will grant one.
+ */
+export function hasAmbientIdentityToken(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    (env.SIGSTORE_ID_TOKEN?.trim() ?? '') !== '' ||
+    (Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL) && Boolean(env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)) ||
+    Boolean(env.BUILDKITE_AGENT_ACCESS_TOKEN)
+  );
 }
 
 /** The Buildkite agent API cosign and the agent use when `BUILDKITE_AGENT_ENDPOINT` is not set. */

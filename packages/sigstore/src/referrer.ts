@@ -98,9 +98,11 @@ function signingError(digest: string, cause: unknown): LadingError {
   const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : '';
   if (code === 'IDENTITY_TOKEN_PARSE_ERROR') {
     // sigstore-js quotes the whole token in this message: neither it nor the error carrying it may travel on.
-    return new LadingError(ErrorCodes.auth, `sign ${digest}: the identity token is not a JWT with a subject claim`);
+    return new LadingError(ErrorCodes.auth, `sign ${digest}: the identity token is not a JWT with a subject claim`, {
+      service: 'sigstore',
+    });
   }
   const reason = cause instanceof Error ? cause.message : String(cause);
   const errorCode = code.startsWith('IDENTITY_TOKEN') ? ErrorCodes.auth : ErrorCodes.network;
-  return new LadingError(errorCode, `sign ${digest}: ${reason}`, { cause });
+  return new LadingError(errorCode, `sign ${digest}: ${reason}`, { cause, service: 'sigstore' });
 }
