@@ -64,3 +64,21 @@ export const PublicGoodRekorURL = 'https://rekor.sigstore.dev';
 
 /** The OIDC audience Fulcio requires in identity tokens. */
 export const SigstoreAudience = 'sigstore';
+
+/** `critical.type` of a cosign simple-signing payload. */
+export const SimpleSigningTypeCosign = 'cosign container image signature';
+
+/** Legacy layer annotation: base64 of the signature over the payload bytes. */
+export const AnnotationCosignSignature = 'dev.cosignproject.cosign/signature';
+
+/** Legacy layer annotation: PEM of the signing certificate (keyless). */
+export const AnnotationCosignCertificate = 'dev.sigstore.cosign/certificate';
+
+/** Legacy layer annotation: PEM of the certificate's chain, possibly empty. */
+export const AnnotationCosignChain = 'dev.sigstore.cosign/chain';
+
+/** Legacy layer annotation: the Rekor bundle, `{"SignedEntryTimestamp", "Payload": {body, integratedTime, …}}`. */
+export const AnnotationCosignBundle = 'dev.sigstore.cosign/bundle';
+
+/** Legacy layer annotation: an RFC 3161 timestamp over the signature, `{"SignedRFC3161Timestamp": "<base64>"}`. */
+export const AnnotationCosignRFC3161Timestamp = 'dev.sigstore.cosign/rfc3161timestamp';
