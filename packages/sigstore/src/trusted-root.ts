@@ -1,22 +1,36 @@
 /**
- * Trusted roots: the CAs, logs and timestamp authorities a verifier believes, from a file, an object, or the
- * public-good TUF repository.
+ * Trusted roots: the CAs, logs and timestamp authorities a verifier believes, from a file, an object, or a TUF
+ * repository (the public good by default).
  */
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, LadingError } from '@lading/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { getTrustedRoot } from '@sigstore/tuf';
+import { DEFAULT_MIRROR_URL, getTrustedRoot, TUFError, type TUFOptions as SigstoreTUFOptions } from '@sigstore/tuf';
 import { MediaTypeTrustedRoot } from './media-types.js';
 
-/** Options for fetching the public-good trusted root through TUF (`@sigstore/tuf`). */
+/**
+ * Options of {@link fetchTrustedRoot}: which TUF repository to ask, what to trust first, and where to keep what it
+ * said. Any repository laid out as Sigstore's is (consistent snapshots, target `trusted_root.json`) works, over
+ * HTTPS or plain HTTP.
+ */
 export interface TUFOptions {
-  /** TUF metadata cache. Default `@sigstore/tuf`'s (`$XDG_DATA_HOME/sigstore-js`, else `~/.local/share/sigstore-js`). */
+  /**
+   * TUF metadata cache; each mirror gets its own subfolder (its host and path, URL-encoded). Default
+   * `@sigstore/tuf`'s, shared with other sigstore-js tools: `$XDG_DATA_HOME/sigstore-js`, else
+   * `~/.local/share/sigstore-js` (Linux); `~/Library/Application Support/sigstore-js` (macOS);
+   * `%LOCALAPPDATA%\sigstore-js\Data` (Windows).
+   */
   cachePath?: string;
-  /** TUF repository. Default the public good, `https://tuf-repo-cdn.sigstore.dev`. */
+  /** TUF repository base URL (`http:` or `https:`). Default the public good, `https://tuf-repo-cdn.sigstore.dev`. */
   mirrorURL?: string;
-  /** Initial `root.json` for a private mirror. Default the public-good root embedded in `@sigstore/tuf`. */
+  /**
+   * Initial `root.json` of the mirror: the key material trusted first, from which the client walks the chain of
+   * root versions the mirror publishes. When given it replaces the cached root on every call, so this file stays
+   * the anchor. Default: the cached root of the mirror, else (public good only) the root embedded in
+   * `@sigstore/tuf`; any other mirror needs it on first use.
+   */
   rootPath?: string;
-  /** Use the cached metadata without checking for updates. Default false. */
+  /** Use the cached metadata without checking for updates while it has not expired. Default false. */
   forceCache?: boolean;
 }
 
@@ -46,16 +60,41 @@ export function parseTrustedRoot(text: string, where = 'JSON'): TrustedRoot {
 }
 
 /**
- * The public-good trusted root through TUF: metadata refreshed (signatures, versions, expiry checked by
- * `@sigstore/tuf`) unless `forceCache`. Throws `ERR_LADING_NETWORK` "load trusted root tuf <mirror>: <reason>".
+ * The trusted root (`trusted_root.json` target) of a TUF repository, the public good by default: root rotations
+ * walked from the initial root, then timestamp, snapshot and targets metadata checked (signatures, thresholds,
+ * versions, expiry) and the target's length and SHA-256 checked, by `@sigstore/tuf` and `tuf-js`. Each request
+ * is retried twice and given five seconds (`@sigstore/tuf`'s defaults).
+ *
+ * Throws `LadingError` "load trusted root tuf <mirror>: <reason>; <what to do>": `ERR_LADING_USAGE` for a bad
+ * mirror URL, an unreadable initial root or a mirror with no initial root; `ERR_LADING_NETWORK` when the mirror
+ * cannot be reached or answers an HTTP error; `ERR_LADING_VERIFICATION` when its metadata or target fails a TUF
+ * check (expired, badly signed, rolled back, tampered, missing target) or the target is not a trusted root.
  */
 export async function fetchTrustedRoot(options: TUFOptions = {}): Promise<TrustedRoot> {
-  try {
-    return await getTrustedRoot({ ...options });
-  } catch (e) {
-    const mirror = options.mirrorURL ?? 'https://tuf-repo-cdn.sigstore.dev';
-    throw new LadingError(ErrorCodes.network, `load trusted root tuf ${mirror}: ${(e as Error).message}`, { cause: e });
+  const mirror = mirrorURL(options.mirrorURL);
+  const where = `tuf ${mirror}`;
+  if (options.rootPath !== undefined) await checkInitialRoot(where, options.rootPath);
+  const tuf: SigstoreTUFOptions = { mirrorURL: mirror };
+  if (options.cachePath !== undefined) tuf.cachePath = options.cachePath;
+  if (options.rootPath !== undefined) {
+    tuf.rootPath = options.rootPath;
+    // The given root is the anchor: without this, @sigstore/tuf copies it only into an empty cache.
+    tuf.forceInit = true;
   }
+  if (options.forceCache !== undefined) tuf.forceCache = options.forceCache;
+  let root: TrustedRoot;
+  try {
+    root = await getTrustedRoot(tuf);
+  } catch (e) {
+    throw tufFailure(where, e);
+  }
+  if (root.mediaType !== MediaTypeTrustedRoot) {
+    throw new LadingError(
+      ErrorCodes.verification,
+      `load trusted root ${where}: target trusted_root.json has media type ${JSON.stringify(root.mediaType)}, not ${MediaTypeTrustedRoot}; the mirror does not serve a Sigstore trusted root`,
+    );
+  }
+  return root;
 }
 
 /** A trusted root that trusts nothing: for key-only policies, where the keys are the whole trust. */
@@ -75,4 +114,109 @@ function usage(where: string, reason: string, cause?: unknown): LadingError {
     `load trusted root ${where}: ${reason}`,
     cause === undefined ? {} : { cause },
   );
+}
+
+/** The mirror URL without trailing slashes (`@sigstore/tuf` appends `/targets`); `http:` or `https:` only. */
+function mirrorURL(given: string | undefined): string {
+  if (given === undefined) return DEFAULT_MIRROR_URL;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch (e) {
+    throw usage(`tuf ${given}`, 'not a URL; give the base URL of a TUF repository (http: or https:)', e);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw usage(`tuf ${given}`, `scheme ${url.protocol} is not http: or https:`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw usage(`tuf ${given}`, 'a TUF mirror URL has no query or fragment');
+  }
+  return given.replace(/\/+$/, '');
+}
+
+/** Reads the initial root now, so a missing or non-JSON file is a usage error and not a TUF failure. */
+async function checkInitialRoot(where: string, rootPath: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(rootPath, 'utf8');
+  } catch (e) {
+    throw usage(where, `initial root ${rootPath}: ${(e as Error).message}`, e);
+  }
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    throw usage(where, `initial root ${rootPath}: not JSON: ${(e as Error).message}`, e);
+  }
+}
+
+/** Connection-level error codes of Node and undici: the mirror was not reached. */
+const NetworkErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
+
+/** Sorts a failure of `@sigstore/tuf` into usage, network or verification, with what to do about it. */
+function tufFailure(where: string, e: unknown): LadingError {
+  const chain = causeChain(e);
+  const reason = describeChain(chain);
+  if (chain.some((c) => c instanceof TUFError && c.code === 'TUF_INIT_CACHE_ERROR')) {
+    return usage(where, `${reason}; give the mirror's initial root.json (rootPath, --tuf-root)`, e);
+  }
+  if (chain.some(isNetworkFailure)) {
+    return new LadingError(
+      ErrorCodes.network,
+      `load trusted root ${where}: ${reason}; check the mirror URL and the network, or verify offline against a trusted_root.json (trustedRoot, --trusted-root)`,
+      { cause: e, service: 'tuf' },
+    );
+  }
+  // Everything else is the repository failing a TUF check; fail closed.
+  return new LadingError(
+    ErrorCodes.verification,
+    `load trusted root ${where}: ${reason}; the mirror's TUF metadata or target was refused and nothing from it is trusted: check the mirror and its initial root (--tuf-root), or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
+    { cause: e },
+  );
+}
+
+function isNetworkFailure(error: Error): boolean {
+  // tuf-js's DownloadHTTPError: the mirror answered, but with an HTTP error (after retrying 5xx).
+  if (typeof (error as { statusCode?: unknown }).statusCode === 'number') return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (NetworkErrorCodes.has(code) || code.startsWith('UND_ERR_'))) return true;
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return true;
+  if (error instanceof TypeError && error.message === 'fetch failed') return true;
+  // tuf-js rethrows snapshot and targets download failures as a RuntimeError holding only the text of the cause.
+  return /Unable to load (snapshot metadata|targets) error (TypeError: fetch failed|Error: Failed to download|TimeoutError|AbortError)/.test(
+    error.message,
+  );
+}
+
+/** `e` and its causes, outermost first (at most 8, in case of a cycle). */
+function causeChain(e: unknown): Error[] {
+  const chain: Error[] = [];
+  let current: unknown = e;
+  while (current instanceof Error && chain.length < 8 && !chain.includes(current)) {
+    chain.push(current);
+    current = current.cause;
+  }
+  return chain;
+}
+
+/** The messages of a cause chain joined with ": ", an HTTP status named, repeats and empty messages left out. */
+function describeChain(chain: readonly Error[]): string {
+  const parts: string[] = [];
+  for (const error of chain) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    const code = (error as { code?: unknown }).code;
+    let text = error.message;
+    if (typeof status === 'number') text = `${text} (HTTP ${status})`;
+    else if (text === '' && typeof code === 'string') text = code;
+    if (text !== '' && !parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts.length === 0 ? 'unknown error' : parts.join(': ');
 }
