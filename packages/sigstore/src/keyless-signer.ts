@@ -46,7 +46,7 @@ export interface KeylessSignerOptions {
  * signs the in-toto statement as a DSSE envelope, and has Rekor and/or the TSA witness it (bundle v0.3, leaf
  * certificate only). Reads the signing config (when a path) now; throws `ERR_LADING_USAGE` for a bad config or for
  * both `identityToken` and `tokenProvider`. Signing errors: `ERR_LADING_AUTH` (token), `ERR_LADING_NETWORK`
- * (Fulcio, Rekor, TSA). The interactive browser login is not part of this package.
+ * (Fulcio, Rekor, TSA). For a person at a terminal, `browserIdentityToken` (oidc-login.ts) gets the token.
  */
 export async function createKeylessSigner(options: KeylessSignerOptions = {}): Promise<Signer> {
   const clock = options.clock ?? (() => new Date());

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { X509Certificate } from '@sigstore/core';
 import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
 import { createFulcioService, type FulcioMaterial } from './fulcio.js';
+import { startFakeOIDCProvider, type FakeOIDCProvider } from './oidc.js';
 import { startLoopbackService, type LoopbackService, type RequestRecord, type Route } from './http.js';
 import { createRekorService, type RekorMaterial } from './rekor.js';
 import { buildSigningConfig, buildTrustedRoot } from './trust.js';
@@ -34,6 +35,11 @@ export interface SigstoreHarness {
   readonly tsaURL: string;
   /** The OIDC issuer in the signing config and the default `iss` of tokens. Not served. */
   readonly oidcIssuer: string;
+  /**
+   * A served fake OIDC provider (discovery, authorization code with PKCE, loopback redirects) for the interactive
+   * login; its URL is the issuer of the tokens it gives, which Fulcio certifies like any other. See oidc.ts.
+   */
+  readonly oidcProvider: FakeOIDCProvider;
   /** The trusted root, ready for `toTrustMaterial` of `@sigstore/verify`. */
   readonly trustedRoot: TrustedRoot;
   /** `trusted_root.json` for `cosign --trusted-root`, in {@link SigstoreHarness.directory}. */
@@ -83,6 +89,8 @@ export async function startSigstoreHarness(options: SigstoreHarnessOptions = {})
   const close = () => (closing ??= stop(services, directory));
   try {
     const { urls, material } = await startServices(services, requests);
+    const oidcProvider = await startFakeOIDCProvider({ requests });
+    services.push(oidcProvider);
     const validFrom = earliestNotBefore([material.fulcio.rootCertificate, material.tsa.rootCertificate]);
     const trustedRoot = buildTrustedRoot({ ...urls, ...material, validFrom });
     const signingConfig = buildSigningConfig({ ...urls, oidcIssuer, validFrom });
@@ -90,6 +98,7 @@ export async function startSigstoreHarness(options: SigstoreHarnessOptions = {})
     return {
       ...urls,
       oidcIssuer,
+      oidcProvider,
       trustedRoot,
       trustedRootPath: await writeJSON(directory, TrustedRootFileName, TrustedRoot.toJSON(trustedRoot)),
       signingConfig,
