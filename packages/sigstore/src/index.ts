@@ -32,8 +32,19 @@ export { createKeySigner } from './key-signer.js';
 export type { KeySigner, KeySignerOptions } from './key-signer.js';
 export { createKeylessSigner } from './keyless-signer.js';
 export type { KeylessSignerOptions } from './keyless-signer.js';
-export { ambientIdentityToken } from './identity-token.js';
+export {
+  ambientIdentityToken,
+  DefaultBuildkiteAgentEndpoint,
+  hasAmbientIdentityToken,
+  IdentityProviderService,
+} from './identity-token.js';
 export type { AmbientIdentityTokenOptions, IdentityTokenProvider } from './identity-token.js';
+export {
+  browserIdentityToken,
+  DefaultOIDCClientID,
+  PublicGoodOIDCIssuer,
+  type BrowserIdentityTokenOptions,
+} from './oidc-login.js';
 export { loadSigningConfig, parseSigningConfig, selectServices } from './signing-config.js';
 export type { SigstoreServices } from './signing-config.js';
 export { generateKeyPair, pemEncode } from './key-pair.js';

@@ -2,7 +2,14 @@
  * Key-based signing: a private key the user holds (cosign's `--key`), no certificate.
  */
 import type { KeyObject } from 'node:crypto';
-import type { CallOptions, SignedReferrer, Signer, SignRequest } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  type CallOptions,
+  type SignedReferrer,
+  type Signer,
+  type SignRequest,
+} from '@lading/core';
 import { DSSEBundleBuilder, RekorWitness, type Signer as SigstoreSigner, type Witness } from '@sigstore/sign';
 import { loadPrivateKey, publicKeyHint, publicKeyPEM, signData } from './keys.js';
 import { signStatement, type Clock } from './referrer.js';
@@ -19,9 +26,9 @@ export interface KeySignerOptions {
   /**
    * Log each signature in this Rekor (a `dsse` entry) and put the entry in the bundle. Default: no log entry (the
    * bundle then verifies with `cosign … --insecure-ignore-tlog`, and with a lading policy whose tlog threshold is 0,
-   * the default for keys).
+   * the default for keys). `majorApiVersion` is the Rekor API to use, 1 (default) or 2.
    */
-  tlog?: { rekorURL: string };
+  tlog?: { rekorURL: string; majorApiVersion?: number };
   /** Clock for the referrer's creation time. Default the system clock. */
   clock?: Clock;
 }
@@ -38,13 +45,22 @@ export interface KeySigner extends Signer {
  * Loads the key (decrypting it; a wrong password fails here, with `ERR_LADING_USAGE`) and returns a signer that
  * writes cosign 3 bundles: a DSSE envelope over an in-toto Statement v1 about the manifest, signed with the hash
  * cosign uses for the key type (P-256 SHA-256, P-384 SHA-384, RSA SHA-256 PKCS#1 v1.5, Ed25519 pure),
- * `verificationMaterial.publicKey.hint` set and the DSSE `keyid` empty.
+ * `verificationMaterial.publicKey.hint` set and the DSSE `keyid` empty. A `tlog` whose URL is not http(s) or whose
+ * API version is not 1 or 2 is refused now (`ERR_LADING_USAGE`); Rekor errors come at signing time.
  */
 export async function createKeySigner(options: KeySignerOptions): Promise<KeySigner> {
+  if (options.tlog) checkRekor(options.tlog);
   const key = await loadPrivateKey(options.key, options.password);
   const publicKey = publicKeyPEM(key);
   const keyHint = publicKeyHint(key);
-  const witnesses: Witness[] = options.tlog ? [new RekorWitness({ rekorBaseURL: options.tlog.rekorURL })] : [];
+  const witnesses: Witness[] = options.tlog
+    ? [
+        new RekorWitness({
+          rekorBaseURL: options.tlog.rekorURL,
+          majorApiVersion: options.tlog.majorApiVersion ?? 1,
+        }),
+      ]
+    : [];
   const builder = new DSSEBundleBuilder({ signer: keyHolder(key, publicKey), witnesses });
   const clock = options.clock ?? (() => new Date());
   return {
@@ -64,4 +80,18 @@ function keyHolder(key: KeyObject, publicKey: string): SigstoreSigner {
     sign: (data: Buffer) =>
       Promise.resolve({ signature: signData(key, data), key: { $case: 'publicKey', publicKey } as const }),
   };
+}
+
+function checkRekor(tlog: NonNullable<KeySignerOptions['tlog']>): void {
+  const usage = (reason: string) =>
+    new LadingError(ErrorCodes.usage, `key signer tlog rekorURL ${JSON.stringify(tlog.rekorURL)}: ${reason}`);
+  let url: URL;
+  try {
+    url = new URL(tlog.rekorURL);
+  } catch {
+    throw usage('not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw usage('not http(s)');
+  const version = tlog.majorApiVersion ?? 1;
+  if (version !== 1 && version !== 2) throw usage(`Rekor API version ${version} is not 1 or 2`);
 }

@@ -5,7 +5,9 @@
 import type { TransparencyLogEntry } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { toSignedEntity, VerificationError, Verifier, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
+import type { ObjectIdentifierValuePair } from '@sigstore/protobuf-specs';
 import type { BundleClaim } from './bundle-claims.js';
+import { CertificateExtensionOIDs, CertificateIssuerV1OID } from './identity-policy.js';
 import { verifyData } from './keys.js';
 
 /** Minimum numbers of verified transparency log entries, SCTs (CT log) and trusted timestamps. */
@@ -107,4 +109,56 @@ export function describeVerificationError(error: unknown): string {
 /** True when `error` is `@sigstore/verify` saying the signature itself does not verify with the key. */
 export function isSignatureMismatch(error: unknown): boolean {
   return error instanceof VerificationError && error.code === 'SIGNATURE_ERROR';
+}
+
+/**
+ * The Fulcio extensions of a certificate (`VerifiedSigner.identity.oids`, each OID with its extension's value
+ * bytes), by name (see `CertificateExtensionOIDs`); only those present. Values are DER UTF8Strings; the deprecated
+ * issuer extension `.1` (raw UTF-8) is used when there is no v2 `issuer`. A value that does not decode (not a DER
+ * UTF8String, not UTF-8) is left out, so a policy requiring it fails. Throws when an extension appears twice (X.509
+ * forbids it, and which one a peer would read is unknown).
+ */
+export function certificateExtensions(oids: readonly ObjectIdentifierValuePair[]): Record<string, string> {
+  const byOID = new Map<string, Buffer>();
+  for (const pair of oids) {
+    const oid = pair.oid?.id.join('.') ?? '';
+    if (byOID.has(oid)) throw new Error(`certificate has extension ${oid} more than once`);
+    byOID.set(oid, Buffer.from(pair.value));
+  }
+  const extensions: Record<string, string> = {};
+  for (const [name, oid] of Object.entries(CertificateExtensionOIDs)) {
+    const der = byOID.get(oid);
+    const value = der === undefined ? undefined : derUTF8String(der);
+    if (value !== undefined) extensions[name] = value;
+  }
+  const legacyIssuer = byOID.get(CertificateIssuerV1OID);
+  if (extensions.issuer === undefined && legacyIssuer !== undefined) {
+    const value = utf8(legacyIssuer);
+    if (value !== undefined) extensions.issuer = value;
+  }
+  return extensions;
+}
+
+/** The text of a DER UTF8String (tag 12, definite length covering exactly the rest), or undefined. */
+function derUTF8String(der: Buffer): string | undefined {
+  if (der.length < 2 || der[0] !== 0x0c) return undefined;
+  const first = der[1] ?? 0;
+  let length = first;
+  let offset = 2;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 3 || der.length < 2 + count) return undefined;
+    length = der.subarray(2, 2 + count).reduce((total, byte) => total * 256 + byte, 0);
+    offset = 2 + count;
+  }
+  if (offset + length !== der.length) return undefined;
+  return utf8(der.subarray(offset));
+}
+
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
 }

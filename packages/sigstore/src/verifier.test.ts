@@ -254,10 +254,17 @@ describe('policy', () => {
         layer: layer('application/octet-stream'),
       }),
     ).toBe(true);
+    // Legacy cosign signatures (read by legacy.ts) are accepted; notation's JWS is not a kind this verifier reads.
     expect(
       verifier.accepts({
         referrer: layer(manifestType),
         layer: layer('application/vnd.dev.cosign.simplesigning.v1+json'),
+      }),
+    ).toBe(true);
+    expect(
+      verifier.accepts({
+        referrer: layer('application/vnd.cncf.notary.signature'),
+        layer: layer('application/jose+json'),
       }),
     ).toBe(false);
   });
@@ -269,6 +276,11 @@ describe('policy', () => {
     [{ unsafeAnyIdentity: true, identities: [{ subject: 'a', issuer: 'b' }], tuf: true }, /contradict/],
     [{ keys, thresholds: { tlog: -1 } }, /thresholds.tlog: -1 is not a count/],
     [{ keys, predicateType: '' }, /predicateType is empty/],
+    [
+      { identities: [{ subject: 'a', issuer: 'b', extensions: { sourceRepositoryURI: '' } }], tuf: true },
+      /identities\[0\]\.extensions\.sourceRepositoryURI: empty/,
+    ],
+    [{ keys, thresholds: { ctlog: 1.5 } }, /thresholds.ctlog: 1.5 is not a count/],
     [{ keys: ['nope'] }, /load public key/],
     [
       { keys: [publicKeyPEM(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey)] },

@@ -16,9 +16,11 @@ import { toTrustMaterial, type SignedEntity } from '@sigstore/verify';
 import { checkClaim, readBundleClaim, type BundleClaim } from './bundle-claims.js';
 import { compileIdentities, type CertificateIdentity, type IdentityMatcher } from './identity-policy.js';
 import { checkSigningKey, publicKeyHint, toPublicKey } from './keys.js';
+import { isLegacySignature, readLegacyClaim } from './legacy.js';
 import { PredicateTypeCosignSign, SigstoreBundleMediaTypes } from './media-types.js';
 import type { Clock } from './referrer.js';
 import {
+  certificateExtensions,
   describeVerificationError,
   isSignatureMismatch,
   toEntity,
@@ -86,10 +88,11 @@ interface TrustedKey {
  * `verify` accepts a candidate only when all of these hold, and otherwise rejects with `ERR_LADING_VERIFICATION`
  * "verify <referrer digest>: <why>": the layer is a Sigstore bundle; its signature verifies; the certificate chains
  * to the trusted root with its SCTs (or the key is one of `keys`); log entries and timestamps verify and meet the
- * thresholds; the certificate identity matches one of `identities` (unless `unsafeAnyIdentity`); the in-toto
- * statement (v1 or v0.1) lists the candidate's subject digest; and its predicate type is the required one (cosign
- * does not check that; lading does). A message-signature bundle must sign `candidate.subjectBytes` and counts as
- * predicate type `https://sigstore.dev/cosign/sign/v1`.
+ * thresholds; the certificate identity, and the Fulcio extensions an identity requires, match one of `identities`
+ * (unless `unsafeAnyIdentity`); the in-toto statement (v1 or v0.1) lists the candidate's subject digest; and its
+ * predicate type is the required one (cosign does not check that; lading does). A message-signature bundle must sign
+ * `candidate.subjectBytes` and counts as predicate type `https://sigstore.dev/cosign/sign/v1`. For a keyless
+ * bundle, the result's `extensions` lists the certificate's Fulcio extensions.
  */
 export function createSigstoreVerifier(policy: SigstoreVerifierPolicy): Verifier {
   return new SigstoreVerifier(policy);
@@ -116,7 +119,11 @@ class SigstoreVerifier implements Verifier {
   }
 
   accepts(candidate: Pick<SignatureCandidate, 'referrer' | 'layer'>): boolean {
-    return isBundleMediaType(candidate.layer.mediaType) || isBundleMediaType(candidate.referrer.artifactType);
+    return (
+      isBundleMediaType(candidate.layer.mediaType) ||
+      isBundleMediaType(candidate.referrer.artifactType) ||
+      isLegacySignature(candidate.layer)
+    );
   }
 
   async verify(candidate: SignatureCandidate, options: CallOptions = {}): Promise<VerifiedSignature> {
@@ -126,7 +133,12 @@ class SigstoreVerifier implements Verifier {
     if (!this.accepts(candidate)) {
       throw fail(`unsupported media type ${JSON.stringify(candidate.layer.mediaType)} (not a Sigstore bundle)`);
     }
-    const claim = attempt(() => readBundleClaim(candidate), fail);
+    // A legacy cosign signature (`sha256-<hex>.sig`) is read as the message-signature bundle it amounts to, so every
+    // check below (key or certificate, evidence, thresholds, identity, predicate type) applies to it unchanged.
+    const claim = attempt(
+      () => (isLegacySignature(candidate.layer) ? readLegacyClaim(candidate) : readBundleClaim(candidate)),
+      fail,
+    );
     const root = await this.#trustedRoot();
     options.signal?.throwIfAborted();
     const entity = attempt(() => toEntity(claim), fail);
@@ -150,11 +162,12 @@ class SigstoreVerifier implements Verifier {
     const signer = attempt(() => verifyEntity(timed, toTrustMaterial(root), thresholds), fail);
     const subject = signer.identity?.subjectAlternativeName;
     const issuer = signer.identity?.extensions?.issuer;
+    const extensions = attempt(() => certificateExtensions(signer.identity?.oids ?? []), fail);
     if (this.#policy.unsafeAnyIdentity !== true) {
-      const reasons = this.#identities.map((m) => m.mismatch(subject, issuer));
+      const reasons = this.#identities.map((m) => m.mismatch(subject, issuer, extensions));
       if (!reasons.includes(undefined)) throw fail(`untrusted certificate identity: ${reasons.join('; ')}`);
     }
-    return { signer, entity, ...(subject ? { subject } : {}), ...(issuer ? { issuer } : {}) };
+    return { signer, entity, extensions, ...(subject ? { subject } : {}), ...(issuer ? { issuer } : {}) };
   }
 
   #verifyWithKeys(claim: BundleClaim, entity: SignedEntity, root: TrustedRoot, fail: Fail): Checked {
@@ -180,7 +193,8 @@ class SigstoreVerifier implements Verifier {
     }
     const other = errors.find((e) => !isSignatureMismatch(e));
     if (other !== undefined) throw fail(describeVerificationError(other), other);
-    throw fail(`the signature verifies with none of the ${this.#keys.length} trusted keys (bundle key hint ${hint})`);
+    const hinted = hint === '' ? '' : ` (bundle key hint ${hint})`;
+    throw fail(`the signature verifies with none of the ${this.#keys.length} trusted keys${hinted}`);
   }
 
   #hasTrustedRoot(): boolean {
@@ -204,6 +218,8 @@ interface Checked {
   entity: SignedEntity;
   subject?: string;
   issuer?: string;
+  /** Keyless: the certificate's Fulcio extensions, by name. */
+  extensions?: Record<string, string>;
   keyHint?: string;
 }
 
@@ -216,6 +232,9 @@ function result(candidate: SignatureCandidate, predicateType: string, checked: C
   if (checked.subject !== undefined) verified.identity = checked.subject;
   if (checked.issuer !== undefined) verified.issuer = checked.issuer;
   if (checked.keyHint !== undefined) verified.keyHint = checked.keyHint;
+  if (checked.extensions !== undefined && Object.keys(checked.extensions).length > 0) {
+    verified.extensions = checked.extensions;
+  }
   const entry = checked.entity.tlogEntries[0];
   if (entry !== undefined) verified.tlogIndex = entry.logIndex;
   // Times of the entity as verified (never the stand-in verification time, which is not evidence).
