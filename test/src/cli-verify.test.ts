@@ -119,14 +119,18 @@ describe('lading verify', () => {
     expect(json<VerifyCommandResult>(result)).toEqual({
       reference: `${name}:v1`,
       digest: pushed.digest,
-      verified: [{ verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature }],
+      verified: [
+        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+      ],
     });
     const byDigest = await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${name}@${pushed.digest}`]);
     expectOK(byDigest, 'verify by digest');
     expect(json<VerifyCommandResult>(byDigest)).toEqual({
       reference: `${name}@${pushed.digest}`,
       digest: pushed.digest,
-      verified: [{ verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature }],
+      verified: [
+        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+      ],
     });
   });
 
@@ -273,7 +277,7 @@ describe('lading discover', () => {
     ]);
     expectOK(result, 'verify --attestation-type');
     expect(json<VerifyCommandResult>(result).verified).toEqual([
-      { verifier: 'sigstore', predicateType: attestType, keyHint, referrer: attestation },
+      { verifier: 'sigstore', predicateType: attestType, keyHint, referrer: attestation, subject: pushed.digest },
     ]);
     const missing = await lading(['verify', '--attestation-type', 'spdx', '--verify-key', 'cosign.pub', `${name}:v1`]);
     expect(missing.code).toBe(5);
@@ -356,7 +360,7 @@ describe('lading attest', () => {
     expect(json<ErrorJSON>(signature).error.code).toBe('ERR_LADING_VERIFICATION');
   });
 
-  it('usage errors are exit 2: an unknown type, an unreadable predicate, no --key', async () => {
+  it('usage errors are exit 2: an unknown type, an unreadable predicate; no key nor token is exit 4', async () => {
     const badType = await lading(
       ['attest', '--key', 'cosign.key', '--predicate', 'provenance.json', '--type', 'nonsense', `${name}:v1`],
       { COSIGN_PASSWORD: 'pw-1' },
@@ -369,8 +373,10 @@ describe('lading attest', () => {
     );
     expect(noPredicate.code).toBe(2);
     expect(noPredicate.stderr).toMatch(/^Error: --predicate nope\.json: ENOENT/m);
+    // Without --key, attest is keyless: with no identity token in the environment it is an auth failure.
     const noKey = await lading(['attest', '--predicate', 'provenance.json', '--type', 'spdx', `${name}:v1`]);
-    expect(noKey.code).toBe(2);
+    expect(noKey.code).toBe(4);
+    expect(noKey.stderr).toMatch(/identity token: none in the environment/);
     const badVerifyType = await lading([
       'verify',
       '--attestation-type',

@@ -17,13 +17,21 @@ import {
 } from '@lading/core';
 import {
   ambientIdentityToken,
+  hasAmbientIdentityToken,
+  IdentityProviderService,
+  browserIdentityToken,
   createKeySigner,
   createKeylessSigner,
   createSigstoreVerifier,
+  loadSigningConfig,
   loadTrustedRoot,
+  PublicGoodRekorURL,
+  selectServices,
   type CertificateIdentity,
   type KeylessSignerOptions,
+  type KeySignerOptions,
   type SigstoreVerifierPolicy,
+  type Thresholds,
 } from '@lading/sigstore';
 import { Flags } from '@oclif/core';
 
@@ -59,8 +67,8 @@ export const signingFlags = {
   }),
   'signing-config': Flags.string({
     helpGroup: signingGroup,
-    description: 'Keyless: a Sigstore signing config file naming Fulcio, Rekor and the TSA. Default: the public good.',
-    exclusive: ['key'],
+    description:
+      'A Sigstore signing config file naming Fulcio, Rekor and the TSA (keyless; with --key --tlog-upload, its Rekor). Default: the public good.',
   }),
   'fulcio-url': Flags.string({
     helpGroup: signingGroup,
@@ -69,13 +77,35 @@ export const signingFlags = {
   }),
   'rekor-url': Flags.string({
     helpGroup: signingGroup,
-    description: 'Keyless: Rekor URL (overrides the signing config). Default https://rekor.sigstore.dev.',
-    exclusive: ['key'],
+    description:
+      'Rekor URL (overrides the signing config), keyless or with --key --tlog-upload. Default https://rekor.sigstore.dev.',
+  }),
+  'tlog-upload': Flags.boolean({
+    helpGroup: signingGroup,
+    description:
+      'With --key: log the signature in Rekor (--rekor-url, else the --signing-config one, else the public good) and put the entry in the bundle. Default: a key signature is not logged.',
+    dependsOn: ['key'],
   }),
   'tsa-url': Flags.string({
     helpGroup: signingGroup,
     description: 'Keyless: RFC 3161 timestamp authority URL (overrides the signing config). Default none.',
     exclusive: ['key'],
+  }),
+  'oidc-browser': Flags.boolean({
+    helpGroup: signingGroup,
+    description:
+      'Keyless: sign in with a browser (OIDC, PKCE) for the identity token, even when standard input is not a terminal or an ambient token is there. Without it, the browser login runs when no token is given or found and standard input is a terminal.',
+    exclusive: ['key', 'identity-token'],
+  }),
+  'oidc-issuer': Flags.string({
+    helpGroup: signingGroup,
+    description: 'Keyless browser login: the OIDC issuer. Default https://oauth2.sigstore.dev/auth.',
+    exclusive: ['key', 'identity-token'],
+  }),
+  'oidc-client-id': Flags.string({
+    helpGroup: signingGroup,
+    description: 'Keyless browser login: the OAuth client ID. Default sigstore.',
+    exclusive: ['key', 'identity-token'],
   }),
 };
 
@@ -88,6 +118,10 @@ export interface SigningFlagValues {
   'fulcio-url'?: string | undefined;
   'rekor-url'?: string | undefined;
   'tsa-url'?: string | undefined;
+  'oidc-browser'?: boolean | undefined;
+  'oidc-issuer'?: string | undefined;
+  'oidc-client-id'?: string | undefined;
+  'tlog-upload'?: boolean | undefined;
 }
 
 /** What {@link createSignerFromFlags} needs from the command. */
@@ -103,13 +137,18 @@ export interface SignerContext {
 /**
  * The signer the flags ask for, built now so that a wrong key password or a bad signing config fails before
  * anything is pushed. With `--key`: a cosign key signer, the password from `--key-password-stdin`, else
- * `COSIGN_PASSWORD`, else none (an unencrypted key, or cosign's empty password). Without: a keyless signer, with
- * the token from `--identity-token` or else the environment (`SIGSTORE_ID_TOKEN`, GitHub Actions), fetched once now.
+ * `COSIGN_PASSWORD`, else none (an unencrypted key, or cosign's empty password); it logs nothing, unless
+ * `--tlog-upload` (Rekor from `--rekor-url`, else the signing config, else the public good; `--rekor-url` and
+ * `--signing-config` without `--tlog-upload` are usage errors, as they would do nothing). Without: a keyless
+ * signer, with the token from `--identity-token` or else the environment (`SIGSTORE_ID_TOKEN`, GitHub Actions),
+ * fetched once now; a browser login gets it instead with `--oidc-browser`, or when there is no ambient token and
+ * standard input is a terminal.
  * Throws `ERR_LADING_USAGE` for unreadable files, a wrong password or bad URLs, `ERR_LADING_AUTH` for no token.
  */
 export async function createSignerFromFlags(flags: SigningFlagValues, context: SignerContext): Promise<Signer> {
   const env = context.env ?? process.env;
   if (flags.key !== undefined) {
+    const tlog = await keyTlogFromFlags(flags);
     const key = await readFlagFile(flags.key, '--key');
     let password = env[CosignPasswordEnv];
     if (flags['key-password-stdin'] === true) {
@@ -119,7 +158,11 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
       password = await readPassword(context.stdin ?? process.stdin, '--key-password-stdin');
     }
     try {
-      return await createKeySigner(password === undefined ? { key } : { key, password });
+      return await createKeySigner({
+        key,
+        ...(password === undefined ? {} : { password }),
+        ...(tlog === undefined ? {} : { tlog }),
+      });
     } catch (cause) {
       if (cause instanceof LadingError) {
         throw new LadingError(cause.code, `--key ${flags.key}: ${cause.message}`, { cause });
@@ -132,10 +175,21 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
   if (token !== undefined) {
     // A token is never a path that exists; a file keeps the token out of the process list.
     options.identityToken = existsSync(token) ? await readFlagFile(token, '--identity-token', 'utf8') : token;
+  } else if (flags['oidc-browser'] === true || (!hasAmbientIdentityToken(env) && process.stdin.isTTY)) {
+    // A person at a terminal: one token now, valid long enough for this command's signature.
+    options.identityToken = await browserLogin(flags, env);
+  } else if (!hasAmbientIdentityToken(env)) {
+    throw new LadingError(
+      ErrorCodes.auth,
+      'identity token: none in the environment (set SIGSTORE_ID_TOKEN, run in GitHub Actions with permissions ' +
+        'id-token: write or in a Buildkite job, or pass --identity-token), and standard input is not a terminal for a browser login: ' +
+        'pass --oidc-browser to sign in with a browser anyway',
+      { service: IdentityProviderService },
+    );
   } else {
     // Fetch one token now, so that a missing one fails before the push (exit 4) rather than after it; signing
     // asks again, as tokens are short-lived.
-    const tokens = ambientIdentityToken();
+    const tokens = ambientIdentityToken({ env });
     await tokens();
     options.tokenProvider = tokens;
   }
@@ -150,8 +204,74 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
 }
 
 /**
+ * Whether `env` holds a source {@link ambientIdentityToken} reads (`SIGSTORE_ID_TOKEN`, or GitHub Actions' request
+ * URL and token). Checked here rather than by catching its error, whose message is its only "none" signal.
+ */
+/**
+ * The interactive login: the URL goes to standard error (the browser may not open, or be on another screen), the
+ * browser comes from `BROWSER` or the platform. SIGINT/SIGTERM abort the wait (the command's own handler then
+ * reports the interruption), and the loopback server is closed whatever happens.
+ */
+async function browserLogin(flags: SigningFlagValues, env: NodeJS.ProcessEnv): Promise<string> {
+  const controller = new AbortController();
+  const abort = (signal: NodeJS.Signals) => {
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  try {
+    return await browserIdentityToken({
+      env,
+      signal: controller.signal,
+      ...(flags['oidc-issuer'] === undefined ? {} : { issuer: flags['oidc-issuer'] }),
+      ...(flags['oidc-client-id'] === undefined ? {} : { clientID: flags['oidc-client-id'] }),
+      onAuthorizationURL: (url) => {
+        process.stderr.write(
+          `Sign in with your browser to get a signing identity. If it does not open, visit:\n${url}\n`,
+        );
+      },
+      onBrowserError: (error) => {
+        process.stderr.write(`Warning: could not open a browser (${error.message}); open the URL above yourself\n`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
+}
+
+/**
+ * The Rekor a key signature goes to: none without `--tlog-upload` (then `--rekor-url` and `--signing-config` are
+ * refused); with it, `--rekor-url` (API v1), else the Rekor the signing config selects, else the public good.
+ */
+async function keyTlogFromFlags(flags: SigningFlagValues): Promise<KeySignerOptions['tlog']> {
+  if (flags['tlog-upload'] !== true) {
+    for (const flag of ['rekor-url', 'signing-config'] as const) {
+      if (flags[flag] !== undefined) {
+        throw new LadingError(
+          ErrorCodes.usage,
+          `--${flag}: with --key, a signature is logged only with --tlog-upload; add it, or drop --${flag}`,
+        );
+      }
+    }
+    return undefined;
+  }
+  const rekorURL = flags['rekor-url'];
+  if (rekorURL !== undefined) return { rekorURL };
+  const file = flags['signing-config'];
+  if (file === undefined) return { rekorURL: PublicGoodRekorURL };
+  const services = selectServices(await loadSigningConfig(file), new Date());
+  if (services.rekorURL === undefined) {
+    throw new LadingError(ErrorCodes.usage, `--signing-config ${file}: names no Rekor for --tlog-upload`);
+  }
+  return { rekorURL: services.rekorURL, majorApiVersion: services.rekorAPIVersion ?? 1 };
+}
+
+/**
  * Flags that make `pull`, `ls` and `cat` require a valid signature before any content is read: trusted keys, or
- * a keyless identity (exact or by regular expression) checked against a trusted root.
+ * a keyless identity (exact or by regular expression, optionally with the Fulcio extensions a GitHub Actions
+ * certificate carries: repository, signer workflow, source ref and digest) checked against a trusted root, and the
+ * minimum evidence (log entries, timestamps, SCTs).
  */
 export const verificationFlags = {
   'verify-key': Flags.string({
@@ -183,10 +303,62 @@ export const verificationFlags = {
     description:
       'Keyless: the Sigstore trusted_root.json to verify against. Default: the public good, fetched with TUF.',
   }),
+  'tuf-mirror': Flags.string({
+    helpGroup: verifyGroup,
+    description:
+      'Fetch the trusted root with TUF from this repository instead of the public good (https://tuf-repo-cdn.sigstore.dev). Give its initial root.json with --tuf-root.',
+    relationships: [
+      { type: 'none', flags: ['trusted-root'] },
+      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+    ],
+  }),
+  'tuf-root': Flags.string({
+    helpGroup: verifyGroup,
+    description:
+      "The initial root.json of the TUF repository (--tuf-mirror's, else the public good's): the keys trusted first, from which root rotations are followed.",
+    relationships: [
+      { type: 'none', flags: ['trusted-root'] },
+      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+    ],
+  }),
   'verify-unsafe': Flags.boolean({
     helpGroup: verifyGroup,
     description:
       'Accept a keyless signature by ANY identity that chains to the trusted root. Unsafe: anyone can sign. Prints a warning.',
+  }),
+  'verify-repository': Flags.string({
+    helpGroup: verifyGroup,
+    description:
+      "Keyless: require the certificate's source repository (Fulcio extension) to be this: owner/repo (https://github.com/owner/repo) or a full URI.",
+  }),
+  'verify-signer-workflow': Flags.string({
+    helpGroup: verifyGroup,
+    description:
+      "Keyless: require the certificate's build signer (the workflow that signed): a full URI exactly, or owner/repo/.github/workflows/file.yml at any @ref.",
+  }),
+  'verify-source-ref': Flags.string({
+    helpGroup: verifyGroup,
+    description: "Keyless: require the certificate's source repository ref to be exactly this, e.g. refs/heads/main.",
+  }),
+  'verify-source-digest': Flags.string({
+    helpGroup: verifyGroup,
+    description: "Keyless: require the certificate's source repository digest (commit) to be exactly this.",
+  }),
+  'verify-tlog-threshold': Flags.integer({
+    helpGroup: verifyGroup,
+    min: 0,
+    description: 'Minimum verified transparency log entries. Default 1 keyless, 0 with --verify-key.',
+  }),
+  'verify-timestamp-threshold': Flags.integer({
+    helpGroup: verifyGroup,
+    min: 0,
+    description:
+      'Minimum trusted timestamps (TSA, or log entries with a promise). Default 1 keyless, 0 with --verify-key.',
+  }),
+  'verify-ctlog-threshold': Flags.integer({
+    helpGroup: verifyGroup,
+    min: 0,
+    description: 'Keyless: minimum verified certificate transparency (SCT) entries. Default 1.',
   }),
 };
 
@@ -198,7 +370,16 @@ export interface VerificationFlagValues {
   'verify-subject'?: string | undefined;
   'verify-subject-regexp'?: string | undefined;
   'trusted-root'?: string | undefined;
+  'tuf-mirror'?: string | undefined;
+  'tuf-root'?: string | undefined;
   'verify-unsafe'?: boolean | undefined;
+  'verify-repository'?: string | undefined;
+  'verify-signer-workflow'?: string | undefined;
+  'verify-source-ref'?: string | undefined;
+  'verify-source-digest'?: string | undefined;
+  'verify-tlog-threshold'?: number | undefined;
+  'verify-timestamp-threshold'?: number | undefined;
+  'verify-ctlog-threshold'?: number | undefined;
 }
 
 /** A verification gate for a read, and what it vouched for once it has run. */
@@ -211,9 +392,10 @@ export interface Verification {
 
 /**
  * The gate the verification flags ask for, or undefined when none is given (then nothing is checked, as before).
- * Keys, files and regular expressions are read and checked now (`ERR_LADING_USAGE`); a read through the gate then
- * fails with `ERR_LADING_VERIFICATION` (exit 5) unless a signature satisfies the policy. `warn` receives the
- * `--verify-unsafe` warning.
+ * Keys, files and regular expressions are read and checked now (`ERR_LADING_USAGE`, also for the certificate
+ * extension flags without `--verify-issuer`/`--verify-subject`, and for thresholds or `--trusted-root` with nobody
+ * to trust); a read through the gate then fails with `ERR_LADING_VERIFICATION` (exit 5) unless a signature satisfies
+ * the policy, extensions and thresholds included. `warn` receives the `--verify-unsafe` warning.
  */
 export async function createVerificationFromFlags(
   flags: VerificationFlagValues,
@@ -240,12 +422,21 @@ export async function createVerificationFromFlags(
   if (unsafe && hasIssuer) {
     throw new LadingError(ErrorCodes.usage, '--verify-unsafe: contradicts --verify-issuer/--verify-subject');
   }
+  const extensionFlags = extensionRequirementsFromFlags(flags, identity);
+  if (extensionFlags.length > 0 && !hasIssuer) {
+    throw new LadingError(
+      ErrorCodes.usage,
+      `--${extensionFlags[0]}: give the keyless identity too, with --verify-issuer[-regexp] and --verify-subject[-regexp]`,
+    );
+  }
+  const thresholds = thresholdsFromFlags(flags);
   const keyless = hasIssuer || unsafe;
   if (keyFiles.length === 0 && !keyless) {
-    if (flags['trusted-root'] !== undefined) {
+    const alone = flags['trusted-root'] !== undefined ? 'trusted-root' : thresholds.given[0];
+    if (alone !== undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        '--trusted-root: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)',
+        `--${alone}: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)`,
       );
     }
     return undefined;
@@ -254,6 +445,7 @@ export async function createVerificationFromFlags(
     keys: await Promise.all(keyFiles.map((file) => readFlagFile(file, '--verify-key', 'utf8'))),
   };
   if (hasIssuer) policy.identities = [identity];
+  if (Object.keys(thresholds.values).length > 0) policy.thresholds = thresholds.values;
   if (options.predicateType !== undefined) policy.predicateType = options.predicateType;
   if (unsafe) {
     policy.unsafeAnyIdentity = true;
@@ -263,7 +455,12 @@ export async function createVerificationFromFlags(
   }
   const rootFile = flags['trusted-root'];
   if (rootFile !== undefined) policy.trustedRoot = await loadTrustedRoot(rootFile);
-  else if (keyless) policy.tuf = true;
+  else if (keyless || flags['tuf-mirror'] !== undefined || flags['tuf-root'] !== undefined) {
+    policy.tuf = {
+      ...(flags['tuf-mirror'] === undefined ? {} : { mirrorURL: flags['tuf-mirror'] }),
+      ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),
+    };
+  }
   const verifier = createSigstoreVerifier(policy);
   const verification: Verification = {
     verified: [],
@@ -277,13 +474,94 @@ export async function createVerificationFromFlags(
   return verification;
 }
 
-/** One line for standard error about a signature the gate accepted. */
+/**
+ * Adds the Fulcio extension requirements of `--verify-repository`, `--verify-signer-workflow`,
+ * `--verify-source-ref` and `--verify-source-digest` to `identity`; returns the names of the flags given.
+ * `ERR_LADING_USAGE` for a repository or workflow in neither accepted form.
+ */
+function extensionRequirementsFromFlags(flags: VerificationFlagValues, identity: CertificateIdentity): string[] {
+  const exact: NonNullable<CertificateIdentity['extensions']> = {};
+  const patterns: NonNullable<CertificateIdentity['extensionRegExps']> = {};
+  const given: string[] = [];
+  const repository = flags['verify-repository'];
+  if (repository !== undefined) {
+    given.push('verify-repository');
+    exact.sourceRepositoryURI = githubURI(repository, '--verify-repository', /^[\w.-]+\/[\w.-]+$/, 'owner/repo');
+  }
+  const workflow = flags['verify-signer-workflow'];
+  if (workflow !== undefined) {
+    given.push('verify-signer-workflow');
+    const uri = githubURI(
+      workflow,
+      '--verify-signer-workflow',
+      /^[\w.-]+\/[\w.-]+\/\S+$/,
+      'owner/repo/path/to/workflow.yml',
+    );
+    // Without a scheme and without @ref (gh attestation --signer-workflow): any ref of that workflow file.
+    if (isURI(workflow) || workflow.includes('@')) exact.buildSignerURI = uri;
+    else patterns.buildSignerURI = `${escapeRegExp(uri)}@.+`;
+  }
+  for (const [flag, name] of [
+    ['verify-source-ref', 'sourceRepositoryRef'],
+    ['verify-source-digest', 'sourceRepositoryDigest'],
+  ] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    given.push(flag);
+    if (value === '') throw new LadingError(ErrorCodes.usage, `--${flag}: empty`);
+    exact[name] = value;
+  }
+  if (Object.keys(exact).length > 0) identity.extensions = exact;
+  if (Object.keys(patterns).length > 0) identity.extensionRegExps = patterns;
+  return given;
+}
+
+/** `value` when it is a URI (has a scheme), else `https://github.com/<value>` when it matches `shape`. */
+function githubURI(value: string, flag: string, shape: RegExp, form: string): string {
+  if (isURI(value)) return value;
+  if (!shape.test(value)) {
+    throw new LadingError(ErrorCodes.usage, `${flag} ${value}: give ${form} (on github.com) or a full URI`);
+  }
+  return `https://github.com/${value}`;
+}
+
+function isURI(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** The `--verify-*-threshold` values given, and the names of those flags. */
+function thresholdsFromFlags(flags: VerificationFlagValues): { values: Partial<Thresholds>; given: string[] } {
+  const values: Partial<Thresholds> = {};
+  const given: string[] = [];
+  for (const [flag, name] of [
+    ['verify-tlog-threshold', 'tlog'],
+    ['verify-timestamp-threshold', 'timestamp'],
+    ['verify-ctlog-threshold', 'ctlog'],
+  ] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0) {
+      throw new LadingError(ErrorCodes.usage, `--${flag} ${value}: not a non-negative integer`);
+    }
+    values[name] = value;
+    given.push(flag);
+  }
+  return { values, given };
+}
+
+/** One line for standard error about a signature the gate accepted (with its source repository, when known). */
 export function describeVerified(signature: VerifiedSignature): string {
   const who =
     signature.identity !== undefined
       ? `${signature.identity}${signature.issuer === undefined ? '' : ` (issuer ${signature.issuer})`}`
       : `key ${signature.keyHint ?? 'unknown'}`;
-  return `Verified signature by ${who}, referrer ${signature.referrer}`;
+  const repository = signature.extensions?.sourceRepositoryURI;
+  const from = repository === undefined ? '' : `, repository ${repository}`;
+  return `Verified signature by ${who}${from}, referrer ${signature.referrer}`;
 }
 
 function readFlagFile(file: string, flag: string): Promise<Buffer>;
@@ -298,7 +576,8 @@ async function readFlagFile(file: string, flag: string, encoding?: 'utf8'): Prom
 
 /**
  * cosign's `--type` short names for in-toto predicate types (`cosign attest`, `cosign verify-attestation`); anything
- * else must be a URI and is taken as is.
+ * else must be a URI and is taken as is. The same names and types as cosign 3.1.1's `options.PredicateTypeMap`, each
+ * checked both ways against cosign by test/src/sigstore/attest-interop.test.ts.
  */
 export const AttestationTypes: Readonly<Record<string, string>> = {
   slsaprovenance: 'https://slsa.dev/provenance/v0.2',

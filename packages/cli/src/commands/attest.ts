@@ -4,7 +4,7 @@ import { attachSignature, ErrorCodes, formatTarget, LadingError, openTarget, par
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
-import { createSignerFromFlags, predicateTypeFor, signingFlags } from '../signing.js';
+import { AttestationTypes, createSignerFromFlags, predicateTypeFor, signingFlags } from '../signing.js';
 import type { SignatureJSON } from './push.js';
 
 /** What `lading attest --json` prints. */
@@ -19,18 +19,23 @@ export interface AttestCommandResult {
   attestation: SignatureJSON;
 }
 
-/** `lading attest`: signs an in-toto attestation about an artifact with a key and attaches it as a referrer. */
+/** `lading attest`: signs an in-toto attestation about an artifact (key or keyless) and attaches it as a referrer. */
 export class Attest extends RegistryCommand<typeof Attest> {
-  static override summary = 'Attest to an artifact (provenance, SBOM…) with a key, and attach it as a referrer.';
-  static override description = `Resolves the reference to its manifest and signs an in-toto statement about the manifest digest with the predicate read from --predicate (JSON) and the predicate type --type names, as cosign attest does: a Sigstore bundle attached as an OCI referrer, which cosign verify-attestation and lading verify --attestation-type accept.
+  static override summary =
+    'Attest to an artifact (provenance, SBOM…), with a key or keyless, and attach it as a referrer.';
+  static override description = `Resolves the reference to its manifest and signs an in-toto statement about the manifest digest, with the predicate read from --predicate and the predicate type --type names, as cosign attest does: a Sigstore bundle attached as an OCI referrer, which cosign verify-attestation and lading verify --attestation-type accept.
 
-Key-based only (no log entry: cosign verifies it with --insecure-ignore-tlog). The attestation's referrer digest is printed on standard output.`;
+Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --insecure-ignore-tlog), else keyless, with the signing flags and defaults of lading sign (an OIDC identity token for a Fulcio certificate, a Rekor entry and/or a timestamp). The predicate must be a JSON object (cosign verify-attestation reads no other). The attestation's referrer digest is printed on standard output.`;
 
   static override examples = [
     {
-      description: 'Attach SLSA provenance signed with a cosign key.',
+      description: 'Attach SLSA provenance signed with a cosign key (password from COSIGN_PASSWORD).',
       command:
         '<%= config.bin %> attest --key cosign.key --predicate provenance.json --type slsaprovenance1 ghcr.io/acme/config:v1',
+    },
+    {
+      description: 'Attach a CycloneDX SBOM keylessly in CI (identity token from SIGSTORE_ID_TOKEN or GitHub Actions).',
+      command: '<%= config.bin %> attest --predicate sbom.cdx.json --type cyclonedx ghcr.io/acme/config@sha256:4f1c…',
     },
   ];
 
@@ -42,32 +47,21 @@ Key-based only (no log entry: cosign verifies it with --insecure-ignore-tlog). T
   };
 
   static override flags = {
-    key: Flags.string({
+    ...signingFlags,
+    predicate: Flags.string({
       required: true,
-      helpGroup: 'SIGNING',
-      description:
-        'Sign with this private key (cosign.key, or PEM PKCS#8/SEC 1/PKCS#1). Its password comes from COSIGN_PASSWORD or --key-password-stdin.',
+      description: 'File holding the predicate: a JSON object (SPDX and CycloneDX SBOMs in their JSON form).',
     }),
-    'key-password-stdin': signingFlags['key-password-stdin'],
-    predicate: Flags.string({ required: true, description: 'File holding the predicate (JSON).' }),
     type: Flags.string({
       required: true,
-      description:
-        "The predicate type: a URI, or cosign's slsaprovenance, slsaprovenance1, spdx, cyclonedx, link, vuln, openvex, custom.",
+      description: `The predicate type: a URI, or one of cosign's short names ${Object.keys(AttestationTypes).join(', ')}.`,
     }),
   };
 
   override async run(): Promise<AttestCommandResult> {
     const { flags, args } = this;
     const predicateType = predicateTypeFor(flags.type, '--type');
-    let predicate: unknown;
-    try {
-      predicate = JSON.parse(await readFile(flags.predicate, 'utf8'));
-    } catch (cause) {
-      throw new LadingError(ErrorCodes.usage, `--predicate ${flags.predicate}: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+    const predicate = await readPredicate(flags.predicate);
     const client = await this.registryClient();
     const signer = await createSignerFromFlags(flags, { stdinTaken: flags['password-stdin'] });
     const opened = await openTarget(args.reference, { client });
@@ -93,4 +87,24 @@ Key-based only (no log entry: cosign verifies it with --insecure-ignore-tlog). T
       },
     };
   }
+}
+
+/**
+ * The predicate in `file`: a JSON object, as in-toto predicates are. cosign 3.1.1 verify-attestation reads no other
+ * (not even the string predicate its own `attest --type spdx` makes of an SPDX tag-value file), so anything else is
+ * refused. `ERR_LADING_USAGE` for an unreadable file, text that is not JSON, or JSON that is not an object.
+ */
+async function readPredicate(file: string): Promise<object> {
+  let predicate: unknown;
+  try {
+    predicate = JSON.parse(await readFile(file, 'utf8'));
+  } catch (cause) {
+    const why = cause instanceof SyntaxError ? `not JSON: ${cause.message}` : (cause as Error).message;
+    throw new LadingError(ErrorCodes.usage, `--predicate ${file}: ${why}`, { cause });
+  }
+  if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
+    const what = Array.isArray(predicate) ? 'an array' : predicate === null ? 'null' : `a ${typeof predicate}`;
+    throw new LadingError(ErrorCodes.usage, `--predicate ${file}: the predicate must be a JSON object, not ${what}`);
+  }
+  return predicate;
 }

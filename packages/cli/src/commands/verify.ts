@@ -1,32 +1,53 @@
 import {
   DefaultManifestSizeLimit,
   ErrorCodes,
-  IndexMediaTypes,
   LadingError,
+  loadArtifact,
   openTarget,
   parseManifest,
   readAll,
   verifyContent,
+  type Platform,
   type VerifiedSignature,
+  formatPlatform,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
-import { createVerificationFromFlags, describeVerified, predicateTypeFor, verificationFlags } from '../signing.js';
+import {
+  AttestationTypes,
+  createVerificationFromFlags,
+  describeVerified,
+  predicateTypeFor,
+  verificationFlags,
+} from '../signing.js';
+import { platformFlag } from './pull.js';
 
 /** What `lading verify --json` prints. */
 export interface VerifyCommandResult {
   /** The reference as given, normalised. */
   reference: string;
-  /** The manifest digest the signatures are about. */
+  /**
+   * The digest the reference resolved to (a manifest, or an image index whose own signatures were verified); with
+   * `--platform`, the chosen platform manifest's.
+   */
   digest: string;
-  /** The signatures that satisfied the flags (one per verifier). */
+  /** With `--platform`: the image index the platform manifest was chosen from. */
+  index?: string;
+  /** With `--platform`: the platform of the chosen manifest, as the index gives it. */
+  platform?: Platform;
+  /** The signatures that satisfied the flags (`subject`: the digest each one is about). */
   verified: VerifiedSignature[];
 }
 
-/** One line of `lading verify`: who signed, and the log index and time when there are. */
-export function describeVerifiedLong(signature: VerifiedSignature): string {
+/**
+ * One line of `lading verify`: who signed, and the log index and time when there are. With `about` (digest →
+ * what it is, e.g. the index and the platform manifest of `--platform`), which of them the signature is on.
+ */
+export function describeVerifiedLong(signature: VerifiedSignature, about: Record<string, string> = {}): string {
+  const on = signature.subject === undefined ? undefined : about[signature.subject];
   const extra = [
+    ...(on === undefined ? [] : [`on the ${on} ${String(signature.subject)}`]),
     ...(signature.tlogIndex === undefined ? [] : [`tlog index ${signature.tlogIndex}`]),
     ...(signature.timestamp === undefined ? [] : [`signed at ${signature.timestamp}`]),
   ];
@@ -37,6 +58,8 @@ export function describeVerifiedLong(signature: VerifiedSignature): string {
 export class Verify extends RegistryCommand<typeof Verify> {
   static override summary = 'Verify the signatures of an artifact without reading its content.';
   static override description = `Resolves the reference to its manifest, lists its referrers and requires a Sigstore signature satisfying the --verify-* flags (at least one of them is required), exactly as pull, ls and cat do before reading; nothing else is read.
+
+For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
 Prints one line per accepted signature on standard output. Exit 5 when no signature satisfies the flags.`;
 
@@ -60,11 +83,11 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
   };
 
   static override flags = {
+    platform: platformFlag,
     ...verificationFlags,
     'attestation-type': Flags.string({
       helpGroup: 'VERIFICATION',
-      description:
-        "Require an attestation of this predicate type instead of a signature: a URI, or cosign's slsaprovenance, slsaprovenance1, spdx, cyclonedx, link, vuln, openvex, custom.",
+      description: `Require an attestation of this predicate type instead of a signature: a URI, or one of cosign's names: ${Object.keys(AttestationTypes).join(', ')}.`,
     }),
   };
 
@@ -88,11 +111,33 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       throw new LadingError(ErrorCodes.usage, `verify ${opened.display}: name a tag or a digest`);
     }
     const call = { signal: this.signal };
+    if (flags.platform !== undefined) {
+      // The check pull makes, without reading the table of contents or any layer.
+      const loaded = await loadArtifact(opened.target, opened.reference, opened.display, {
+        ...call,
+        platform: flags.platform,
+        gate: verification.gate,
+        readTOC: false,
+      });
+      if (loaded.index) {
+        this.logToStderr(
+          `Image index ${loaded.index.digest}: verified for the ${formatPlatform(loaded.platform)} manifest ${loaded.descriptor.digest}`,
+        );
+      }
+      const about: Record<string, string> = loaded.index
+        ? { [loaded.index.digest]: 'index', [loaded.descriptor.digest]: 'platform manifest' }
+        : {};
+      for (const signature of verification.verified) this.log(describeVerifiedLong(signature, about));
+      return {
+        reference: opened.display,
+        digest: loaded.descriptor.digest,
+        ...(loaded.index && { index: loaded.index.digest }),
+        ...(loaded.platform && { platform: loaded.platform }),
+        verified: verification.verified,
+      };
+    }
     const where = `verify ${opened.display}`;
     const descriptor = await opened.target.resolve(opened.reference, call);
-    if (IndexMediaTypes.includes(descriptor.mediaType)) {
-      throw new LadingError(ErrorCodes.usage, `${where}: it is an image index; name one manifest by digest`);
-    }
     if (descriptor.size > DefaultManifestSizeLimit) {
       throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
     }
@@ -101,9 +146,8 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       descriptor.size,
       where,
     );
-    if (parseManifest(bytes, descriptor.mediaType, where).kind !== 'manifest') {
-      throw new LadingError(ErrorCodes.usage, `${where}: it is an image index; name one manifest by digest`);
-    }
+    // Checks the structure; an image index is verified by its own signatures (as cosign verify does).
+    parseManifest(bytes, descriptor.mediaType, where);
     await verification.gate.verify(
       { target: opened.target, reference: opened.display, descriptor, manifest: bytes },
       call,
