@@ -24,7 +24,10 @@ import type {
 } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { descriptorFor, readAll } from '@lading/core';
+
 import { runLading } from './cli-runner.js';
+import { isolatedClient } from './registry/helpers.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { startSigstoreHarness, type SigstoreHarness } from './sigstore-harness/index.js';
 import { writeEmptySigningConfig } from './sigstore/fixtures.js';
@@ -275,6 +278,44 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     expectVerificationRefused(result);
     expect(json<ErrorJSON>(result).error.message).toMatch(/no sigstore signature among 0 referrer\(s\)/);
     expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('a tampered manifest (the tag moved to an edited copy of the signed one) is exit 5, nothing written', async () => {
+    const tampered = `${host}/${unique('tampered')}`;
+    const signed = await lading(['push', '--json', '--sign', '--key', 'cosign.key', `${tampered}:v1`, 'config'], {
+      env: { COSIGN_PASSWORD: 'pw-1' },
+    });
+    expectOK(signed, 'push --sign (to tamper with)');
+    const original = json<PushCommandResult>(signed);
+    const repo = isolatedClient().repository(tampered);
+    const desc = await repo.resolve('v1');
+    const manifest = JSON.parse(Buffer.from(await readAll(await repo.fetch(desc), desc.size, 'test')).toString()) as {
+      annotations?: Record<string, string>;
+    };
+    // Same layers, one annotation changed: a different manifest that carries none of the original's signatures.
+    manifest.annotations = { ...manifest.annotations, 'org.opencontainers.image.description': 'tampered' };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const edited = descriptorFor(desc.mediaType, bytes);
+    await repo.pushManifest(edited, bytes, ['v1']);
+    expect(edited.digest).not.toBe(original.digest);
+
+    const parent = await mkdtemp(path.join(work, 'tampered-'));
+    const result = await lading([
+      'pull',
+      '--json',
+      '--verify-key',
+      'cosign.pub',
+      `${tampered}:v1`,
+      path.join(parent, 'd'),
+    ]);
+    expectVerificationRefused(result);
+    expect(json<ErrorJSON>(result).error.message).toContain(edited.digest);
+    expect(await readdir(parent)).toEqual([]);
+    // The original, by digest, still verifies: the signature is bound to the digest, not to the tag.
+    expectOK(
+      await lading(['verify', '--verify-key', 'cosign.pub', `${tampered}@${original.digest}`]),
+      'verify the original by digest',
+    );
   });
 
   it('cosign sign --key: lading pull --verify-key accepts cosign’s signature', async () => {
