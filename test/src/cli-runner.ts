@@ -63,3 +63,52 @@ export async function runLading(
   const { code, stdout, stderr } = await collectLading(startLading(args, options));
   return { code, stdout: stdout.toString('utf8'), stderr };
 }
+
+/** How a run at a terminal ended. */
+export interface TerminalRun {
+  code: number | null;
+  /** Everything the terminal showed (stdout and stderr together). */
+  screen: string;
+  /** How many prompts were answered. */
+  answered: number;
+}
+
+const shellQuote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs `lading args…` with its standard streams on a pseudo-terminal (util-linux `script`), as a person at a
+ * terminal would; each time the screen shows `prompt` once more, types the next of `answers` and Enter.
+ */
+export function runLadingAtTerminal(
+  args: readonly string[],
+  options: Omit<LadingOptions, 'input'> & { answers?: readonly string[]; prompt?: string },
+): Promise<TerminalRun> {
+  const answers = options.answers ?? [];
+  const prompt = options.prompt ?? 'Enter password';
+  const command = [process.execPath, ladingBin, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
+    cwd: options.cwd,
+    env: { ...options.env, TERM: 'dumb' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.on('error', () => undefined);
+  let screen = '';
+  let answered = 0;
+  const onOutput = (chunk: Buffer): void => {
+    screen += chunk.toString('utf8');
+    const prompts = screen.split(prompt).length - 1;
+    while (answered < prompts && answered < answers.length) {
+      child.stdin.write(`${answers[answered] ?? ''}\r`);
+      answered += 1;
+    }
+  };
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      child.stdin.destroy();
+      resolve({ code, screen, answered });
+    });
+  });
+}

@@ -36,6 +36,7 @@ import {
 import { Flags } from '@oclif/core';
 
 import { readPassword } from './base-command.js';
+import { canPrompt, promptSecret } from './prompt.js';
 
 const signingGroup = 'SIGNING';
 const verifyGroup = 'VERIFICATION';
@@ -51,7 +52,7 @@ export const signingFlags = {
   key: Flags.string({
     helpGroup: signingGroup,
     description:
-      'Sign with this private key (cosign.key, or PEM PKCS#8/SEC 1/PKCS#1). Its password comes from COSIGN_PASSWORD or --key-password-stdin. Without --key, signing is keyless.',
+      'Sign with this private key (cosign.key, or PEM PKCS#8/SEC 1/PKCS#1). Its password comes from COSIGN_PASSWORD or --key-password-stdin, else is asked for at a terminal. Without --key, signing is keyless.',
   }),
   'key-password-stdin': Flags.boolean({
     helpGroup: signingGroup,
@@ -156,6 +157,9 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
         throw new LadingError(ErrorCodes.usage, '--key-password-stdin: standard input is already in use');
       }
       password = await readPassword(context.stdin ?? process.stdin, '--key-password-stdin');
+    } else if (password === undefined && !context.stdinTaken && isEncryptedKey(key) && canPrompt()) {
+      // As cosign: a person at a terminal is asked (an empty answer is cosign's empty password).
+      password = await promptSecret(`Enter password for private key ${flags.key}: `);
     }
     try {
       return await createKeySigner({
@@ -562,6 +566,11 @@ export function describeVerified(signature: VerifiedSignature): string {
   const repository = signature.extensions?.sourceRepositoryURI;
   const from = repository === undefined ? '' : `, repository ${repository}`;
   return `Verified signature by ${who}${from}, referrer ${signature.referrer}`;
+}
+
+/** True for a PEM private key that needs a password: cosign's, encrypted PKCS#8, or OpenSSL's legacy encryption. */
+function isEncryptedKey(pem: Buffer): boolean {
+  return /-----BEGIN ENCRYPTED |Proc-Type: 4,ENCRYPTED/.test(pem.toString('latin1'));
 }
 
 function readFlagFile(file: string, flag: string): Promise<Buffer>;

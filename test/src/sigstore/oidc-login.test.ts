@@ -14,7 +14,7 @@ import type { ErrorJSON, SignCommandResult, VerifyCommandResult } from '@lading/
 import { browserIdentityToken, type BrowserIdentityTokenOptions } from '@lading/sigstore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from '../cli-runner.js';
+import { runLading, runLadingAtTerminal } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { decodeClaims } from '../sigstore-harness/token.js';
 import { makeToolHome, testbed } from '../testbed/index.js';
@@ -343,6 +343,37 @@ describe('lading sign with the browser login', () => {
       code: 'ERR_LADING_AUTH',
       message: expect.stringContaining('the provider refused the sign-in: access_denied') as unknown,
     });
+  });
+
+  it('at a terminal, with no token in the environment, the browser login starts without --oidc-browser', async () => {
+    const report = nextReport();
+    const run = await runLadingAtTerminal(
+      [
+        'sign',
+        '--oidc-issuer',
+        harness.oidcProvider.url,
+        '--fulcio-url',
+        harness.fulcioURL,
+        '--rekor-url',
+        harness.rekorURL,
+        `${name}:v1`,
+      ],
+      { cwd: work.dir, env: { ...env, BROWSER: browserFor('sign-in') } },
+    );
+    expect(run.code, run.screen).toBe(0);
+    expect((await report).status).toBe(200);
+    expect(run.screen).toContain('Sign in with your browser to get a signing identity.');
+    const verified = await lading([
+      'verify',
+      '--trusted-root',
+      harness.trustedRootPath,
+      '--verify-issuer',
+      harness.oidcProvider.url,
+      '--verify-subject',
+      harness.oidcProvider.identity.email ?? '',
+      `${name}:v1`,
+    ]);
+    expect(verified.code, verified.stderr).toBe(0);
   });
 
   it('without a terminal or --oidc-browser, no token is exit 4 naming the browser login', async () => {

@@ -7,6 +7,7 @@ import { generateKeyPair } from '@lading/sigstore';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 
 import { readPassword, reportFailure } from '../../base-command.js';
+import { canPrompt, promptSecret } from '../../prompt.js';
 import { CosignPasswordEnv } from '../../signing.js';
 
 /** What `lading key generate --json` prints. */
@@ -24,7 +25,7 @@ export class KeyGenerate extends Command {
   static override summary = 'Generate a cosign key pair for signing: <prefix>.key and <prefix>.pub.';
   static override description = `Writes an ECDSA P-256 key pair in cosign's formats: the private key encrypted with a password (ENCRYPTED SIGSTORE PRIVATE KEY, mode 0600), which cosign sign --key and lading push --sign --key read, and the public key (PEM), which cosign verify --key and lading pull --verify-key take.
 
-The password comes from COSIGN_PASSWORD (which may be empty, as with cosign) or, with --password-stdin, from standard input. Existing files are never overwritten.`;
+The password comes from COSIGN_PASSWORD (which may be empty, as with cosign), with --password-stdin from standard input, or else, at a terminal, it is asked for twice (as cosign does). Existing files are never overwritten.`;
 
   static override examples = [
     {
@@ -61,10 +62,17 @@ The password comes from COSIGN_PASSWORD (which may be empty, as with cosign) or,
     }
     let password = process.env[CosignPasswordEnv];
     if (flags['password-stdin']) password = await readPassword(process.stdin);
+    if (password === undefined && canPrompt()) {
+      // As cosign generate-key-pair: a person at a terminal chooses the password, typed twice.
+      password = await promptSecret('Enter password for private key: ');
+      if ((await promptSecret('Enter password for private key again: ')) !== password) {
+        throw new LadingError(ErrorCodes.usage, 'key generate: the two passwords differ; nothing was written');
+      }
+    }
     if (password === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        `key generate: no password: set ${CosignPasswordEnv} (it may be empty) or pass --password-stdin`,
+        `key generate: no password: set ${CosignPasswordEnv} (it may be empty), pass --password-stdin, or run at a terminal to be asked`,
       );
     }
     const pair = await generateKeyPair({ password });
