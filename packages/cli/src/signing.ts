@@ -63,7 +63,7 @@ export const signingFlags = {
   'identity-token': Flags.string({
     helpGroup: signingGroup,
     description:
-      'Keyless: the OIDC identity token (or a file holding it). Default: SIGSTORE_ID_TOKEN, else GitHub Actions.',
+      'Keyless: the OIDC identity token (or a file holding it). Default: SIGSTORE_ID_TOKEN, else GitHub Actions, else Buildkite.',
     exclusive: ['key'],
   }),
   'signing-config': Flags.string({
@@ -141,7 +141,7 @@ export interface SignerContext {
  * `COSIGN_PASSWORD`, else none (an unencrypted key, or cosign's empty password); it logs nothing, unless
  * `--tlog-upload` (Rekor from `--rekor-url`, else the signing config, else the public good; `--rekor-url` and
  * `--signing-config` without `--tlog-upload` are usage errors, as they would do nothing). Without: a keyless
- * signer, with the token from `--identity-token` or else the environment (`SIGSTORE_ID_TOKEN`, GitHub Actions),
+ * signer, with the token from `--identity-token` or else the environment (`SIGSTORE_ID_TOKEN`, GitHub Actions, Buildkite),
  * fetched once now; a browser login gets it instead with `--oidc-browser`, or when there is no ambient token and
  * standard input is a terminal.
  * Throws `ERR_LADING_USAGE` for unreadable files, a wrong password or bad URLs, `ERR_LADING_AUTH` for no token.
@@ -207,10 +207,6 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
   return createKeylessSigner(options);
 }
 
-/**
- * Whether `env` holds a source {@link ambientIdentityToken} reads (`SIGSTORE_ID_TOKEN`, or GitHub Actions' request
- * URL and token). Checked here rather than by catching its error, whose message is its only "none" signal.
- */
 /**
  * The interactive login: the URL goes to standard error (the browser may not open, or be on another screen), the
  * browser comes from `BROWSER` or the platform. SIGINT/SIGTERM abort the wait (the command's own handler then

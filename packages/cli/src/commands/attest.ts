@@ -34,7 +34,8 @@ Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --i
         '<%= config.bin %> attest --key cosign.key --predicate provenance.json --type slsaprovenance1 ghcr.io/acme/config:v1',
     },
     {
-      description: 'Attach a CycloneDX SBOM keylessly in CI (identity token from SIGSTORE_ID_TOKEN or GitHub Actions).',
+      description:
+        'Attach a CycloneDX SBOM keylessly in CI (identity token from SIGSTORE_ID_TOKEN, GitHub Actions or Buildkite).',
       command: '<%= config.bin %> attest --predicate sbom.cdx.json --type cyclonedx ghcr.io/acme/config@sha256:4f1c…',
     },
   ];

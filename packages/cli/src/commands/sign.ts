@@ -128,7 +128,7 @@ The signature's referrer digest is printed on standard output (one line per sign
       command: '<%= config.bin %> sign --key cosign.key ghcr.io/acme/config:v1',
     },
     {
-      description: 'Sign keylessly in CI (identity token from SIGSTORE_ID_TOKEN or GitHub Actions).',
+      description: 'Sign keylessly in CI (identity token from SIGSTORE_ID_TOKEN, GitHub Actions or Buildkite).',
       command: '<%= config.bin %> sign ghcr.io/acme/config@sha256:4f1c…',
     },
     {
