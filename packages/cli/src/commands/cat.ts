@@ -27,7 +27,7 @@ export interface CatCommandResult {
   sha256: string;
   /** True when only the file's own bytes were transferred (one range request). */
   ranged: boolean;
-  /** With a `--verify-*` flag: the signatures the read was allowed by (one per verifier). */
+  /** With a `--verify-*` flag: the signatures the read was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
 }
 

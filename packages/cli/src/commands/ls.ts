@@ -22,7 +22,7 @@ import { platformFlag } from './pull.js';
 export interface ListCommandResult extends ListResult {
   /** The reference as given, normalised. */
   reference: string;
-  /** With a `--verify-*` flag: the signatures the listing was allowed by (one per verifier). */
+  /** With a `--verify-*` flag: the signatures the listing was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
 }
 

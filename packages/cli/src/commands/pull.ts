@@ -46,7 +46,7 @@ export interface PullCommandResult {
   entries: PulledEntryJSON[];
   /** Bytes of file content written. */
   bytes: number;
-  /** With a `--verify-*` flag: the signatures the pull was allowed by (one per verifier). */
+  /** With a `--verify-*` flag: the signatures the pull was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
 }
 
