@@ -26,7 +26,7 @@ import {
   loadSigningConfig,
   loadTrustedRoot,
   PublicGoodRekorURL,
-  selectServices,
+  selectRekor,
   type CertificateIdentity,
   type KeylessSignerOptions,
   type KeySignerOptions,
@@ -260,11 +260,11 @@ async function keyTlogFromFlags(flags: SigningFlagValues): Promise<KeySignerOpti
   if (rekorURL !== undefined) return { rekorURL };
   const file = flags['signing-config'];
   if (file === undefined) return { rekorURL: PublicGoodRekorURL };
-  const services = selectServices(await loadSigningConfig(file), new Date());
-  if (services.rekorURL === undefined) {
+  const rekor = selectRekor(await loadSigningConfig(file), new Date());
+  if (rekor === undefined) {
     throw new LadingError(ErrorCodes.usage, `--signing-config ${file}: names no Rekor for --tlog-upload`);
   }
-  return { rekorURL: services.rekorURL, majorApiVersion: services.rekorAPIVersion ?? 1 };
+  return { rekorURL: rekor.url, majorApiVersion: rekor.majorApiVersion };
 }
 
 /**

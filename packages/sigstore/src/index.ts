@@ -45,7 +45,7 @@ export {
   PublicGoodOIDCIssuer,
   type BrowserIdentityTokenOptions,
 } from './oidc-login.js';
-export { loadSigningConfig, parseSigningConfig, selectServices } from './signing-config.js';
+export { loadSigningConfig, parseSigningConfig, selectRekor, selectServices } from './signing-config.js';
 export type { SigstoreServices } from './signing-config.js';
 export { generateKeyPair, pemEncode } from './key-pair.js';
 export type { GenerateKeyPairOptions, GeneratedKeyPair, KeyAlgorithm } from './key-pair.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ServiceSelector, type Service, type SigningConfig } from '@sigstore/protobuf-specs';
 import { MediaTypeSigningConfig } from './media-types.js';
-import { loadSigningConfig, parseSigningConfig, selectServices } from './signing-config.js';
+import { loadSigningConfig, parseSigningConfig, selectRekor, selectServices } from './signing-config.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 
@@ -68,6 +68,17 @@ describe('selectServices', () => {
 
   it('refuses a config without a usable Fulcio', () => {
     expect(() => selectServices(config({}), now)).toThrow(/no usable Fulcio/);
+  });
+
+  it('selectRekor picks the log without requiring a Fulcio (key signatures with a log entry)', () => {
+    const logs = config({
+      rekorTlogUrls: [
+        service('https://log-old', '2023-01-01T00:00:00Z'),
+        service('https://log', '2024-01-01T00:00:00Z'),
+      ],
+    });
+    expect(selectRekor(logs, now)).toEqual({ url: 'https://log', majorApiVersion: 1 });
+    expect(selectRekor(config({}), now)).toBeUndefined();
   });
 });
 

@@ -56,7 +56,7 @@ export function selectServices(config: SigningConfig, now: Date): SigstoreServic
   const ca = newest(config.caUrls, maxAPIVersion.ca, now);
   if (ca === undefined) throw usage('object', 'no usable Fulcio (caUrls) service');
   const services: SigstoreServices = { fulcioURL: ca.url };
-  const tlog = newest(config.rekorTlogUrls, maxAPIVersion.tlog, now);
+  const tlog = selectRekor(config, now);
   if (tlog !== undefined) {
     services.rekorURL = tlog.url;
     services.rekorAPIVersion = tlog.majorApiVersion;
@@ -64,6 +64,15 @@ export function selectServices(config: SigningConfig, now: Date): SigstoreServic
   const tsa = newest(config.tsaUrls, maxAPIVersion.tsa, now);
   if (tsa !== undefined) services.tsaURL = tsa.url;
   return services;
+}
+
+/**
+ * The Rekor `config` names for a signature logged without Fulcio (a key signature with a log entry), chosen as
+ * {@link selectServices} does; undefined when it names none usable. Fulcio is not required.
+ */
+export function selectRekor(config: SigningConfig, now: Date): { url: string; majorApiVersion: number } | undefined {
+  const tlog = newest(config.rekorTlogUrls, maxAPIVersion.tlog, now);
+  return tlog === undefined ? undefined : { url: tlog.url, majorApiVersion: tlog.majorApiVersion };
 }
 
 function newest(services: readonly Service[], maxVersion: number, now: Date): Service | undefined {
