@@ -4,8 +4,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 
+import type { CallOptions, Fetcher } from './content.js';
 import type { Descriptor } from './descriptor.js';
 import { ErrorCodes, LadingError } from './errors.js';
+import { DefaultManifestSizeLimit } from './media-types.js';
 
 /** Algorithms lading can compute, with the hex length of their encoded part. */
 const algorithms = { sha256: 64, sha512: 128 } as const;
@@ -142,4 +144,22 @@ export async function readAll(source: AsyncIterable<Uint8Array>, limit: number, 
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Fetches what `desc` names from `source` and reads it whole, checked against its digest and size (`where` names it
+ * in errors). For manifests, indexes and signatures, never layers: a descriptor larger than `limit` (default
+ * `DefaultManifestSizeLimit`, 4 MiB) is refused with `ERR_LADING_PROTOCOL` before anything is fetched.
+ */
+export async function fetchAll(
+  source: Fetcher,
+  desc: Descriptor,
+  where: string,
+  options: CallOptions = {},
+  limit = DefaultManifestSizeLimit,
+): Promise<Uint8Array> {
+  if (desc.size > limit) {
+    throw new LadingError(ErrorCodes.protocol, `${where}: ${desc.digest} is larger than the ${limit}-byte limit`);
+  }
+  return readAll(verifyContent(desc, await source.fetch(desc, options), where), desc.size, where);
 }

@@ -7,7 +7,17 @@ export type { LadingErrorCode, LadingErrorOptions } from './errors.js';
 export * from './media-types.js';
 export { checkDescriptor, parseManifest, successors } from './descriptor.js';
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from './descriptor.js';
-export { Digester, descriptorFor, digestOf, isDigest, parseDigest, readAll, sha256, verifyContent } from './digest.js';
+export {
+  Digester,
+  descriptorFor,
+  digestOf,
+  fetchAll,
+  isDigest,
+  parseDigest,
+  readAll,
+  sha256,
+  verifyContent,
+} from './digest.js';
 export type { DigestAlgorithm, ParsedDigest } from './digest.js';
 export type {
   ByteStream,

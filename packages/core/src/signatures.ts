@@ -5,7 +5,7 @@
  */
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, type Descriptor } from './descriptor.js';
-import { descriptorFor, readAll, verifyContent } from './digest.js';
+import { descriptorFor, fetchAll } from './digest.js';
 import { ErrorCodes, isLadingError, LadingError } from './errors.js';
 import { EmptyJSON, ManifestMediaTypes, MediaTypeCosignSimpleSigning, MediaTypeImageManifest } from './media-types.js';
 import type {
@@ -91,16 +91,6 @@ interface Found {
   listed: number;
 }
 
-/** Reads a manifest named by `desc`, digest-checked and size-capped. */
-async function readManifest(
-  target: GraphTarget,
-  desc: Descriptor,
-  where: string,
-  options: CallOptions,
-): Promise<Uint8Array> {
-  return readAll(verifyContent(desc, await target.fetch(desc, options), where), desc.size, where);
-}
-
 /** Reads a referrer and its single layer, checked by digest; undefined with a reason when it is not a candidate. */
 async function loadCandidate(
   target: GraphTarget,
@@ -113,7 +103,7 @@ async function loadCandidate(
   if (!ManifestMediaTypes.includes(referrer.mediaType)) return { skipped: `${referrer.digest}: not a manifest` };
   if (referrer.size > defaultMaxSignature) return { skipped: `${referrer.digest}: manifest too large` };
   const where = `verify ${reference}: referrer ${referrer.digest}`;
-  const bytes = await readManifest(target, referrer, where, options);
+  const bytes = await fetchAll(target, referrer, where, options);
   const parsed = parseManifest(bytes, referrer.mediaType, where);
   if (parsed.kind !== 'manifest') return { skipped: `${referrer.digest}: an index` };
   // Never trust listing metadata: the referrer itself must name this exact manifest.
@@ -123,7 +113,7 @@ async function loadCandidate(
   const [layer, ...more] = parsed.manifest.layers;
   if (!layer || more.length > 0) return { skipped: `${referrer.digest}: not exactly one layer` };
   if (layer.size > max) return { skipped: `${referrer.digest}: signature layer larger than ${max} bytes` };
-  const content = await readAll(verifyContent(layer, await target.fetch(layer, options), where), layer.size, where);
+  const content = await fetchAll(target, layer, where, options, max);
   const described: Descriptor = { ...referrer };
   const artifactType = parsed.manifest.artifactType ?? parsed.manifest.config.mediaType;
   described.artifactType = artifactType;
@@ -174,7 +164,7 @@ async function loadLegacy(
     found.notes.push(`${tag}: not a signature manifest`);
     return found;
   }
-  const bytes = await readManifest(target, desc, where, options);
+  const bytes = await fetchAll(target, desc, where, options);
   const parsed = parseManifest(bytes, desc.mediaType, where);
   if (parsed.kind !== 'manifest') {
     found.notes.push(`${tag}: an index`);
@@ -191,7 +181,7 @@ async function loadLegacy(
       found.notes.push(`${tag}: layer ${layer.digest} larger than ${max} bytes`);
       continue;
     }
-    const content = await readAll(verifyContent(layer, await target.fetch(layer, options), where), layer.size, where);
+    const content = await fetchAll(target, layer, where, options, max);
     found.candidates.push({
       subject: signed.descriptor,
       subjectBytes: signed.manifest,

@@ -97,25 +97,8 @@ async function githubActionsToken(
     throw new LadingError(ErrorCodes.auth, `${what}: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL`, { cause: e });
   }
   url.searchParams.set('audience', audience);
-  let response: Response;
-  try {
-    response = await fetchImpl(url, {
-      headers: { Accept: 'application/json', Authorization: `Bearer ${bearer}` },
-      ...(signal ? { signal } : {}),
-    });
-  } catch (e) {
-    signal?.throwIfAborted();
-    throw new LadingError(ErrorCodes.network, `${what}: ${url.host}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!response.ok) {
-    throw new LadingError(ErrorCodes.auth, `${what}: ${url.host} answered HTTP ${response.status}`);
-  }
-  const body: unknown = await response.json().catch(() => undefined);
-  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).value : undefined;
-  if (typeof value !== 'string' || value === '') {
-    throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "value" token`);
-  }
-  return value;
+  const init = { headers: { Accept: 'application/json', Authorization: `Bearer ${bearer}` } };
+  return requestToken(what, url, init, 'value', fetchImpl, signal);
 }
 
 async function buildkiteToken(
@@ -133,14 +116,30 @@ async function buildkiteToken(
   } catch (e) {
     throw new LadingError(ErrorCodes.auth, `${what}: BUILDKITE_AGENT_ENDPOINT is not a URL`, { cause: e });
   }
+  const init = {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: `Token ${agentToken}` },
+    body: JSON.stringify({ audience }),
+  };
+  return requestToken(what, url, init, 'token', fetchImpl, signal);
+}
+
+/**
+ * Asks a CI's token endpoint for an identity token: `ERR_LADING_NETWORK` when it cannot be reached,
+ * `ERR_LADING_AUTH` when it refuses or its JSON answer has no string `field`. Messages name the host, never the
+ * request's credentials.
+ */
+async function requestToken(
+  what: string,
+  url: URL,
+  init: RequestInit,
+  field: string,
+  fetchImpl: typeof fetch,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   let response: Response;
   try {
-    response = await fetchImpl(url, {
-      method: 'POST',
-      headers: { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: `Token ${agentToken}` },
-      body: JSON.stringify({ audience }),
-      ...(signal ? { signal } : {}),
-    });
+    response = await fetchImpl(url, { ...init, ...(signal ? { signal } : {}) });
   } catch (e) {
     signal?.throwIfAborted();
     throw new LadingError(ErrorCodes.network, `${what}: ${url.host}: ${(e as Error).message}`, { cause: e });
@@ -149,9 +148,9 @@ async function buildkiteToken(
     throw new LadingError(ErrorCodes.auth, `${what}: ${url.host} answered HTTP ${response.status}`);
   }
   const body: unknown = await response.json().catch(() => undefined);
-  const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).token : undefined;
+  const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   if (typeof token !== 'string' || token === '') {
-    throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "token"`);
+    throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "${field}" token`);
   }
   return token;
 }

@@ -1,6 +1,5 @@
 import {
   attachSignature,
-  DefaultManifestSizeLimit,
   ErrorCodes,
   formatTarget,
   IndexMediaTypes,
@@ -9,8 +8,7 @@ import {
   openTarget,
   parseManifest,
   parseTarget,
-  readAll,
-  verifyContent,
+  fetchAll,
   type CallOptions,
   type Descriptor,
   type GraphTarget,
@@ -62,19 +60,6 @@ interface ToSign {
   platform?: Platform;
 }
 
-/** A manifest or index, read whole: digest-checked and size-capped. */
-async function readManifest(
-  target: GraphTarget,
-  descriptor: Descriptor,
-  where: string,
-  call: CallOptions,
-): Promise<Uint8Array> {
-  if (descriptor.size > DefaultManifestSizeLimit) {
-    throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
-  }
-  return readAll(verifyContent(descriptor, await target.fetch(descriptor, call), where), descriptor.size, where);
-}
-
 /**
  * The manifests an image index lists, its nested indexes and theirs (up to {@link maxIndexDepth} levels), each
  * once, in index order; entries that are not manifests are skipped. Each nested index is read digest-checked.
@@ -106,7 +91,7 @@ async function listedManifests(
       );
     }
     const nestedWhere = `${where}: nested index ${entry.digest}`;
-    const parsed = parseManifest(await readManifest(target, entry, nestedWhere, call), entry.mediaType, nestedWhere);
+    const parsed = parseManifest(await fetchAll(target, entry, nestedWhere, call), entry.mediaType, nestedWhere);
     if (parsed.kind === 'index') {
       await listedManifests(target, parsed.index.manifests, where, call, found, depth + 1, platform);
     }
@@ -166,11 +151,7 @@ The signature's referrer digest is printed on standard output (one line per sign
     const toSign: ToSign[] = [{ descriptor }];
     if (flags.recursive) {
       // Everything is listed (and each nested index read, digest-checked) before the first signature is made.
-      const parsed = parseManifest(
-        await readManifest(opened.target, descriptor, where, call),
-        descriptor.mediaType,
-        where,
-      );
+      const parsed = parseManifest(await fetchAll(opened.target, descriptor, where, call), descriptor.mediaType, where);
       if (parsed.kind === 'index') {
         const found = new Map<string, ToSign>([[descriptor.digest, { descriptor }]]);
         await listedManifests(opened.target, parsed.index.manifests, where, call, found);

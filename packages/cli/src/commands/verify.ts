@@ -1,12 +1,10 @@
 import {
-  DefaultManifestSizeLimit,
   ErrorCodes,
   LadingError,
   loadArtifact,
   openTarget,
   parseManifest,
-  readAll,
-  verifyContent,
+  fetchAll,
   type Platform,
   type VerifiedSignature,
   formatPlatform,
@@ -138,14 +136,7 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
     }
     const where = `verify ${opened.display}`;
     const descriptor = await opened.target.resolve(opened.reference, call);
-    if (descriptor.size > DefaultManifestSizeLimit) {
-      throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
-    }
-    const bytes = await readAll(
-      verifyContent(descriptor, await opened.target.fetch(descriptor, call), where),
-      descriptor.size,
-      where,
-    );
+    const bytes = await fetchAll(opened.target, descriptor, where, call);
     // Checks the structure; an image index is verified by its own signatures (as cosign verify does).
     parseManifest(bytes, descriptor.mediaType, where);
     await verification.gate.verify(

@@ -8,9 +8,9 @@ import { arch, endianness, platform as hostOS } from 'node:os';
 
 import type { CallOptions, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../descriptor.js';
-import { readAll, verifyContent } from '../digest.js';
+import { fetchAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
-import { DefaultManifestSizeLimit, IndexMediaTypes, ManifestMediaTypes } from '../media-types.js';
+import { IndexMediaTypes, ManifestMediaTypes } from '../media-types.js';
 
 /** Levels of image indexes followed from the reference to a platform manifest, the top one included. */
 export const MaxIndexDepth = 4;
@@ -127,22 +127,6 @@ interface PlatformEntry {
   platform?: Platform;
 }
 
-/** An index or manifest read whole, digest-checked and size-capped. */
-async function readManifestBytes(
-  target: GraphTarget,
-  descriptor: Descriptor,
-  where: string,
-  call: CallOptions,
-): Promise<Uint8Array> {
-  if (descriptor.size > DefaultManifestSizeLimit) {
-    throw new LadingError(
-      ErrorCodes.protocol,
-      `${where}: manifest ${descriptor.digest} is larger than ${DefaultManifestSizeLimit} bytes`,
-    );
-  }
-  return readAll(verifyContent(descriptor, await target.fetch(descriptor, call), where), descriptor.size, where);
-}
-
 /** Buildx attestation manifests and other entries that are not for a platform (`unknown/unknown`). */
 function isPlatformless(entry: PlatformEntry): boolean {
   const p = entry.platform;
@@ -175,7 +159,7 @@ async function platformEntries(
           `${where}: the index lists more than ${MaxNestedIndexes} nested indexes; name a platform manifest by digest`,
         );
       }
-      const bytes = await readManifestBytes(target, entry, `${where}: nested index ${entry.digest}`, call);
+      const bytes = await fetchAll(target, entry, `${where}: nested index ${entry.digest}`, call);
       const parsed = parseManifest(bytes, entry.mediaType, `${where}: nested index ${entry.digest}`);
       if (parsed.kind !== 'index') {
         throw new LadingError(
@@ -257,7 +241,7 @@ export async function resolvePlatformManifest(
     throw new LadingError(ErrorCodes.usage, `${where}: image index ${index.descriptor.digest} lists no manifest`);
   }
   const manifestWhere = `${where}: platform manifest ${chosen.descriptor.digest}`;
-  const bytes = await readManifestBytes(target, chosen.descriptor, manifestWhere, call);
+  const bytes = await fetchAll(target, chosen.descriptor, manifestWhere, call);
   const parsed = parseManifest(bytes, chosen.descriptor.mediaType, manifestWhere);
   if (parsed.kind !== 'manifest') {
     throw new LadingError(ErrorCodes.protocol, `${manifestWhere}: listed as a manifest but is an index`);

@@ -4,7 +4,7 @@
  */
 import type { CallOptions, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../descriptor.js';
-import { readAll, verifyContent } from '../digest.js';
+import { fetchAll, readAll, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import {
   AnnotationTitle,
@@ -65,14 +65,7 @@ export async function loadArtifact(
   // A malformed --platform is a usage error before anything is fetched.
   if (options.platform !== undefined) parsePlatform(options.platform);
   const resolved = await target.resolve(reference, call);
-  if (resolved.size > DefaultManifestSizeLimit) {
-    throw new LadingError(ErrorCodes.protocol, `${where}: manifest larger than ${DefaultManifestSizeLimit} bytes`);
-  }
-  const resolvedBytes = await readAll(
-    verifyContent(resolved, await target.fetch(resolved, call), where),
-    resolved.size,
-    where,
-  );
+  const resolvedBytes = await fetchAll(target, resolved, where, call);
   const parsed = parseManifest(resolvedBytes, resolved.mediaType, where);
   let loaded: LoadedArtifact;
   if (parsed.kind === 'index') {
