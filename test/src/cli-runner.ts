@@ -1,7 +1,11 @@
 // Runs the built `lading` binary for the CLI tests, with the Node that runs the tests.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+
+import type { ErrorJSON } from '@lading/cli';
+import { expect } from 'vitest';
 
 import { repoRoot } from './testbed/index.js';
 
@@ -55,13 +59,95 @@ export function collectLading(child: LadingChild): Promise<LadingRun> {
   });
 }
 
+/** How a run of {@link runLading} ended and what it printed, stdout decoded as UTF-8. */
+export interface LadingTextRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs `lading args…` to completion, stdout decoded as UTF-8. */
-export async function runLading(
-  args: readonly string[],
-  options: LadingOptions,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runLading(args: readonly string[], options: LadingOptions): Promise<LadingTextRun> {
   const { code, stdout, stderr } = await collectLading(startLading(args, options));
   return { code, stdout: stdout.toString('utf8'), stderr };
+}
+
+/** Where the runner of {@link ladingIn} runs: the working folder and the whole environment of the child. */
+export interface LadingPlace {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** One call of the runner of {@link ladingIn}: another working folder, and stdin (default: closed at once). */
+export interface LadingCallOptions {
+  cwd?: string;
+  input?: string | Buffer;
+}
+
+/** `lading args…` run to completion by {@link ladingIn}: `extraEnv` is added to the place's environment. */
+export type LadingRunner = (
+  args: readonly string[],
+  extraEnv?: NodeJS.ProcessEnv,
+  options?: LadingCallOptions,
+) => Promise<LadingTextRun>;
+
+/**
+ * The `lading(args, extraEnv, options)` of a test file: {@link runLading} in `place().cwd` (or `options.cwd`) with
+ * `place().env` plus `extraEnv` (whose entries win). `place` is called at each run, so it may read the folder and
+ * environment a `beforeAll` sets up.
+ */
+export function ladingIn(place: () => LadingPlace): LadingRunner {
+  return (args, extraEnv = {}, options = {}) => {
+    const { cwd, env } = place();
+    return runLading(args, {
+      cwd: options.cwd ?? cwd,
+      env: { ...env, ...extraEnv },
+      ...(options.input === undefined ? {} : { input: options.input }),
+    });
+  };
+}
+
+/** The JSON a run printed on stdout (bytes read as UTF-8); the type parameter names the documented result type. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
+export function json<T>(result: { stdout: string | Buffer }): T {
+  return JSON.parse(result.stdout.toString()) as T;
+}
+
+/** Expects a run (of lading or of a peer tool) to have exited 0; on failure shows `what`, stdout and stderr. */
+export function expectOK(
+  result: { code: number | null; stdout: string | Buffer; stderr: string },
+  what?: string,
+): void {
+  const output = `${result.stdout.toString()}\n${result.stderr}`;
+  expect(result.code, what === undefined ? output : `${what}\n${output}`).toBe(0);
+}
+
+/**
+ * Expects a `--json` run refused by verification: exit 5, and `ERR_LADING_VERIFICATION` with exit code 5 in the
+ * JSON error on stdout. Returns that error.
+ */
+export function expectVerificationRefused(result: LadingTextRun): ErrorJSON['error'] {
+  expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(5);
+  const error = json<ErrorJSON>(result).error;
+  expect(error.code).toBe('ERR_LADING_VERIFICATION');
+  expect(error.exitCode).toBe(5);
+  return error;
+}
+
+/**
+ * A new destination folder `<parent>/<name>-XXXXXX` holding one file (keep.txt), and its {@link snapshot}, to
+ * compare with after a refusal that must leave it as it was.
+ */
+export async function occupiedDestination(parent: string, name: string): Promise<{ dir: string; before: string[] }> {
+  const dir = await mkdtemp(path.join(parent, `${name}-`));
+  await writeFile(path.join(dir, 'keep.txt'), 'already here\n');
+  return { dir, before: await snapshot(dir) };
+}
+
+/** The files directly in `dir` as sorted `name:content` lines (UTF-8); a folder among them makes it throw. */
+export async function snapshot(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).sort();
+  return Promise.all(names.map(async (n) => `${n}:${await readFile(path.join(dir, n), 'utf8')}`));
 }
 
 /** How a run at a terminal ended. */

@@ -26,75 +26,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { descriptorFor, readAll } from '@lading/core';
 
-import { runLading } from './cli-runner.js';
+import { expectOK, expectVerificationRefused, json, ladingIn, occupiedDestination, snapshot } from './cli-runner.js';
 import { isolatedClient } from './registry/helpers.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { startSigstoreHarness, type SigstoreHarness } from './sigstore-harness/index.js';
-import { writeEmptySigningConfig } from './sigstore/fixtures.js';
-import { makeToolHome, run, testbed, type RunResult } from './testbed/index.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Options {
-  cwd?: string;
-  input?: string;
-  env?: NodeJS.ProcessEnv;
-}
+import {
+  cosign as cosignIn,
+  cosignIdentityFlags,
+  cosignKeyFlags,
+  cosignVerifyKeyArgs,
+  ladingKeylessFlags,
+  writeEmptySigningConfig,
+} from './sigstore/fixtures.js';
+import { makeToolHome, testbed, type RunResult } from './testbed/index.js';
 
 let env: NodeJS.ProcessEnv;
 let work: string;
 let harness: SigstoreHarness;
 let noServices: string;
 
-/** Runs `lading args…` in the isolated environment (plus `options.env`) to completion. */
-function lading(args: readonly string[], options: Options = {}): Promise<Result> {
-  return runLading(args, {
-    cwd: options.cwd ?? work,
-    env: { ...env, ...options.env },
-    ...(options.input === undefined ? {} : { input: options.input }),
-  });
-}
-
-/** The JSON a command printed on stdout; the type parameter names the documented result type. */
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result): T {
-  return JSON.parse(result.stdout) as T;
-}
+/** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`) to completion. */
+const lading = ladingIn(() => ({ cwd: work, env }));
 
 /** Runs cosign 3.1.1 offline (the harness's tool environment) in `work`; never throws on its exit code. */
 function cosign(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return run('cosign', args, { env: { ...harness.toolEnv, ...extraEnv }, cwd: work, check: false });
-}
-
-function expectOK(result: RunResult | Result, what: string): void {
-  expect(result.code, `${what}\n${result.stdout}\n${result.stderr}`).toBe(0);
+  return cosignIn(harness, work, args, extraEnv);
 }
 
 const unique = (what: string): string => `cli/${what}-${randomBytes(4).toString('hex')}`;
-
-/** A destination folder holding one file, and a snapshot to compare with after a refusal. */
-async function occupiedDestination(name: string): Promise<{ dir: string; before: string[] }> {
-  const dir = await mkdtemp(path.join(work, `${name}-`));
-  await writeFile(path.join(dir, 'keep.txt'), 'already here\n');
-  return { dir, before: await snapshot(dir) };
-}
-
-async function snapshot(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).sort();
-  return Promise.all(names.map(async (n) => `${n}:${await readFile(path.join(dir, n), 'utf8')}`));
-}
-
-/** Expects a refusal with exit 5 and the verification error code in the JSON error. */
-function expectVerificationRefused(result: Result): void {
-  expect(result.code, result.stderr).toBe(5);
-  const error = json<ErrorJSON>(result).error;
-  expect(error.code).toBe('ERR_LADING_VERIFICATION');
-  expect(error.exitCode).toBe(5);
-}
 
 beforeAll(async () => {
   const bed = testbed();
@@ -106,11 +65,13 @@ beforeAll(async () => {
   harness = await startSigstoreHarness();
   noServices = await writeEmptySigningConfig(work);
   // Two key pairs: ours, and another signer's whose public key must not be accepted for ours.
-  const first = await lading(['key', 'generate', '--json'], { env: { COSIGN_PASSWORD: 'pw-1' } });
+  const first = await lading(['key', 'generate', '--json'], { COSIGN_PASSWORD: 'pw-1' });
   expectOK(first, 'key generate');
-  const other = await lading(['key', 'generate', '--output-key-prefix', 'other', '--password-stdin'], {
-    input: 'pw-2\n',
-  });
+  const other = await lading(
+    ['key', 'generate', '--output-key-prefix', 'other', '--password-stdin'],
+    {},
+    { input: 'pw-2\n' },
+  );
   expectOK(other, 'key generate other');
 });
 
@@ -133,7 +94,7 @@ describe('lading key generate', () => {
 
   it('refuses to overwrite (exit 2, files unchanged) and needs a password', async () => {
     const key = await readFile(path.join(work, 'cosign.key'), 'utf8');
-    const again = await lading(['key', 'generate', '--json'], { env: { COSIGN_PASSWORD: 'x' } });
+    const again = await lading(['key', 'generate', '--json'], { COSIGN_PASSWORD: 'x' });
     expect(again.code).toBe(2);
     expect(json<ErrorJSON>(again).error.message).toBe('key generate: cosign.key exists; it is not overwritten');
     expect(await readFile(path.join(work, 'cosign.key'), 'utf8')).toBe(key);
@@ -146,7 +107,7 @@ describe('lading key generate', () => {
 
   it('prints the written paths and the key hint as JSON', async () => {
     const result = await lading(['key', 'generate', '--json', '--output-key-prefix', 'json-key'], {
-      env: { COSIGN_PASSWORD: '' },
+      COSIGN_PASSWORD: '',
     });
     expectOK(result, 'key generate --json');
     const out = json<KeyGenerateResult>(result);
@@ -166,7 +127,7 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     host = testbed().registries.anonymous.host;
     name = `${host}/${unique('signed')}`;
     const result = await lading(['push', '--json', '--sign', '--key', 'cosign.key', `${name}:v1`, 'config'], {
-      env: { COSIGN_PASSWORD: 'pw-1' },
+      COSIGN_PASSWORD: 'pw-1',
     });
     expectOK(result, 'push --sign');
     pushed = json<PushCommandResult>(result);
@@ -182,6 +143,7 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
   it('push --sign without --json keeps stdout to the manifest digest and names the signature on stderr', async () => {
     const result = await lading(
       ['push', '--sign', '--key', 'cosign.key', '--key-password-stdin', `${name}:v2`, 'notes.txt'],
+      {},
       { input: 'pw-1\n' },
     );
     expectOK(result, 'push --sign --key-password-stdin');
@@ -191,28 +153,14 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
   });
 
   it('cosign verify --key accepts the signature lading attached (interop proof)', async () => {
-    const result = await cosign([
-      'verify',
-      '--key',
-      'cosign.pub',
-      '--insecure-ignore-tlog',
-      '--allow-http-registry',
-      `${name}@${digest}`,
-    ]);
+    const result = await cosign(cosignVerifyKeyArgs('cosign.pub', `${name}@${digest}`));
     expectOK(result, 'cosign verify');
     // cosign prints the verified payloads on stdout: the statement names our manifest digest.
     expect(result.stdout).toContain(digest.slice('sha256:'.length));
   });
 
   it('cosign verify refuses the signature for another key', async () => {
-    const result = await cosign([
-      'verify',
-      '--key',
-      'other.pub',
-      '--insecure-ignore-tlog',
-      '--allow-http-registry',
-      `${name}@${digest}`,
-    ]);
+    const result = await cosign(cosignVerifyKeyArgs('other.pub', `${name}@${digest}`));
     expect(result.code).not.toBe(0);
   });
 
@@ -242,7 +190,7 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
   });
 
   it('pull --verify-key with another key is exit 5 and the destination is unchanged', async () => {
-    const { dir, before } = await occupiedDestination('wrong-key');
+    const { dir, before } = await occupiedDestination(work, 'wrong-key');
     const result = await lading(['pull', '--json', '--overwrite', '--verify-key', 'other.pub', `${name}:v1`, dir]);
     expectVerificationRefused(result);
     expect(json<ErrorJSON>(result).error.message).toContain('the signature verifies with none of the 1 trusted keys');
@@ -283,7 +231,7 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
   it('a tampered manifest (the tag moved to an edited copy of the signed one) is exit 5, nothing written', async () => {
     const tampered = `${host}/${unique('tampered')}`;
     const signed = await lading(['push', '--json', '--sign', '--key', 'cosign.key', `${tampered}:v1`, 'config'], {
-      env: { COSIGN_PASSWORD: 'pw-1' },
+      COSIGN_PASSWORD: 'pw-1',
     });
     expectOK(signed, 'push --sign (to tamper with)');
     const original = json<PushCommandResult>(signed);
@@ -323,19 +271,9 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     const result = await lading(['push', '--json', `${other}:v1`, 'notes.txt']);
     expectOK(result, 'push');
     const manifest = json<PushCommandResult>(result).digest;
-    const signed = await cosign(
-      [
-        'sign',
-        '--key',
-        'other.key',
-        '--signing-config',
-        noServices,
-        '--allow-http-registry',
-        '--yes',
-        `${other}@${manifest}`,
-      ],
-      { COSIGN_PASSWORD: 'pw-2' },
-    );
+    const signed = await cosign(['sign', ...cosignKeyFlags('other.key', noServices), `${other}@${manifest}`], {
+      COSIGN_PASSWORD: 'pw-2',
+    });
     expectOK(signed, 'cosign sign');
     const dest = await mkdtemp(path.join(work, 'cosign-'));
     const pulled = await lading(['pull', '--json', '--verify-key', 'other.pub', `${other}:v1`, dest]);
@@ -353,7 +291,7 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     expectVerificationRefused(await lading(['ls', '--json', '--verify-key', 'cosign.pub', `${existing}:v1`]));
 
     const signed = await lading(['sign', '--json', '--key', 'cosign.key', `${existing}:v1`], {
-      env: { COSIGN_PASSWORD: 'pw-1' },
+      COSIGN_PASSWORD: 'pw-1',
     });
     expectOK(signed, 'sign');
     const out = json<SignCommandResult>(signed);
@@ -361,24 +299,14 @@ describe('key signatures on distribution: lading signs, cosign verifies; cosign 
     expect(out.digest).toBe(manifest);
     expect(out.signature.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
-    expectOK(
-      await cosign([
-        'verify',
-        '--key',
-        'cosign.pub',
-        '--insecure-ignore-tlog',
-        '--allow-http-registry',
-        `${existing}@${manifest}`,
-      ]),
-      'cosign verify',
-    );
+    expectOK(await cosign(cosignVerifyKeyArgs('cosign.pub', `${existing}@${manifest}`)), 'cosign verify');
     expectOK(await lading(['ls', '--verify-key', 'cosign.pub', `${existing}:v1`]), 'ls --verify-key');
   });
 
   it('a wrong key password fails before anything is pushed (exit 2)', async () => {
     const repo = `${host}/${unique('bad-password')}`;
     const result = await lading(['push', '--sign', '--key', 'cosign.key', `${repo}:v1`, 'notes.txt'], {
-      env: { COSIGN_PASSWORD: 'wrong' },
+      COSIGN_PASSWORD: 'wrong',
     });
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
@@ -418,18 +346,8 @@ describe('keyless signatures (offline Sigstore harness)', () => {
 
   beforeAll(async () => {
     name = `${testbed().registries.anonymous.host}/${unique('keyless')}`;
-    const token = harness.identityToken({ subject, email: subject });
-    const result = await lading([
-      'push',
-      '--json',
-      '--sign',
-      '--identity-token',
-      token,
-      '--signing-config',
-      harness.signingConfigPath,
-      `${name}:v1`,
-      'config',
-    ]);
+    const signing = ['--sign', ...ladingKeylessFlags(harness, harness.identityToken({ subject, email: subject }))];
+    const result = await lading(['push', '--json', ...signing, `${name}:v1`, 'config']);
     expectOK(result, 'push --sign keyless');
     digest = json<PushCommandResult>(result).digest;
   });
@@ -437,12 +355,7 @@ describe('keyless signatures (offline Sigstore harness)', () => {
   it('cosign verify accepts the identity against the harness trusted root', async () => {
     const result = await cosign([
       'verify',
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--certificate-identity',
-      subject,
-      '--certificate-oidc-issuer',
-      harness.oidcIssuer,
+      ...cosignIdentityFlags(harness, subject),
       '--allow-http-registry',
       `${name}@${digest}`,
     ]);
@@ -463,7 +376,7 @@ describe('keyless signatures (offline Sigstore harness)', () => {
     const regexp = await lading(['ls', ...flags, '--verify-subject-regexp', '.*@example\\.com', `${name}:v1`]);
     expectOK(regexp, 'ls --verify-subject-regexp');
 
-    const { dir, before } = await occupiedDestination('keyless-wrong');
+    const { dir, before } = await occupiedDestination(work, 'keyless-wrong');
     const wrong = await lading([
       'pull',
       '--json',
@@ -504,7 +417,7 @@ describe('against the fake registry with the referrers API', () => {
     registry = await startFakeRegistry({ referrersAPI: true });
     ref = `${registry.host}/cli/signed:v1`;
     const result = await lading(['push', '--json', '--sign', '--key', 'cosign.key', ref, 'config'], {
-      env: { COSIGN_PASSWORD: 'pw-1' },
+      COSIGN_PASSWORD: 'pw-1',
     });
     expectOK(result, 'push --sign (fake registry)');
     const out = json<PushCommandResult>(result);
@@ -533,7 +446,7 @@ describe('against the fake registry with the referrers API', () => {
   });
 
   it('lading sign adds a second signature the other key then accepts', async () => {
-    const signed = await lading(['sign', '--key', 'other.key', '--key-password-stdin', ref], { input: 'pw-2\n' });
+    const signed = await lading(['sign', '--key', 'other.key', '--key-password-stdin', ref], {}, { input: 'pw-2\n' });
     expectOK(signed, 'sign (fake registry)');
     const second = signed.stdout.trim();
     expect(second).toMatch(/^sha256:[0-9a-f]{64}$/);

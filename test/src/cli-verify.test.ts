@@ -16,19 +16,13 @@ import type {
 } from '@lading/cli';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from './cli-runner.js';
-import { writeEmptySigningConfig } from './sigstore/fixtures.js';
+import { expectOK, expectVerificationRefused, json, ladingIn } from './cli-runner.js';
+import { cosignKeyFlags, writeEmptySigningConfig } from './sigstore/fixtures.js';
 import { makeToolHome, run, testbed, type RunResult } from './testbed/index.js';
 
 const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const signType = 'https://sigstore.dev/cosign/sign/v1';
 const attestType = 'https://example.com/predicate/v1';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let env: NodeJS.ProcessEnv;
 let work: string;
@@ -36,24 +30,12 @@ let host: string;
 let keyHint: string;
 let noServices: string;
 
-/** Runs `lading args…` in the isolated environment (plus `extraEnv`) to completion. */
-function lading(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return runLading(args, { cwd: work, env: { ...env, ...extraEnv } });
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result | RunResult): T {
-  return JSON.parse(result.stdout) as T;
-}
-
-function expectOK(result: RunResult | Result, what: string): void {
-  expect(result.code, `${what}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
+/** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`) to completion. */
+const lading = ladingIn(() => ({ cwd: work, env }));
 
 /** cosign 3.1.1 offline in `work` with `cosign.key` (password pw-1); never throws on its exit code. */
 function cosign(verb: string, args: readonly string[]): Promise<RunResult> {
-  const common = ['--key', 'cosign.key', '--signing-config', noServices, '--allow-http-registry', '--yes'];
-  return run('cosign', [verb, ...common, ...args], {
+  return run('cosign', [verb, ...cosignKeyFlags('cosign.key', noServices), ...args], {
     env: { ...env, COSIGN_PASSWORD: 'pw-1' },
     cwd: work,
     check: false,
@@ -136,11 +118,9 @@ describe('lading verify', () => {
 
   it('another key is exit 5 (ERR_LADING_VERIFICATION), nothing on stdout', async () => {
     const result = await lading(['verify', '--json', '--verify-key', 'other.pub', `${name}:v1`]);
-    expect(result.code).toBe(5);
-    const error = json<ErrorJSON>(result).error;
-    expect(error.code).toBe('ERR_LADING_VERIFICATION');
-    expect(error.exitCode).toBe(5);
-    expect(error.message).toContain('the signature verifies with none of the 1 trusted keys');
+    expect(expectVerificationRefused(result).message).toContain(
+      'the signature verifies with none of the 1 trusted keys',
+    );
     const text = await lading(['verify', '--verify-key', 'other.pub', `${name}:v1`]);
     expect(text.code).toBe(5);
     expect(text.stdout).toBe('');

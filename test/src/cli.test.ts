@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { CatCommandResult, ErrorJSON, ListCommandResult, PullCommandResult, PushCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { collectLading, startLading } from './cli-runner.js';
+import { collectLading, json, startLading } from './cli-runner.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { makeToolHome, run, testbed } from './testbed/index.js';
 
@@ -38,12 +38,6 @@ function lading(args: readonly string[], options: Options = {}): Promise<Result>
       ...(options.input === undefined ? {} : { input: options.input }),
     }),
   );
-}
-
-/** The JSON a command printed on stdout; the type parameter names the documented result type. */
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result): T {
-  return JSON.parse(result.stdout.toString('utf8')) as T;
 }
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');

@@ -8,7 +8,7 @@
 //   cosign sign --recursive --key other.key --signing-config <no services> --allow-http-registry --yes <repo>@<index>
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import {
@@ -31,16 +31,18 @@ import type {
 } from '@lading/cli';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from './cli-runner.js';
+import {
+  expectOK,
+  expectVerificationRefused,
+  json,
+  ladingIn,
+  occupiedDestination,
+  snapshot,
+  type LadingTextRun,
+} from './cli-runner.js';
 import { isolatedClient } from './registry/helpers.js';
-import { writeEmptySigningConfig } from './sigstore/fixtures.js';
+import { cosignKeyFlags, cosignVerifyKeyArgs, writeEmptySigningConfig } from './sigstore/fixtures.js';
 import { makeToolHome, run, testbed, type RunResult } from './testbed/index.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let env: NodeJS.ProcessEnv;
 let work: string;
@@ -58,29 +60,15 @@ function hostPlatform(): Platform {
 }
 
 /** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`). */
-function lading(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}, cwd = work): Promise<Result> {
-  return runLading(args, { cwd, env: { ...env, ...extraEnv } });
-}
+const lading = ladingIn(() => ({ cwd: work, env }));
 
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result | RunResult): T {
-  return JSON.parse(result.stdout) as T;
-}
-
-function expectOK(result: Result | RunResult, what: string): void {
-  expect(result.code, `${what}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
-
-/** Expects exit 5 with `ERR_LADING_VERIFICATION` in the JSON error; returns the message. */
-function expectRefused(result: Result): string {
-  expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(5);
-  const error = json<ErrorJSON>(result).error;
-  expect(error.code).toBe('ERR_LADING_VERIFICATION');
-  return error.message;
+/** The arguments of a read of `platform` from `name:v1` that trusts only `<key>.pub`. */
+function verifiedPlatform(name: string, platform: string, key: 'cosign' | 'other' = 'cosign'): string[] {
+  return ['--verify-key', `${key}.pub`, '--platform', platform, `${name}:v1`];
 }
 
 /** Expects exit 2 with `ERR_LADING_USAGE` in the JSON error; returns the message. */
-function expectUsage(result: Result): string {
+function expectUsage(result: LadingTextRun): string {
   expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(2);
   const error = json<ErrorJSON>(result).error;
   expect(error.code).toBe('ERR_LADING_USAGE');
@@ -106,7 +94,11 @@ interface MultiPlatform {
 
 /** Pushes `<platform>/tool.txt` as `name:<tag>` with lading; returns the manifest descriptor. */
 async function pushBuild(name: string, platform: 'amd64' | 'arm64'): Promise<Descriptor> {
-  const result = await lading(['push', '--json', `${name}:${platform}`, 'tool.txt'], {}, path.join(work, platform));
+  const result = await lading(
+    ['push', '--json', `${name}:${platform}`, 'tool.txt'],
+    {},
+    { cwd: path.join(work, platform) },
+  );
   expectOK(result, `push ${platform}`);
   const pushed = json<PushCommandResult>(result);
   const repo = isolatedClient().repository(name);
@@ -157,17 +149,19 @@ async function multiPlatform(what: string): Promise<MultiPlatform> {
   return { name, repo, index, amd64, arm64 };
 }
 
-/** A destination folder holding one file, and how to check it is unchanged. */
-async function occupied(name: string): Promise<{ dir: string; unchanged: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(work, `${name}-`));
-  await writeFile(path.join(dir, 'keep.txt'), 'already here\n');
-  return {
-    dir,
-    unchanged: async () => {
-      expect(await readdir(dir)).toEqual(['keep.txt']);
-      expect(await readFile(path.join(dir, 'keep.txt'), 'utf8')).toBe('already here\n');
-    },
-  };
+/** Expects a `--json` run (cat, verify) to have read the `arch` manifest of `artifact`, chosen in its index. */
+function expectReadThroughIndex(
+  result: LadingTextRun,
+  what: string,
+  artifact: MultiPlatform,
+  arch: 'amd64' | 'arm64',
+): void {
+  expectOK(result, what);
+  expect(json<CatCommandResult | VerifyCommandResult>(result)).toMatchObject({
+    digest: artifact[arch].digest,
+    index: artifact.index.digest,
+    platform: arch === 'amd64' ? linuxAMD64 : linuxARM64,
+  });
 }
 
 /** `lading sign --key <key>` of `reference` (the index only, or everything with `--recursive`). */
@@ -243,12 +237,7 @@ describe('reading an image index: --platform, the only manifest, this machine', 
       expect(cat.stdout).toBe(content);
     }
     const catJSON = await lading(['cat', '--json', '--platform', 'linux/arm64', `${artifact.name}:v1`, 'tool.txt']);
-    expectOK(catJSON, 'cat --json --platform');
-    expect(json<CatCommandResult>(catJSON)).toMatchObject({
-      digest: artifact.arm64.digest,
-      index: artifact.index.digest,
-      platform: linuxARM64,
-    });
+    expectReadThroughIndex(catJSON, 'cat --json --platform', artifact, 'arm64');
   });
 
   it("without --platform: the index's only manifest, else this machine's platform", async () => {
@@ -276,14 +265,14 @@ describe('reading an image index: --platform, the only manifest, this machine', 
   });
 
   it('no manifest for the platform: exit 2 listing the platforms and naming --platform, nothing written', async () => {
-    const { dir, unchanged } = await occupied('no-platform');
+    const { dir, before } = await occupiedDestination(work, 'no-platform');
     const message = expectUsage(
       await lading(['pull', '--json', '--platform', 'windows/amd64', `${artifact.name}:v1`, dir]),
     );
     expect(message).toBe(
       `read ${artifact.name}:v1: image index ${artifact.index.digest} has no manifest for windows/amd64; it has linux/amd64 (${artifact.amd64.digest}), linux/arm64 (${artifact.arm64.digest}); choose one with --platform os/arch[/variant]`,
     );
-    await unchanged();
+    expect(await snapshot(dir)).toEqual(before);
 
     const nobody = await pushIndex(
       artifact.repo,
@@ -337,16 +326,7 @@ describe('verifying an image index: a signature on the index or on the platform 
     expect(signed.signatures).toHaveLength(1);
 
     const dest = await mkdtemp(path.join(work, 'index-signed-'));
-    const pulled = await lading([
-      'pull',
-      '--json',
-      '--verify-key',
-      'cosign.pub',
-      '--platform',
-      'linux/arm64',
-      `${artifact.name}:v1`,
-      dest,
-    ]);
+    const pulled = await lading(['pull', '--json', ...verifiedPlatform(artifact.name, 'linux/arm64'), dest]);
     expectOK(pulled, 'pull --verify-key (index signed)');
     const out = json<PullCommandResult>(pulled);
     expect(out.digest).toBe(artifact.arm64.digest);
@@ -363,21 +343,8 @@ describe('verifying an image index: a signature on the index or on the platform 
     });
     expect(json<VerifyCommandResult>(verified).index).toBeUndefined();
 
-    const forPlatform = await lading([
-      'verify',
-      '--json',
-      '--platform',
-      'linux/amd64',
-      '--verify-key',
-      'cosign.pub',
-      `${artifact.name}:v1`,
-    ]);
-    expectOK(forPlatform, 'verify --platform (index signed)');
-    expect(json<VerifyCommandResult>(forPlatform)).toMatchObject({
-      digest: artifact.amd64.digest,
-      index: artifact.index.digest,
-      platform: linuxAMD64,
-    });
+    const forPlatform = await lading(['verify', '--json', ...verifiedPlatform(artifact.name, 'linux/amd64')]);
+    expectReadThroughIndex(forPlatform, 'verify --platform (index signed)', artifact, 'amd64');
   });
 
   it('only the platform manifest signed: that platform is accepted, the other and the index are not', async () => {
@@ -385,46 +352,20 @@ describe('verifying an image index: a signature on the index or on the platform 
     const signed = await sign(`${artifact.name}@${artifact.arm64.digest}`, 'cosign');
 
     const dest = await mkdtemp(path.join(work, 'platform-signed-'));
-    const pulled = await lading([
-      'pull',
-      '--json',
-      '--verify-key',
-      'cosign.pub',
-      '--platform',
-      'linux/arm64',
-      `${artifact.name}:v1`,
-      dest,
-    ]);
+    const pulled = await lading(['pull', '--json', ...verifiedPlatform(artifact.name, 'linux/arm64'), dest]);
     expectOK(pulled, 'pull --verify-key (platform manifest signed)');
     expect(json<PullCommandResult>(pulled).verified?.map((v) => [v.subject, v.referrer])).toEqual([
       [artifact.arm64.digest, signed.signature.digest],
     ]);
     expect(await readFile(path.join(dest, 'tool.txt'), 'utf8')).toBe('arm64 build\n');
 
-    const { dir, unchanged } = await occupied('other-platform');
-    expectRefused(
-      await lading([
-        'pull',
-        '--json',
-        '--overwrite',
-        '--verify-key',
-        'cosign.pub',
-        '--platform',
-        'linux/amd64',
-        `${artifact.name}:v1`,
-        dir,
-      ]),
+    const { dir, before } = await occupiedDestination(work, 'other-platform');
+    expectVerificationRefused(
+      await lading(['pull', '--json', '--overwrite', ...verifiedPlatform(artifact.name, 'linux/amd64'), dir]),
     );
-    await unchanged();
-    expectRefused(await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${artifact.name}:v1`]));
-    const text = await lading([
-      'verify',
-      '--platform',
-      'linux/arm64',
-      '--verify-key',
-      'cosign.pub',
-      `${artifact.name}:v1`,
-    ]);
+    expect(await snapshot(dir)).toEqual(before);
+    expectVerificationRefused(await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${artifact.name}:v1`]));
+    const text = await lading(['verify', ...verifiedPlatform(artifact.name, 'linux/arm64')]);
     expectOK(text, 'verify --platform (platform manifest signed)');
     expect(text.stdout).toMatch(
       new RegExp(
@@ -435,48 +376,18 @@ describe('verifying an image index: a signature on the index or on the platform 
 
   it('neither signed, or signed by another key: exit 5 and nothing written', async () => {
     const artifact = await multiPlatform('unsigned');
-    const { dir, unchanged } = await occupied('unsigned');
-    const message = expectRefused(
-      await lading([
-        'pull',
-        '--json',
-        '--overwrite',
-        '--verify-key',
-        'cosign.pub',
-        '--platform',
-        'linux/arm64',
-        `${artifact.name}:v1`,
-        dir,
-      ]),
-    );
+    const { dir, before } = await occupiedDestination(work, 'unsigned');
+    const message = expectVerificationRefused(
+      await lading(['pull', '--json', '--overwrite', ...verifiedPlatform(artifact.name, 'linux/arm64'), dir]),
+    ).message;
     expect(message).toContain('nothing was read');
-    await unchanged();
+    expect(await snapshot(dir)).toEqual(before);
 
     await sign(`${artifact.name}:v1`, 'other', true);
-    expectRefused(
-      await lading([
-        'pull',
-        '--json',
-        '--verify-key',
-        'cosign.pub',
-        '--platform',
-        'linux/arm64',
-        `${artifact.name}:v1`,
-        dir,
-      ]),
-    );
-    await unchanged();
-    expectRefused(
-      await lading([
-        'cat',
-        '--json',
-        '--verify-key',
-        'cosign.pub',
-        '--platform',
-        'linux/amd64',
-        `${artifact.name}:v1`,
-        'tool.txt',
-      ]),
+    expectVerificationRefused(await lading(['pull', '--json', ...verifiedPlatform(artifact.name, 'linux/arm64'), dir]));
+    expect(await snapshot(dir)).toEqual(before);
+    expectVerificationRefused(
+      await lading(['cat', '--json', ...verifiedPlatform(artifact.name, 'linux/amd64'), 'tool.txt']),
     );
   });
 
@@ -502,23 +413,13 @@ describe('verifying an image index: a signature on the index or on the platform 
       annotations: manifest.annotations ?? {},
     });
 
-    const { dir, unchanged } = await occupied('copied');
-    const message = expectRefused(
-      await lading([
-        'pull',
-        '--json',
-        '--overwrite',
-        '--verify-key',
-        'cosign.pub',
-        '--platform',
-        'linux/amd64',
-        `${victim.name}:v1`,
-        dir,
-      ]),
-    );
+    const { dir, before } = await occupiedDestination(work, 'copied');
+    const message = expectVerificationRefused(
+      await lading(['pull', '--json', '--overwrite', ...verifiedPlatform(victim.name, 'linux/amd64'), dir]),
+    ).message;
     expect(message).toContain(signedIndex.index.digest.slice('sha256:'.length));
-    await unchanged();
-    expectRefused(await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${victim.name}:v1`]));
+    expect(await snapshot(dir)).toEqual(before);
+    expectVerificationRefused(await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${victim.name}:v1`]));
   });
 });
 
@@ -550,37 +451,15 @@ describe('recursive signing', () => {
     expect(signed.signature).toEqual(signed.signatures[0]?.signature);
 
     for (const digest of [artifact.index.digest, artifact.amd64.digest, artifact.arm64.digest]) {
-      const result = await cosign([
-        'verify',
-        '--key',
-        'cosign.pub',
-        '--insecure-ignore-tlog',
-        '--allow-http-registry',
-        `${artifact.name}@${digest}`,
-      ]);
+      const result = await cosign(cosignVerifyKeyArgs('cosign.pub', `${artifact.name}@${digest}`));
       expectOK(result, `cosign verify ${digest}`);
       expect(result.stdout).toContain(digest.slice('sha256:'.length));
     }
-    const wrongKey = await cosign([
-      'verify',
-      '--key',
-      'other.pub',
-      '--insecure-ignore-tlog',
-      '--allow-http-registry',
-      `${artifact.name}@${artifact.arm64.digest}`,
-    ]);
+    const wrongKey = await cosign(cosignVerifyKeyArgs('other.pub', `${artifact.name}@${artifact.arm64.digest}`));
     expect(wrongKey.code).not.toBe(0);
 
     // Both signatures that concern the read are reported.
-    const ls = await lading([
-      'ls',
-      '--json',
-      '--verify-key',
-      'cosign.pub',
-      '--platform',
-      'linux/arm64',
-      `${artifact.name}:v1`,
-    ]);
+    const ls = await lading(['ls', '--json', ...verifiedPlatform(artifact.name, 'linux/arm64')]);
     expectOK(ls, 'ls --verify-key after sign --recursive');
     expect(
       json<ListCommandResult>(ls)
@@ -593,45 +472,19 @@ describe('recursive signing', () => {
     const artifact = await multiPlatform('not-recursive');
     const signed = await sign(`${artifact.name}:v1`, 'cosign');
     expect(signed.signatures.map((s) => s.digest)).toEqual([artifact.index.digest]);
-    const result = await cosign([
-      'verify',
-      '--key',
-      'cosign.pub',
-      '--insecure-ignore-tlog',
-      '--allow-http-registry',
-      `${artifact.name}@${artifact.arm64.digest}`,
-    ]);
+    const result = await cosign(cosignVerifyKeyArgs('cosign.pub', `${artifact.name}@${artifact.arm64.digest}`));
     expect(result.code).not.toBe(0);
   });
 
   it('cosign sign --recursive on our index: lading pull --verify-key accepts it', async () => {
     const artifact = await multiPlatform('cosign-recursive');
     const signed = await cosign(
-      [
-        'sign',
-        '--recursive',
-        '--key',
-        'other.key',
-        '--signing-config',
-        noServices,
-        '--allow-http-registry',
-        '--yes',
-        `${artifact.name}@${artifact.index.digest}`,
-      ],
+      ['sign', '--recursive', ...cosignKeyFlags('other.key', noServices), `${artifact.name}@${artifact.index.digest}`],
       { COSIGN_PASSWORD: 'pw-2' },
     );
     expectOK(signed, 'cosign sign --recursive');
     const dest = await mkdtemp(path.join(work, 'cosign-recursive-'));
-    const pulled = await lading([
-      'pull',
-      '--json',
-      '--verify-key',
-      'other.pub',
-      '--platform',
-      'linux/amd64',
-      `${artifact.name}:v1`,
-      dest,
-    ]);
+    const pulled = await lading(['pull', '--json', ...verifiedPlatform(artifact.name, 'linux/amd64', 'other'), dest]);
     expectOK(pulled, 'pull --verify-key other.pub (cosign --recursive)');
     expect(
       json<PullCommandResult>(pulled)

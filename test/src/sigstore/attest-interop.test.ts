@@ -13,23 +13,38 @@
 //     --verify-subject … --trusted-root … --attestation-type <name>
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type {
   AttestCommandResult,
   DiscoverCommandResult,
-  ErrorJSON,
   KeyGenerateResult,
   PushCommandResult,
   VerifyCommandResult,
 } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from '../cli-runner.js';
+import {
+  expectOK,
+  expectVerificationRefused,
+  json,
+  ladingIn,
+  occupiedDestination,
+  snapshot,
+  type LadingTextRun,
+} from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { makeToolHome, testbed, type RunResult } from '../testbed/index.js';
-import { cosign as cosignIn, expectOK, writeEmptySigningConfig } from './fixtures.js';
+import {
+  cosign as cosignIn,
+  cosignIdentityFlags,
+  cosignKeyFlags,
+  cosignKeylessFlags,
+  ladingIdentityFlags,
+  ladingKeylessFlags,
+  writeEmptySigningConfig,
+} from './fixtures.js';
 
 /** cosign 3.1.1's `--type` short names and their predicate types (options.PredicateTypeMap), with a predicate each. */
 const shortNames: readonly { name: string; uri: string; predicate: object }[] = [
@@ -90,12 +105,6 @@ const shortNames: readonly { name: string; uri: string; predicate: object }[] = 
 const alice = 'alice@example.com';
 const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let env: NodeJS.ProcessEnv;
 let work: string;
 let host: string;
@@ -103,10 +112,8 @@ let harness: SigstoreHarness;
 let noServices: string;
 let keyHint: string;
 
-/** Runs `lading args…` in the isolated environment (COSIGN_PASSWORD for cosign.key, plus `extraEnv`). */
-function lading(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return runLading(args, { cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw-1', ...extraEnv } });
-}
+/** Runs `lading args…` in `work` with the isolated environment (COSIGN_PASSWORD for cosign.key, plus `extraEnv`). */
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw-1' } }));
 
 /** cosign 3.1.1 offline (the harness's tool environment) in `work`; never throws on its exit code. */
 function cosign(args: readonly string[]): Promise<RunResult> {
@@ -117,12 +124,7 @@ function cosign(args: readonly string[]): Promise<RunResult> {
 function cosignAttestKey(type: string, predicateFile: string, ref: string): Promise<RunResult> {
   return cosign([
     'attest',
-    '--yes',
-    '--key',
-    'cosign.key',
-    '--signing-config',
-    noServices,
-    '--allow-http-registry',
+    ...cosignKeyFlags('cosign.key', noServices),
     '--type',
     type,
     '--predicate',
@@ -147,35 +149,12 @@ function verifyAttestationKey(type: string, ref: string): Promise<RunResult> {
 function verifyAttestationKeyless(type: string, identity: string, ref: string): Promise<RunResult> {
   return cosign([
     'verify-attestation',
-    '--trusted-root',
-    harness.trustedRootPath,
-    '--certificate-identity',
-    identity,
-    '--certificate-oidc-issuer',
-    harness.oidcIssuer,
+    ...cosignIdentityFlags(harness, identity),
     '--allow-http-registry',
     '--type',
     type,
     ref,
   ]);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result): T {
-  return JSON.parse(result.stdout) as T;
-}
-
-function ladingOK(result: Result, what: string): void {
-  expect(result.code, `${what}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
-
-/** Expects a refusal with exit 5 and the verification error in the JSON error. */
-function expectVerificationRefused(result: Result): ErrorJSON['error'] {
-  expect(result.code, result.stderr).toBe(5);
-  const error = json<ErrorJSON>(result).error;
-  expect(error.code).toBe('ERR_LADING_VERIFICATION');
-  expect(error.exitCode).toBe(5);
-  return error;
 }
 
 /** Pushes a small unique file to a fresh repository as `:v1`; returns `repo` and the manifest digest. */
@@ -184,7 +163,7 @@ async function pushFresh(what: string): Promise<{ repo: string; digest: string }
   const file = path.join(work, `${what}.txt`);
   await writeFile(file, `${what} ${randomBytes(8).toString('hex')}\n`);
   const result = await lading(['push', '--json', `${repo}:v1`, path.basename(file)]);
-  ladingOK(result, 'push');
+  expectOK(result, 'push');
   return { repo, digest: json<PushCommandResult>(result).digest };
 }
 
@@ -212,11 +191,6 @@ function otherThan(index: number): string {
   throw new Error('no other predicate type');
 }
 
-async function snapshot(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).sort();
-  return Promise.all(names.map(async (n) => `${n}:${await readFile(path.join(dir, n), 'utf8')}`));
-}
-
 beforeAll(async () => {
   const bed = testbed();
   host = bed.registries.anonymous.host;
@@ -225,7 +199,7 @@ beforeAll(async () => {
   harness = await startSigstoreHarness();
   noServices = await writeEmptySigningConfig(work);
   const generated = await lading(['key', 'generate', '--json']);
-  ladingOK(generated, 'key generate');
+  expectOK(generated, 'key generate');
   keyHint = json<KeyGenerateResult>(generated).keyHint;
   for (const { name, predicate } of shortNames) {
     await writeFile(path.join(work, `${name}.json`), JSON.stringify(predicate));
@@ -269,7 +243,7 @@ describe.each(shortNames.map((t, index) => ({ ...t, other: otherThan(index) })))
         name,
         `${repo}:v1`,
       ]);
-      ladingOK(result, 'attest');
+      expectOK(result, 'attest');
       const attested = json<AttestCommandResult>(result);
       expect(attested).toMatchObject({ reference: `${repo}@${digest}`, digest, predicateType: uri });
       expect(attested.attestation.artifactType).toBe(bundleType);
@@ -289,10 +263,10 @@ describe.each(shortNames.map((t, index) => ({ ...t, other: otherThan(index) })))
     it(`cosign attests: lading verify --attestation-type ${name} accepts, ${other} is exit 5`, async () => {
       const { repo, digest } = await pushFresh(`cosign-${name}`);
       expectOK(await cosignAttestKey(name, `${name}.json`, `${repo}@${digest}`));
-      const verify = (type: string): Promise<Result> =>
+      const verify = (type: string): Promise<LadingTextRun> =>
         lading(['verify', '--json', '--attestation-type', type, '--verify-key', 'cosign.pub', `${repo}:v1`]);
       const accepted = await verify(name);
-      ladingOK(accepted, `verify --attestation-type ${name}`);
+      expectOK(accepted, `verify --attestation-type ${name}`);
       const out = json<VerifyCommandResult>(accepted);
       expect(out.digest).toBe(digest);
       expect(out.verified).toMatchObject([{ verifier: 'sigstore', predicateType: uri, keyHint, subject: digest }]);
@@ -333,7 +307,7 @@ describe('key-based attestations, more', () => {
       JSON.stringify({ ...vuln, metadata: { scanStartedOn: 'yesterday', scanFinishedOn: 'today' } }),
     );
     const { repo, digest } = await pushFresh('bad-vuln');
-    ladingOK(
+    expectOK(
       await lading(['attest', '--key', 'cosign.key', '--predicate', 'bad-vuln.json', '--type', 'vuln', `${repo}:v1`]),
       'attest bad vuln',
     );
@@ -361,16 +335,14 @@ describe('key-based attestations, more', () => {
     const { repo } = await pushFresh('attestation-only');
     expectOK(await cosignAttestKey('slsaprovenance1', 'slsaprovenance1.json', `${repo}:v1`));
     expectOK(await verifyAttestationKey('slsaprovenance1', `${repo}:v1`));
-    const dest = await mkdtemp(path.join(work, 'attestation-only-'));
-    await writeFile(path.join(dest, 'keep.txt'), 'already here\n');
-    const before = await snapshot(dest);
+    const { dir: dest, before } = await occupiedDestination(work, 'attestation-only');
     const pulled = await lading(['pull', '--json', '--overwrite', '--verify-key', 'cosign.pub', `${repo}:v1`, dest]);
     const error = expectVerificationRefused(pulled);
     expect(error.message).toContain('predicate type "https://slsa.dev/provenance/v1" is not the required');
     expect(await snapshot(dest)).toEqual(before);
     // A plain signature check refuses it as well; the attestation check accepts it.
     expectVerificationRefused(await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${repo}:v1`]));
-    ladingOK(
+    expectOK(
       await lading(['verify', '--attestation-type', 'slsaprovenance1', '--verify-key', 'cosign.pub', `${repo}:v1`]),
       'verify --attestation-type',
     );
@@ -426,38 +398,28 @@ describe('key-based attestations, more', () => {
     expect(wrongPassword.code).toBe(2);
     expect(wrongPassword.stderr).toMatch(/^Error: --key cosign\.key: /m);
     const discovered = await lading(['discover', '--json', `${repo}:v1`]);
-    ladingOK(discovered, 'discover');
+    expectOK(discovered, 'discover');
     expect(json<DiscoverCommandResult>(discovered).referrers).toEqual([]);
   });
 });
 
 describe('keyless attestations (offline Sigstore harness)', () => {
   const token = (email = alice): string => harness.identityToken({ subject: 'account-1', email });
-  const identityFlags = (subject: string): string[] => [
-    '--trusted-root',
-    harness.trustedRootPath,
-    '--verify-issuer',
-    harness.oidcIssuer,
-    '--verify-subject',
-    subject,
-  ];
+  const identityFlags = (subject: string): string[] => ladingIdentityFlags(harness, subject);
 
   it('lading attests keyless: cosign verify-attestation accepts the identity and type, refuses others', async () => {
     const { repo, digest } = await pushFresh('keyless');
     const result = await lading([
       'attest',
       '--json',
-      '--identity-token',
-      token(),
-      '--signing-config',
-      harness.signingConfigPath,
+      ...ladingKeylessFlags(harness, token()),
       '--predicate',
       'cyclonedx.json',
       '--type',
       'cyclonedx',
       `${repo}:v1`,
     ]);
-    ladingOK(result, 'attest keyless');
+    expectOK(result, 'attest keyless');
     const attested = json<AttestCommandResult>(result);
     expect(attested.predicateType).toBe('https://cyclonedx.org/bom');
     expect(harness.requests.map((r) => r.service)).toEqual(expect.arrayContaining(['fulcio', 'rekor']));
@@ -476,7 +438,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
       ...identityFlags(alice),
       `${repo}:v1`,
     ]);
-    ladingOK(verified, 'verify keyless attestation');
+    expectOK(verified, 'verify keyless attestation');
     expect(json<VerifyCommandResult>(verified).verified).toMatchObject([
       {
         predicateType: 'https://cyclonedx.org/bom',
@@ -507,13 +469,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
       expectOK(
         await cosign([
           'attest',
-          '--yes',
-          '--signing-config',
-          harness.signingConfigPath,
-          '--trusted-root',
-          harness.trustedRootPath,
-          '--identity-token',
-          token(),
+          ...cosignKeylessFlags(harness, token()),
           '--allow-http-registry',
           '--type',
           'slsaprovenance1',
@@ -523,7 +479,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
         ]),
       );
       const discovered = await lading(['discover', '--json', `${repo}:v1`]);
-      ladingOK(discovered, 'discover');
+      expectOK(discovered, 'discover');
       const referrers = json<DiscoverCommandResult>(discovered).referrers;
       expect(referrers).toHaveLength(1);
       attestation = referrers[0]?.digest ?? '';
@@ -531,7 +487,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
 
     it('lading discover lists it with its predicate type', async () => {
       const result = await lading(['discover', `${repo}:v1`]);
-      ladingOK(result, 'discover');
+      expectOK(result, 'discover');
       expect(result.stdout).toMatch(
         new RegExp(
           `^${attestation}  ${escape(bundleType)}  ${escape('https://slsa.dev/provenance/v1')}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\\n$`,
@@ -548,7 +504,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
         ...identityFlags(alice),
         `${repo}:v1`,
       ]);
-      ladingOK(accepted, 'verify --attestation-type keyless');
+      expectOK(accepted, 'verify --attestation-type keyless');
       const out = json<VerifyCommandResult>(accepted);
       expect(out.digest).toBe(digest);
       expect(out.verified).toMatchObject([
@@ -587,9 +543,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
     });
 
     it('pull with the identity refuses an artifact carrying only the attestation (exit 5, destination unchanged)', async () => {
-      const dest = await mkdtemp(path.join(work, 'keyless-only-'));
-      await writeFile(path.join(dest, 'keep.txt'), 'already here\n');
-      const before = await snapshot(dest);
+      const { dir: dest, before } = await occupiedDestination(work, 'keyless-only');
       const pulled = await lading(['pull', '--json', '--overwrite', ...identityFlags(alice), `${repo}:v1`, dest]);
       expectVerificationRefused(pulled);
       expect(await snapshot(dest)).toEqual(before);

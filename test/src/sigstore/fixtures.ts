@@ -13,11 +13,16 @@ import {
   type Descriptor,
   type SignatureCandidate,
   type SignedReferrer,
+  type VerifiedSignature,
   type Verifier,
 } from '@lading/core';
+import { PredicateTypeCosignSign } from '@lading/sigstore';
 import { expect } from 'vitest';
 import type { SigstoreHarness } from '../sigstore-harness/index.js';
 import { run, type RunResult } from '../testbed/tools.js';
+
+// One `expectOK` for every test: the CLI runner's, which takes lading's and peer tools' runs alike.
+export { expectOK } from '../cli-runner.js';
 
 /** A manifest to sign: its bytes, its descriptor, and the file holding the bytes (the "blob" cosign checks). */
 export interface SignedSubject {
@@ -82,6 +87,24 @@ export function withContent(candidate: SignatureCandidate, content: Uint8Array):
   return { ...candidate, content, layer: descriptorFor(candidate.layer.mediaType, content) };
 }
 
+/**
+ * What the verifier reports, at the least, for a keyless cosign signature (predicate type `sign/v1`) on
+ * `candidate` by `identity` from the harness's OIDC issuer.
+ */
+export function keylessSignatureOf(
+  harness: SigstoreHarness,
+  candidate: SignatureCandidate,
+  identity: string,
+): Partial<VerifiedSignature> {
+  return {
+    verifier: 'sigstore',
+    predicateType: PredicateTypeCosignSign,
+    identity,
+    issuer: harness.oidcIssuer,
+    referrer: candidate.referrer.digest,
+  };
+}
+
 /** Expects `verifier` to refuse `candidate` with ERR_LADING_VERIFICATION "verify <referrer>: …"; returns the why. */
 export async function expectRefused(verifier: Verifier, candidate: SignatureCandidate): Promise<string> {
   const error = await verifier.verify(candidate).then(
@@ -110,9 +133,63 @@ export function cosign(
   return run('cosign', args, { env: { ...harness.toolEnv, ...extraEnv }, cwd, check: false });
 }
 
-/** Expects a cosign run to have succeeded, showing its output otherwise. */
-export function expectOK(result: RunResult): void {
-  expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+/**
+ * cosign's flags to sign or attest with `key` (a file in cosign's working folder, its password in COSIGN_PASSWORD)
+ * under `signingConfig` (offline: {@link writeEmptySigningConfig}), to a plain-HTTP registry, without prompting.
+ */
+export function cosignKeyFlags(key: string, signingConfig: string): string[] {
+  return ['--key', key, '--signing-config', signingConfig, '--allow-http-registry', '--yes'];
+}
+
+/** `cosign verify --key <publicKey>` of `ref` (a plain-HTTP registry) with no log entry required. */
+export function cosignVerifyKeyArgs(publicKey: string, ref: string): string[] {
+  return ['verify', '--key', publicKey, '--insecure-ignore-tlog', '--allow-http-registry', ref];
+}
+
+/** cosign's flags to trust a keyless `identity` from `issuer` (default: the harness's) under the harness's root. */
+export function cosignIdentityFlags(
+  harness: SigstoreHarness,
+  identity: string,
+  issuer: string = harness.oidcIssuer,
+): string[] {
+  return [
+    '--trusted-root',
+    harness.trustedRootPath,
+    '--certificate-identity',
+    identity,
+    '--certificate-oidc-issuer',
+    issuer,
+  ];
+}
+
+/** cosign's flags to sign or attest keyless with `token` against the harness (its signing config and root), no prompt. */
+export function cosignKeylessFlags(harness: SigstoreHarness, token: string): string[] {
+  return [
+    '--yes',
+    '--signing-config',
+    harness.signingConfigPath,
+    '--trusted-root',
+    harness.trustedRootPath,
+    '--identity-token',
+    token,
+  ];
+}
+
+/** lading's flags to sign or attest keyless with `token` against the harness's signing config (add `--sign` to push). */
+export function ladingKeylessFlags(harness: SigstoreHarness, token: string): string[] {
+  return ['--identity-token', token, '--signing-config', harness.signingConfigPath];
+}
+
+/**
+ * lading's `--verify-*` flags that trust a keyless `subject` from `issuer` (default: the harness's) under the
+ * harness's trusted root.
+ */
+export function ladingIdentityFlags(
+  harness: SigstoreHarness,
+  subject: string,
+  issuer: string = harness.oidcIssuer,
+): string[] {
+  return ['--trusted-root', harness.trustedRootPath, '--verify-issuer', issuer, '--verify-subject', subject];
 }
 
 /**

@@ -27,8 +27,11 @@ import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/
 import {
   candidateFor,
   cosign,
+  cosignIdentityFlags,
+  cosignKeylessFlags,
   expectOK,
   expectRefused,
+  keylessSignatureOf,
   makeSubject,
   referrerFromBundleFile,
   withContent,
@@ -93,13 +96,7 @@ describe('lading signs keyless, lading and cosign verify', () => {
 
     const candidate = candidateFor(signed, subject);
     const verified = await createSigstoreVerifier(policy()).verify(candidate);
-    expect(verified).toMatchObject({
-      verifier: 'sigstore',
-      predicateType: PredicateTypeCosignSign,
-      identity: alice,
-      issuer: harness.oidcIssuer,
-      referrer: candidate.referrer.digest,
-    });
+    expect(verified).toMatchObject(keylessSignatureOf(harness, candidate, alice));
     expect(verified.tlogIndex).toMatch(/^\d+$/);
     expect(verified.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     // The trusted root as an object works the same as the file.
@@ -362,16 +359,7 @@ function flipSignatureByte(candidate: SignatureCandidate): SignatureCandidate {
 }
 
 function cosignIdentity(bundle: string, identity: string): string[] {
-  return [
-    '--bundle',
-    bundle,
-    '--trusted-root',
-    harness.trustedRootPath,
-    '--certificate-identity',
-    identity,
-    '--certificate-oidc-issuer',
-    harness.oidcIssuer,
-  ];
+  return ['--bundle', bundle, ...cosignIdentityFlags(harness, identity)];
 }
 
 async function cosignKeyless(command: string[], out: string): Promise<SignedReferrer> {
@@ -379,13 +367,7 @@ async function cosignKeyless(command: string[], out: string): Promise<SignedRefe
   expectOK(
     await cosign(harness, dir, [
       verb ?? '',
-      '--yes',
-      '--signing-config',
-      harness.signingConfigPath,
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--identity-token',
-      token(),
+      ...cosignKeylessFlags(harness, token()),
       ...rest,
       '--bundle',
       out,

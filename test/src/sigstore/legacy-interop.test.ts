@@ -15,7 +15,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { descriptorFor, MediaTypeImageManifest, type Descriptor, type SignatureCandidate } from '@lading/core';
-import type { ErrorJSON, PullCommandResult, PushCommandResult, VerifyCommandResult } from '@lading/cli';
+import type {
+  DiscoverCommandResult,
+  ErrorJSON,
+  PullCommandResult,
+  PushCommandResult,
+  VerifyCommandResult,
+} from '@lading/cli';
 import {
   createSigstoreVerifier,
   PredicateTypeCosignSign,
@@ -23,10 +29,10 @@ import {
   toPublicKey,
   type SigstoreVerifierPolicy,
 } from '@lading/sigstore';
-import { runLading } from '../cli-runner.js';
+import { json, ladingIn } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { makeToolHome, run, testbed, type RunResult } from '../testbed/index.js';
-import { cosign, expectOK, expectRefused } from './fixtures.js';
+import { cosign, expectOK, expectRefused, keylessSignatureOf } from './fixtures.js';
 
 const simpleSigning = 'application/vnd.dev.cosign.simplesigning.v1+json';
 const annotationSignature = 'dev.cosignproject.cosign/signature';
@@ -79,9 +85,8 @@ afterAll(async () => {
   await harness.close();
 });
 
-function lading(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runLading(args, { cwd: work, env });
-}
+/** Runs `lading args…` in `work` with the isolated environment to completion. */
+const lading = ladingIn(() => ({ cwd: work, env }));
 
 function tool(name: 'crane' | 'oras', args: readonly string[]): Promise<RunResult> {
   return run(name, args, { env, cwd: work });
@@ -92,8 +97,8 @@ async function push(note: string): Promise<Pushed> {
   const name = `${host}/legacy/${note}-${randomBytes(4).toString('hex')}`;
   await writeFile(path.join(work, `${note}.txt`), `${note}\n`);
   const result = await lading(['push', '--json', `${name}:v1`, `${note}.txt`]);
-  expect(result.code, result.stderr).toBe(0);
-  const { digest } = JSON.parse(result.stdout) as PushCommandResult;
+  expectOK(result);
+  const { digest } = json<PushCommandResult>(result);
   const subjectBytes = Buffer.from((await tool('crane', ['manifest', `${name}@${digest}`])).stdout);
   const subject = descriptorFor(MediaTypeImageManifest, subjectBytes);
   expect(subject.digest).toBe(digest);
@@ -271,11 +276,7 @@ describe('cosign signs keyless (legacy .sig) against the harness, the lading ver
 
     const verified = await createSigstoreVerifier(identityPolicy()).verify(candidate);
     expect(verified).toMatchObject({
-      verifier: 'sigstore',
-      predicateType: PredicateTypeCosignSign,
-      identity: alice,
-      issuer: harness.oidcIssuer,
-      referrer: candidate.referrer.digest,
+      ...keylessSignatureOf(harness, candidate, alice),
       tlogIndex: String(rekor.Payload.logIndex),
       timestamp: new Date(rekor.Payload.integratedTime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     });
@@ -339,8 +340,8 @@ describe('end to end: lading verify and lading pull read the .sig tag', () => {
     await signWithKey(artifact);
     const sig = (await onlyCandidate(artifact)).referrer.digest;
     const result = await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${artifact.name}:v1`]);
-    expect(result.code, result.stderr).toBe(0);
-    const out = JSON.parse(result.stdout) as VerifyCommandResult;
+    expectOK(result);
+    const out = json<VerifyCommandResult>(result);
     expect(out.digest).toBe(artifact.subject.digest);
     expect(out.verified).toHaveLength(1);
     expect(out.verified[0]).toMatchObject({
@@ -354,6 +355,18 @@ describe('end to end: lading verify and lading pull read the .sig tag', () => {
 
     const wrong = await lading(['verify', '--json', '--verify-key', 'other.pub', `${artifact.name}:v1`]);
     expectVerificationRefused(wrong, /the signature verifies with none of the 1 trusted keys/);
+
+    // discover shows the .sig tag too (it is not a referrer), and only when there is one.
+    const tag = `sha256-${artifact.subject.digest.slice('sha256:'.length)}.sig`;
+    const found = await lading(['discover', '--json', `${artifact.name}:v1`]);
+    expectOK(found);
+    expect(json<DiscoverCommandResult>(found).legacySignatures).toEqual({ tag, digest: sig });
+    const lines = await lading(['discover', `${artifact.name}:v1`]);
+    expect(lines.stdout).toBe(`${sig}  application/vnd.dev.cosign.simplesigning.v1+json  ${tag}\n`);
+    const unsigned = await push('e2e-unsigned');
+    const none = await lading(['discover', '--json', `${unsigned.name}:v1`]);
+    expectOK(none);
+    expect(json<DiscoverCommandResult>(none).legacySignatures).toBeUndefined();
   });
 
   test('pull --verify-issuer --verify-subject --trusted-root accepts a keyless signature; another subject is exit 5, nothing written', async () => {
@@ -362,8 +375,8 @@ describe('end to end: lading verify and lading pull read the .sig tag', () => {
     const flags = ['--trusted-root', harness.trustedRootPath, '--verify-issuer', harness.oidcIssuer];
     const dest = path.join(work, `pulled-${randomBytes(4).toString('hex')}`);
     const result = await lading(['pull', '--json', ...flags, '--verify-subject', alice, `${artifact.name}:v1`, dest]);
-    expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout) as PullCommandResult).toMatchObject({
+    expectOK(result);
+    expect(json<PullCommandResult>(result)).toMatchObject({
       digest: artifact.subject.digest,
       verified: [{ identity: alice, issuer: harness.oidcIssuer, predicateType: PredicateTypeCosignSign }],
     });
@@ -435,7 +448,7 @@ describe('end to end: lading verify and lading pull read the .sig tag', () => {
 /** Expects exit 5 with ERR_LADING_VERIFICATION whose message matches `why`, and nothing on stdout but the error. */
 function expectVerificationRefused(result: { code: number | null; stdout: string; stderr: string }, why: RegExp): void {
   expect(result.code, result.stderr).toBe(5);
-  const error = (JSON.parse(result.stdout) as ErrorJSON).error;
+  const error = json<ErrorJSON>(result).error;
   expect(error.code).toBe('ERR_LADING_VERIFICATION');
   expect(error.message).toMatch(why);
 }

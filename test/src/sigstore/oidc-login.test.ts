@@ -14,11 +14,11 @@ import type { ErrorJSON, SignCommandResult, VerifyCommandResult } from '@lading/
 import { browserIdentityToken, type BrowserIdentityTokenOptions } from '@lading/sigstore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading, runLadingAtTerminal } from '../cli-runner.js';
+import { expectOK, json, ladingIn, runLadingAtTerminal } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { decodeClaims } from '../sigstore-harness/token.js';
 import { makeToolHome, testbed } from '../testbed/index.js';
-import { cosign, expectOK, workFolder } from './fixtures.js';
+import { cosign, cosignIdentityFlags, ladingIdentityFlags, workFolder } from './fixtures.js';
 
 /** What the browser script saw: the callback's answer, or why it could not get there. */
 interface BrowserReport {
@@ -270,61 +270,53 @@ describe('lading sign with the browser login', () => {
   let name: string;
   let digest: string;
 
-  const lading = (args: readonly string[], extra: NodeJS.ProcessEnv = {}) =>
-    runLading(args, { cwd: work.dir, env: { ...env, ...extra } });
+  const lading = ladingIn(() => ({ cwd: work.dir, env }));
+  /** `lading sign`'s flags for the browser login at the harness's provider, and its Fulcio and Rekor, then `ref`. */
+  const browserSignArgs = (ref: string): string[] => [
+    '--oidc-issuer',
+    harness.oidcProvider.url,
+    '--fulcio-url',
+    harness.fulcioURL,
+    '--rekor-url',
+    harness.rekorURL,
+    ref,
+  ];
 
   beforeAll(async () => {
     ({ env } = await makeToolHome(work.dir));
     await writeFile(path.join(work.dir, 'notes.txt'), 'release notes\n');
     name = `${testbed().registries.anonymous.host}/oidc/browser-${randomBytes(4).toString('hex')}`;
     const pushed = await lading(['push', `${name}:v1`, 'notes.txt']);
-    expect(pushed.code, pushed.stderr).toBe(0);
+    expectOK(pushed);
     digest = pushed.stdout.trim();
   });
 
   it('--oidc-browser signs with the browser’s identity; lading verify and cosign verify accept it', async () => {
     const report = nextReport();
-    const signed = await lading(
-      [
-        'sign',
-        '--json',
-        '--oidc-browser',
-        '--oidc-issuer',
-        harness.oidcProvider.url,
-        '--fulcio-url',
-        harness.fulcioURL,
-        '--rekor-url',
-        harness.rekorURL,
-        `${name}:v1`,
-      ],
-      { BROWSER: browserFor('sign-in') },
-    );
-    expect(signed.code, signed.stderr).toBe(0);
+    const signed = await lading(['sign', '--json', '--oidc-browser', ...browserSignArgs(`${name}:v1`)], {
+      BROWSER: browserFor('sign-in'),
+    });
+    expectOK(signed);
     expect((await report).status).toBe(200);
     expect(signed.stderr).toMatch(
       /^Sign in with your browser to get a signing identity\. If it does not open, visit:\nhttp:\/\/127\.0\.0\.1:\d+\/auth\?/m,
     );
-    expect(JSON.parse(signed.stdout)).toMatchObject({ digest } satisfies Partial<SignCommandResult>);
+    expect(json<SignCommandResult>(signed)).toMatchObject({ digest } satisfies Partial<SignCommandResult>);
 
     const subject = harness.oidcProvider.identity.email ?? '';
-    const flags = ['--trusted-root', harness.trustedRootPath, '--verify-issuer', harness.oidcProvider.url];
-    const verified = await lading(['verify', '--json', ...flags, '--verify-subject', subject, `${name}:v1`]);
-    expect(verified.code, verified.stderr).toBe(0);
-    expect((JSON.parse(verified.stdout) as VerifyCommandResult).verified[0]).toMatchObject({
+    const trust = (who: string): string[] => ladingIdentityFlags(harness, who, harness.oidcProvider.url);
+    const verified = await lading(['verify', '--json', ...trust(subject), `${name}:v1`]);
+    expectOK(verified);
+    expect(json<VerifyCommandResult>(verified).verified[0]).toMatchObject({
       identity: subject,
       issuer: harness.oidcProvider.url,
     });
-    const other = await lading(['verify', '--json', ...flags, '--verify-subject', 'alice@example.com', `${name}:v1`]);
+    const other = await lading(['verify', '--json', ...trust('alice@example.com'), `${name}:v1`]);
     expect(other.code).toBe(5);
 
     const oracle = await cosign(harness, work.dir, [
       'verify',
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--certificate-identity',
-      subject,
-      '--certificate-oidc-issuer',
-      harness.oidcProvider.url,
+      ...cosignIdentityFlags(harness, subject, harness.oidcProvider.url),
       '--allow-http-registry',
       `${name}@${digest}`,
     ]);
@@ -339,7 +331,7 @@ describe('lading sign with the browser login', () => {
     );
     await report;
     expect(denied.code).toBe(4);
-    expect((JSON.parse(denied.stdout) as ErrorJSON).error).toMatchObject({
+    expect(json<ErrorJSON>(denied).error).toMatchObject({
       code: 'ERR_LADING_AUTH',
       message: expect.stringContaining('the provider refused the sign-in: access_denied') as unknown,
     });
@@ -347,33 +339,15 @@ describe('lading sign with the browser login', () => {
 
   it('at a terminal, with no token in the environment, the browser login starts without --oidc-browser', async () => {
     const report = nextReport();
-    const run = await runLadingAtTerminal(
-      [
-        'sign',
-        '--oidc-issuer',
-        harness.oidcProvider.url,
-        '--fulcio-url',
-        harness.fulcioURL,
-        '--rekor-url',
-        harness.rekorURL,
-        `${name}:v1`,
-      ],
-      { cwd: work.dir, env: { ...env, BROWSER: browserFor('sign-in') } },
-    );
+    const run = await runLadingAtTerminal(['sign', ...browserSignArgs(`${name}:v1`)], {
+      cwd: work.dir,
+      env: { ...env, BROWSER: browserFor('sign-in') },
+    });
     expect(run.code, run.screen).toBe(0);
     expect((await report).status).toBe(200);
     expect(run.screen).toContain('Sign in with your browser to get a signing identity.');
-    const verified = await lading([
-      'verify',
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--verify-issuer',
-      harness.oidcProvider.url,
-      '--verify-subject',
-      harness.oidcProvider.identity.email ?? '',
-      `${name}:v1`,
-    ]);
-    expect(verified.code, verified.stderr).toBe(0);
+    const identity = ladingIdentityFlags(harness, harness.oidcProvider.identity.email ?? '', harness.oidcProvider.url);
+    expectOK(await lading(['verify', ...identity, `${name}:v1`]));
   });
 
   it('without a terminal or --oidc-browser, no token is exit 4 naming the browser login', async () => {

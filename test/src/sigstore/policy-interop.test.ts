@@ -16,21 +16,24 @@
 //     cosign verify --key cosign.pub --trusted-root trusted_root.json --allow-http-registry <host>/<repo>@<digest>
 
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ErrorJSON, PullCommandResult, PushCommandResult, VerifyCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from '../cli-runner.js';
+import {
+  expectOK,
+  expectVerificationRefused,
+  json,
+  ladingIn,
+  occupiedDestination,
+  snapshot,
+  type LadingTextRun,
+} from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
-import { makeToolHome, run, testbed, type RunResult } from '../testbed/index.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { makeToolHome, testbed, type RunResult } from '../testbed/index.js';
+import { cosign as cosignIn, cosignIdentityFlags, ladingIdentityFlags, ladingKeylessFlags } from './fixtures.js';
 
 const githubIssuer = 'https://token.actions.githubusercontent.com';
 const sha = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -83,35 +86,16 @@ let work: string;
 let host: string;
 let harness: SigstoreHarness;
 
-/** Runs `lading args…` in the isolated environment (plus `extraEnv`) to completion. */
-function lading(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return runLading(args, { cwd: work, env: { ...env, ...extraEnv } });
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON.parse, on purpose
-function json<T>(result: Result): T {
-  return JSON.parse(result.stdout) as T;
-}
+/** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`) to completion. */
+const lading = ladingIn(() => ({ cwd: work, env }));
 
 /** Runs cosign 3.1.1 offline (the harness's tool environment) in `work`; never throws on its exit code. */
 function cosign(args: readonly string[]): Promise<RunResult> {
-  return run('cosign', args, { env: harness.toolEnv, cwd: work, check: false });
-}
-
-function expectOK(result: RunResult | Result, what: string): void {
-  expect(result.code, `${what}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
-
-/** Expects exit 5 with ERR_LADING_VERIFICATION in the JSON error; returns its message. */
-function expectVerificationRefused(result: Result): string {
-  expect(result.code, result.stderr).toBe(5);
-  const error = json<ErrorJSON>(result).error;
-  expect(error.code).toBe('ERR_LADING_VERIFICATION');
-  return error.message;
+  return cosignIn(harness, work, args);
 }
 
 /** Expects exit 2 with ERR_LADING_USAGE; returns the message (JSON when `--json` was given, else stderr). */
-function expectUsage(result: Result): string {
+function expectUsage(result: LadingTextRun): string {
   expect(result.code, result.stderr).toBe(2);
   if (result.stdout === '') return result.stderr;
   const error = json<ErrorJSON>(result).error;
@@ -141,18 +125,6 @@ async function push(name: string, signing: readonly string[], extraEnv: NodeJS.P
   return json<PushCommandResult>(result).digest;
 }
 
-/** A destination folder holding one file, and a snapshot to compare with after a refusal. */
-async function occupiedDestination(name: string): Promise<{ dir: string; before: string[] }> {
-  const dir = await mkdtemp(path.join(work, `${name}-`));
-  await writeFile(path.join(dir, 'keep.txt'), 'already here\n');
-  return { dir, before: await snapshot(dir) };
-}
-
-async function snapshot(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).sort();
-  return Promise.all(names.map(async (n) => `${n}:${await readFile(path.join(dir, n), 'utf8')}`));
-}
-
 beforeAll(async () => {
   const bed = testbed();
   host = bed.registries.anonymous.host;
@@ -174,29 +146,12 @@ describe('Fulcio certificate extensions (GitHub Actions-style keyless signature)
 
   beforeAll(async () => {
     name = unique('github');
-    const signing = ['--sign', '--identity-token', githubToken(), '--signing-config', harness.signingConfigPath];
-    digest = await push(name, signing);
-    identity = [
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--verify-issuer',
-      githubIssuer,
-      '--verify-subject',
-      workflowURI,
-    ];
+    digest = await push(name, ['--sign', ...ladingKeylessFlags(harness, githubToken())]);
+    identity = ladingIdentityFlags(harness, workflowURI, githubIssuer);
   });
 
   it('cosign finds the extensions the harness Fulcio wrote from the token claims', async () => {
-    const base = [
-      'verify',
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--certificate-identity',
-      workflowURI,
-      '--certificate-oidc-issuer',
-      githubIssuer,
-      '--allow-http-registry',
-    ];
+    const base = ['verify', ...cosignIdentityFlags(harness, workflowURI, githubIssuer), '--allow-http-registry'];
     const github = [
       '--certificate-github-workflow-repository',
       'acme/app',
@@ -275,9 +230,9 @@ describe('Fulcio certificate extensions (GitHub Actions-style keyless signature)
     [['--verify-source-ref', 'refs/heads/dev'], 'sourceRepositoryRef "refs/heads/main" is not "refs/heads/dev"'],
     [['--verify-source-digest', '0'.repeat(40)], `sourceRepositoryDigest "${sha}" is not "${'0'.repeat(40)}"`],
   ])('pull %j is refused (exit 5), nothing written', async (flags, why) => {
-    const { dir, before } = await occupiedDestination('github-wrong');
+    const { dir, before } = await occupiedDestination(work, 'github-wrong');
     const result = await lading(['pull', '--json', '--overwrite', ...identity, ...flags, `${name}:v1`, dir]);
-    const message = expectVerificationRefused(result);
+    const message = expectVerificationRefused(result).message;
     expect(message).toContain('untrusted certificate identity: certificate extension ');
     expect(message).toContain(why);
     expect(await snapshot(dir)).toEqual(before);
@@ -286,7 +241,7 @@ describe('Fulcio certificate extensions (GitHub Actions-style keyless signature)
   it('a signature whose certificate has no repository extension is refused when one is required', async () => {
     const plain = unique('email');
     const token = harness.identityToken({ subject: 'account-1', email: 'alice@example.com' });
-    await push(plain, ['--sign', '--identity-token', token, '--signing-config', harness.signingConfigPath]);
+    await push(plain, ['--sign', ...ladingKeylessFlags(harness, token)]);
     const flags = ['--trusted-root', harness.trustedRootPath, '--verify-issuer', harness.oidcIssuer];
     const accepted = await lading([
       'verify',
@@ -309,7 +264,7 @@ describe('Fulcio certificate extensions (GitHub Actions-style keyless signature)
       'acme/app',
       `${plain}:v1`,
     ]);
-    expect(expectVerificationRefused(refused)).toContain(
+    expect(expectVerificationRefused(refused).message).toContain(
       'certificate extension sourceRepositoryURI (none) is not "https://github.com/acme/app"',
     );
   });
@@ -323,15 +278,8 @@ describe('evidence thresholds', () => {
     // The harness signing config names Fulcio (one SCT), Rekor (one entry, with a promise) and a TSA.
     keyless = unique('thresholds');
     const token = harness.identityToken({ subject: 'account-1', email: 'alice@example.com' });
-    await push(keyless, ['--sign', '--identity-token', token, '--signing-config', harness.signingConfigPath]);
-    identity = [
-      '--trusted-root',
-      harness.trustedRootPath,
-      '--verify-issuer',
-      harness.oidcIssuer,
-      '--verify-subject',
-      'alice@example.com',
-    ];
+    await push(keyless, ['--sign', ...ladingKeylessFlags(harness, token)]);
+    identity = ladingIdentityFlags(harness, 'alice@example.com');
   });
 
   it('accepts what the bundle has: 1 log entry, 1 SCT, 2 trusted times (TSA and log entry)', async () => {
@@ -355,7 +303,7 @@ describe('evidence thresholds', () => {
     [['--verify-timestamp-threshold', '3'], 'expected 3 timestamps, got 2'],
   ])('%j is refused (exit 5)', async (flags, why) => {
     const result = await lading(['verify', '--json', ...identity, ...flags, `${keyless}:v1`]);
-    expect(expectVerificationRefused(result)).toContain(why);
+    expect(expectVerificationRefused(result).message).toContain(why);
   });
 });
 
@@ -405,7 +353,7 @@ describe('key signatures logged in Rekor (--key --tlog-upload)', () => {
     expect(verified[0]?.extensions).toBeUndefined();
 
     const refused = await lading(['verify', '--json', ...flags, '1', `${unlogged}:v1`]);
-    expect(expectVerificationRefused(refused)).toContain('expected 1 tlog entries, got 0');
+    expect(expectVerificationRefused(refused).message).toContain('expected 1 tlog entries, got 0');
     // The key's default threshold is 0: the unlogged signature is fine when no log entry is asked for.
     expectOK(await lading(['verify', ...flags, '0', `${unlogged}:v1`]), 'verify unlogged key signature, threshold 0');
   });

@@ -8,16 +8,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-import type { ErrorJSON, PushCommandResult, VerifyCommandResult } from '@lading/cli';
+import type { PushCommandResult, VerifyCommandResult } from '@lading/cli';
 import { ErrorCodes, isLadingError, type LadingError } from '@lading/core';
 import { fetchTrustedRoot } from '@lading/sigstore';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLading } from '../cli-runner.js';
+import { expectOK, expectVerificationRefused, json, ladingIn } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { startTUFRepository, TrustedRootTarget, type TUFRepository, type TUFRole } from '../sigstore-harness/tuf.js';
 import { makeToolHome, testbed } from '../testbed/index.js';
+import { ladingKeylessFlags } from './fixtures.js';
 
 let harness: SigstoreHarness;
 /** Holds one TUF cache folder per test, so no test reads another's metadata. */
@@ -227,8 +228,11 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
   let ref: string;
   let cli: string;
 
-  const lading = (args: readonly string[]) => runLading(args, { cwd: cli, env });
+  const lading = ladingIn(() => ({ cwd: cli, env }));
   const keylessFlags = () => ['--verify-issuer', harness.oidcIssuer, '--verify-subject', subject];
+  /** `lading verify --json` of the signed artifact with the trusted root from `repo`'s TUF mirror. */
+  const verifyWithMirror = (repo: TUFRepository) =>
+    lading(['verify', '--json', ...keylessFlags(), '--tuf-mirror', repo.url, '--tuf-root', repo.initialRootPath, ref]);
 
   beforeAll(async () => {
     cli = await mkdtemp(path.join(work, 'cli-'));
@@ -237,36 +241,17 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
     await mkdir(path.join(cli, 'config'));
     await writeFile(path.join(cli, 'config/app.yaml'), 'name: app\n');
     const name = `${testbed().registries.anonymous.host}/tuf/keyless-${randomBytes(4).toString('hex')}`;
-    const token = harness.identityToken({ subject, email: subject });
-    const pushed = await lading([
-      'push',
-      '--json',
-      '--sign',
-      '--identity-token',
-      token,
-      '--signing-config',
-      harness.signingConfigPath,
-      `${name}:v1`,
-      'config',
-    ]);
-    expect(pushed.code, pushed.stderr).toBe(0);
-    ref = `${name}@${(JSON.parse(pushed.stdout) as PushCommandResult).digest}`;
+    const signing = ['--sign', ...ladingKeylessFlags(harness, harness.identityToken({ subject, email: subject }))];
+    const pushed = await lading(['push', '--json', ...signing, `${name}:v1`, 'config']);
+    expectOK(pushed);
+    ref = `${name}@${json<PushCommandResult>(pushed).digest}`;
   });
 
   it('accepts the signature with the trusted root from the mirror (exit 0), cached under XDG_DATA_HOME', async () => {
     const repo = await repository({ trustedRoot: harness.trustedRoot });
-    const result = await lading([
-      'verify',
-      '--json',
-      ...keylessFlags(),
-      '--tuf-mirror',
-      repo.url,
-      '--tuf-root',
-      repo.initialRootPath,
-      ref,
-    ]);
-    expect(result.code, result.stderr).toBe(0);
-    expect((JSON.parse(result.stdout) as VerifyCommandResult).verified[0]).toMatchObject({
+    const result = await verifyWithMirror(repo);
+    expectOK(result);
+    expect(json<VerifyCommandResult>(result).verified[0]).toMatchObject({
       identity: subject,
       issuer: harness.oidcIssuer,
     });
@@ -280,18 +265,7 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
     const other = await startSigstoreHarness();
     try {
       const repo = await repository({ trustedRoot: other.trustedRoot });
-      const result = await lading([
-        'verify',
-        '--json',
-        ...keylessFlags(),
-        '--tuf-mirror',
-        repo.url,
-        '--tuf-root',
-        repo.initialRootPath,
-        ref,
-      ]);
-      expect(result.code, result.stderr).toBe(5);
-      expect((JSON.parse(result.stdout) as ErrorJSON).error.code).toBe('ERR_LADING_VERIFICATION');
+      expectVerificationRefused(await verifyWithMirror(repo));
       expect(served(repo).some((r) => r.startsWith('200 /targets/'))).toBe(true);
     } finally {
       await other.close();
@@ -300,12 +274,7 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
 
   it('refuses (exit 5) when the mirror fails a TUF check (expired timestamp)', async () => {
     const repo = await repository({ trustedRoot: harness.trustedRoot, faults: { expiredTimestamp: true } });
-    const flags = ['--tuf-mirror', repo.url, '--tuf-root', repo.initialRootPath];
-    const result = await lading(['verify', '--json', ...keylessFlags(), ...flags, ref]);
-    expect(result.code, result.stderr).toBe(5);
-    const error = (JSON.parse(result.stdout) as ErrorJSON).error;
-    expect(error.code).toBe('ERR_LADING_VERIFICATION');
-    expect(error.message).toMatch(/timestamp\.json is expired/);
+    expect(expectVerificationRefused(await verifyWithMirror(repo)).message).toMatch(/timestamp\.json is expired/);
   });
 
   it('--tuf-mirror with --trusted-root, or without a --verify-* flag, is exit 2 before anything is fetched', async () => {

@@ -1,4 +1,13 @@
-import { AnnotationCreated, ErrorCodes, LadingError, openTarget, type Descriptor } from '@lading/core';
+import {
+  AnnotationCreated,
+  ErrorCodes,
+  isLadingError,
+  LadingError,
+  legacySignatureTag,
+  MediaTypeCosignSimpleSigning,
+  openTarget,
+  type Descriptor,
+} from '@lading/core';
 import { AnnotationBundlePredicateType } from '@lading/sigstore';
 import { Args, Flags } from '@oclif/core';
 
@@ -12,6 +21,8 @@ export interface DiscoverCommandResult {
   digest: string;
   /** The referrers, as the registry (or the tag fallback) lists them. */
   referrers: Descriptor[];
+  /** Legacy cosign signatures: the manifest tagged `sha256-<hex>.sig`, when there is one. */
+  legacySignatures?: { tag: string; digest: string };
 }
 
 /**
@@ -32,7 +43,7 @@ export class Discover extends RegistryCommand<typeof Discover> {
   static override summary = 'List the referrers of an artifact: signatures, attestations, SBOMs.';
   static override description = `Resolves the reference to its manifest and lists the manifests whose subject it is, through the registry's referrers API or, without it, the sha256-<hex> tag fallback. Nothing is verified: use lading verify for that.
 
-Prints one line per referrer on standard output: its digest, its artifact type, and the Sigstore predicate type and creation time when its annotations give them.`;
+Prints one line per referrer on standard output: its digest, its artifact type, and the Sigstore predicate type and creation time when its annotations give them. Legacy cosign signatures (the sha256-<hex>.sig tag, not a referrer) get a line too: the digest of that manifest, application/vnd.dev.cosign.simplesigning.v1+json, and the tag.`;
 
   static override examples = [
     { description: 'List the referrers of a tag.', command: '<%= config.bin %> discover ghcr.io/acme/config:v1' },
@@ -68,6 +79,17 @@ Prints one line per referrer on standard output: its digest, its artifact type, 
       ...(artifactType === undefined ? {} : { artifactType }),
     });
     for (const referrer of referrers) this.log(describeReferrer(referrer));
-    return { reference: opened.display, digest: descriptor.digest, referrers };
+    const result: DiscoverCommandResult = { reference: opened.display, digest: descriptor.digest, referrers };
+    if (artifactType === undefined || artifactType === MediaTypeCosignSimpleSigning) {
+      const tag = legacySignatureTag(descriptor.digest);
+      try {
+        const legacy = await opened.target.resolve(tag, { signal: this.signal });
+        result.legacySignatures = { tag, digest: legacy.digest };
+        this.log([legacy.digest, MediaTypeCosignSimpleSigning, tag].join('  '));
+      } catch (error) {
+        if (!isLadingError(error, ErrorCodes.notFound)) throw error;
+      }
+    }
+    return result;
   }
 }
