@@ -19,8 +19,8 @@
  *   referrers found.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -414,7 +414,10 @@ export class OCILayout implements GraphTarget, Deleter {
     // Same folder as the final name, so the rename stays on one file system and is atomic.
     const temp = path.join(folder, `.${path.basename(file).slice(0, 16)}.${randomUUID()}.tmp`);
     try {
-      const sink = createWriteStream(temp, { flags: 'wx', mode: 0o444, flush: true });
+      // Opened before the pipeline starts: a stream that opens lazily could create the file after a failed
+      // pipeline's clean-up below had run, leaving the temporary file behind.
+      const handle = await open(temp, 'wx', 0o444);
+      const sink = handle.createWriteStream({ flush: true });
       await pipeline(source, sink, signal === undefined ? {} : { signal });
       await rename(temp, file);
     } catch (error) {
