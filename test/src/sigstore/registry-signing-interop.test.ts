@@ -81,6 +81,7 @@ describe.each([
     expect(refused.code).not.toBe(0);
     expectVerificationRefused(await lading(['verify', '--json', '--verify-key', `${other}.pub`, `${repository}:v1`]));
   });
+
   it('keyless: lading signs, cosign verify --trusted-root and lading pull --verify-issuer/--verify-subject accept', async () => {
     const repository = `${host()}/key-types/keyless-${randomBytes(4).toString('hex')}`;
     const token = harness.identityToken({ subject: 'carol@example.com', email: 'carol@example.com' });
