@@ -1,13 +1,12 @@
 // Every kind of signature lading makes, on real registries: `lading push --sign` with each key type and keyless
 // (against the loopback Sigstore harness) to distribution (tag fallback) and to the fake registry with the
 // referrers API; `cosign verify` (the oracle) and `lading pull --verify-*` accept it, and another key or identity
-// is refused.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+// is refused. And the other way: what `cosign sign` makes there (key, and keyless) lading verifies and pulls.
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { PushCommandResult } from '@lading/cli';
+import type { PushCommandResult, VerifyCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { expectOK, expectVerificationRefused, json, ladingIn } from '../cli-runner.js';
@@ -17,9 +16,12 @@ import { makeToolHome, testbed } from '../testbed/index.js';
 import {
   cosign,
   cosignIdentityFlags,
+  cosignKeyFlags,
+  cosignKeylessFlags,
   cosignVerifyKeyArgs,
   ladingIdentityFlags,
   ladingKeylessFlags,
+  writeEmptySigningConfig,
 } from './fixtures.js';
 
 interface KeyType {
@@ -39,6 +41,7 @@ let env: NodeJS.ProcessEnv;
 let work: string;
 let harness: SigstoreHarness;
 let fake: FakeRegistry;
+let emptySigningConfig: string;
 const types = keyTypes();
 const lading = ladingIn(() => ({ cwd: work, env }));
 
@@ -53,6 +56,7 @@ beforeAll(async () => {
     await writeFile(path.join(work, `${type.name}.pub`), type.publicKey.export({ type: 'spki', format: 'pem' }));
   }
   harness = await startSigstoreHarness();
+  emptySigningConfig = await writeEmptySigningConfig(work);
   fake = await startFakeRegistry({ referrersAPI: true });
 });
 
@@ -107,5 +111,31 @@ describe.each([
     expect((await cosign(harness, work, ['verify', ...mallory, '--allow-http-registry', image])).code).not.toBe(0);
     const refused = ['verify', '--json', ...ladingIdentityFlags(harness, 'mallory@example.com'), `${repository}:v1`];
     expectVerificationRefused(await lading(refused));
+  });
+
+  it('cosign signs (key, and keyless against the harness): lading pull accepts, another key or identity is refused', async () => {
+    const repository = `${host()}/key-types/by-cosign-${randomBytes(4).toString('hex')}`;
+    const pushed = await lading(['push', '--json', `${repository}:v1`, 'config']);
+    expectOK(pushed, 'push');
+    const image = `${repository}@${json<PushCommandResult>(pushed).digest}`;
+    const key = `by-cosign-${randomBytes(4).toString('hex')}`;
+    expectOK(await lading(['key', 'generate', '--output-key-prefix', key], { COSIGN_PASSWORD: 'pw' }), 'key generate');
+    const signWithKey = ['sign', ...cosignKeyFlags(`${key}.key`, emptySigningConfig), image];
+    expectOK(await cosign(harness, work, signWithKey, { COSIGN_PASSWORD: 'pw' }), 'cosign sign --key');
+    const token = harness.identityToken({ subject: 'dave@example.com', email: 'dave@example.com' });
+    const keyless = ['sign', ...cosignKeylessFlags(harness, token), '--allow-http-registry', image];
+    expectOK(await cosign(harness, work, keyless), 'cosign sign (keyless)');
+
+    const dest = path.join(await mkdtemp(path.join(work, 'by-cosign-')), 'out');
+    expectOK(await lading(['pull', '--verify-key', `${key}.pub`, `${repository}:v1`, dest]), 'pull --verify-key');
+    const identity = ladingIdentityFlags(harness, 'dave@example.com');
+    const verified = await lading(['verify', '--json', ...identity, '--verify-key', `${key}.pub`, `${repository}:v1`]);
+    expectOK(verified, 'verify (key and identity)');
+    const kinds = json<VerifyCommandResult>(verified).verified.map((v) => v.identity ?? 'key');
+    expect(kinds.sort()).toEqual(['dave@example.com', 'key']);
+
+    expectVerificationRefused(await lading(['verify', '--json', '--verify-key', 'ed25519.pub', `${repository}:v1`]));
+    const mallory = ['verify', '--json', ...ladingIdentityFlags(harness, 'mallory@example.com'), `${repository}:v1`];
+    expectVerificationRefused(await lading(mallory));
   });
 });
