@@ -309,6 +309,21 @@ describe('signatures', () => {
     });
   });
 
+  it('stops with a verifier error that is not a refusal (the trusted root is unreachable), keeping its code', async () => {
+    const store = new MemoryStore();
+    const subject = await subjectIn(store);
+    await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+    const offline: Verifier = {
+      ...toyVerifier(),
+      verify: () => Promise.reject(new LadingError(ErrorCodes.network, 'load trusted root: ENOTFOUND')),
+    };
+    const error = await signatureGate({ verifiers: [offline] })
+      .verify(subject)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LadingError);
+    expect((error as LadingError).code).toBe(ErrorCodes.network);
+  });
+
   it('refuses to be built without verifiers', () => {
     expect(() => signatureGate({ verifiers: [] })).toThrow(/at least one verifier/);
   });

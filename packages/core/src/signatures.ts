@@ -229,7 +229,8 @@ async function findCandidates(
  * signatures of both count: the index pins the platform manifest by digest. Each verifier must accept at least
  * one; otherwise the read stops with `ERR_LADING_VERIFICATION` saying, per candidate, why it was refused. Every
  * accepted signature is reported, each with the digest it is about. It fails closed: no referrers, no verifiers,
- * or any error means no read.
+ * or any error means no read; a verifier error other than `ERR_LADING_VERIFICATION` (say, a trusted root that
+ * cannot be fetched: `ERR_LADING_NETWORK`) stops the read with that error rather than counting as a refusal.
  */
 export function signatureGate(options: SignatureGateOptions): VerificationGate {
   if (options.verifiers.length === 0) {
@@ -265,8 +266,10 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
             const result = await verifier.verify(candidate, call);
             accepted.push({ ...result, subject: candidate.subject.digest });
           } catch (error) {
-            if (call.signal?.aborted === true) throw error;
-            reasons.push(error instanceof Error ? error.message : String(error));
+            // Only a refused signature is a reason to try the next one; anything else (the trusted root cannot
+            // be fetched, an abort) stops the read as it is, with its own code.
+            if (call.signal?.aborted === true || !isLadingError(error, ErrorCodes.verification)) throw error;
+            reasons.push(error.message);
           }
         }
         if (accepted.length === 0) {

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-import type { PushCommandResult, VerifyCommandResult } from '@lading/cli';
+import type { ErrorJSON, PushCommandResult, VerifyCommandResult } from '@lading/cli';
 import { ErrorCodes, isLadingError, type LadingError } from '@lading/core';
 import { fetchTrustedRoot } from '@lading/sigstore';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -275,6 +275,23 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
   it('refuses (exit 5) when the mirror fails a TUF check (expired timestamp)', async () => {
     const repo = await repository({ trustedRoot: harness.trustedRoot, faults: { expiredTimestamp: true } });
     expect(expectVerificationRefused(await verifyWithMirror(repo)).message).toMatch(/timestamp\.json is expired/);
+  });
+
+  it('an unreachable mirror is exit 7 (network, not a refused signature); a pull writes nothing', async () => {
+    const repo = await repository({ trustedRoot: harness.trustedRoot });
+    const rootPath = path.join(cli, `gone-${randomBytes(4).toString('hex')}.json`);
+    await writeFile(rootPath, await readFile(repo.initialRootPath));
+    await repo.close();
+    const mirror = ['--tuf-mirror', repo.url, '--tuf-root', rootPath];
+    const verified = await lading(['verify', '--json', ...keylessFlags(), ...mirror, ref]);
+    expect(verified.code, verified.stderr).toBe(7);
+    expect(json<ErrorJSON>(verified).error).toMatchObject({ code: 'ERR_LADING_NETWORK', exitCode: 7 });
+    const parent = await mkdtemp(path.join(cli, 'offline-'));
+    const pulled = await lading(['pull', ...keylessFlags(), ...mirror, ref, path.join(parent, 'out')]);
+    expect(pulled.code).toBe(7);
+    expect(pulled.stderr).toMatch(/^Error: load trusted root tuf http:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/m);
+    expect(pulled.stderr).not.toMatch(/--plain-http|docker login/);
+    expect(await readdir(parent)).toEqual([]);
   });
 
   it('--tuf-mirror with --trusted-root, or without a --verify-* flag, is exit 2 before anything is fetched', async () => {
