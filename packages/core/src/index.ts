@@ -84,12 +84,13 @@ export type { OpenTargetOptions, OpenedTarget } from './artifact/target.js';
 export {
   formatPlatform,
   hostPlatform,
+  indexEntries,
   MaxIndexDepth,
   MaxNestedIndexes,
   parsePlatform,
   resolvePlatformManifest,
 } from './artifact/platform.js';
-export type { PlatformManifest } from './artifact/platform.js';
+export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
 export { layerKind, loadArtifact } from './artifact/read.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
 export { pushArtifact } from './artifact/push.js';

@@ -2,16 +2,13 @@ import {
   attachSignature,
   ErrorCodes,
   formatTarget,
-  IndexMediaTypes,
   LadingError,
-  ManifestMediaTypes,
   openTarget,
   parseManifest,
   parseTarget,
+  indexEntries,
   fetchAll,
-  type CallOptions,
   type Descriptor,
-  type GraphTarget,
   type Platform,
   formatPlatform,
 } from '@lading/core';
@@ -50,52 +47,12 @@ export interface SignCommandResult {
   signatures: SignedManifestJSON[];
 }
 
-/** Levels of image indexes `--recursive` descends, the top one included (as the readers follow). */
-const maxIndexDepth = 4;
 /** Manifests `--recursive` signs at most (a hostile index cannot make it sign without end). */
 const maxRecursiveManifests = 256;
 
 interface ToSign {
   descriptor: Descriptor;
   platform?: Platform;
-}
-
-/**
- * The manifests an image index lists, its nested indexes and theirs (up to {@link maxIndexDepth} levels), each
- * once, in index order; entries that are not manifests are skipped. Each nested index is read digest-checked.
- */
-async function listedManifests(
-  target: GraphTarget,
-  manifests: readonly Descriptor[],
-  where: string,
-  call: CallOptions,
-  found: Map<string, ToSign>,
-  depth = 1,
-  inherited?: Platform,
-): Promise<void> {
-  for (const entry of manifests) {
-    if (!ManifestMediaTypes.includes(entry.mediaType) || found.has(entry.digest)) continue;
-    const platform = entry.platform ?? inherited;
-    found.set(entry.digest, platform ? { descriptor: entry, platform } : { descriptor: entry });
-    if (found.size > maxRecursiveManifests) {
-      throw new LadingError(
-        ErrorCodes.usage,
-        `${where}: the index lists more than ${maxRecursiveManifests} manifests; nothing was signed`,
-      );
-    }
-    if (!IndexMediaTypes.includes(entry.mediaType)) continue;
-    if (depth >= maxIndexDepth) {
-      throw new LadingError(
-        ErrorCodes.protocol,
-        `${where}: image indexes nest more than ${maxIndexDepth} levels deep (at ${entry.digest}); nothing was signed`,
-      );
-    }
-    const nestedWhere = `${where}: nested index ${entry.digest}`;
-    const parsed = parseManifest(await fetchAll(target, entry, nestedWhere, call), entry.mediaType, nestedWhere);
-    if (parsed.kind === 'index') {
-      await listedManifests(target, parsed.index.manifests, where, call, found, depth + 1, platform);
-    }
-  }
 }
 
 /** `lading sign`: signs an artifact already in a registry or layout and attaches the signature as a referrer. */
@@ -153,9 +110,19 @@ The signature's referrer digest is printed on standard output (one line per sign
       // Everything is listed (and each nested index read, digest-checked) before the first signature is made.
       const parsed = parseManifest(await fetchAll(opened.target, descriptor, where, call), descriptor.mediaType, where);
       if (parsed.kind === 'index') {
-        const found = new Map<string, ToSign>([[descriptor.digest, { descriptor }]]);
-        await listedManifests(opened.target, parsed.index.manifests, where, call, found);
-        toSign.push(...[...found.values()].slice(1));
+        const seen = new Set([descriptor.digest]);
+        for (const entry of await indexEntries(opened.target, parsed.index.manifests, where, call)) {
+          if (seen.has(entry.descriptor.digest)) continue;
+          seen.add(entry.descriptor.digest);
+          const { descriptor: listed, platform } = entry;
+          toSign.push(platform ? { descriptor: listed, platform } : { descriptor: listed });
+          if (toSign.length > maxRecursiveManifests) {
+            throw new LadingError(
+              ErrorCodes.usage,
+              `${where}: the index lists more than ${maxRecursiveManifests} manifests; nothing was signed`,
+            );
+          }
+        }
       }
     }
     const { tag: _tag, digest: _digest, ...repository } = parseTarget(args.reference);

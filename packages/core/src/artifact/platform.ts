@@ -119,22 +119,38 @@ function platformMatches(want: Platform, have: Platform | undefined): boolean {
   return want.variant === undefined || effectiveVariant(got) === effectiveVariant(want);
 }
 
-/** A manifest an index lists, directly or through nested indexes. */
-interface PlatformEntry {
+/** A manifest or nested index an index lists, directly or through nested indexes. */
+export interface IndexEntry {
   /** Its descriptor, as the index that lists it gives it (pinned by digest). */
   descriptor: Descriptor;
   /** Its platform: the entry's own, else that of the nested index entry it came through. */
   platform?: Platform;
+  /** True for a nested index (listed before the entries it holds). */
+  index: boolean;
 }
 
 /** Buildx attestation manifests and other entries that are not for a platform (`unknown/unknown`). */
-function isPlatformless(entry: PlatformEntry): boolean {
+function isPlatformless(entry: IndexEntry): boolean {
   const p = entry.platform;
   return !p?.os || !p.architecture || p.os === 'unknown' || p.architecture === 'unknown';
 }
 
-/** Every manifest `index` lists, descending into nested indexes up to {@link MaxIndexDepth}. */
-async function platformEntries(
+/**
+ * Every manifest and nested index that `manifests` (an index's entries) lists, in index order, descending into
+ * nested indexes — each read digest-checked — up to {@link MaxIndexDepth} levels and {@link MaxNestedIndexes} of
+ * them (`ERR_LADING_PROTOCOL` beyond); an entry without a platform inherits that of the nested index entry it came
+ * through. Entries that are neither (a blob, an unknown type) are skipped. A digest listed twice appears twice.
+ */
+export function indexEntries(
+  target: GraphTarget,
+  manifests: readonly Descriptor[],
+  where: string,
+  call: CallOptions = {},
+): Promise<IndexEntry[]> {
+  return walkIndex(target, manifests, where, call);
+}
+
+async function walkIndex(
   target: GraphTarget,
   manifests: readonly Descriptor[],
   where: string,
@@ -142,21 +158,21 @@ async function platformEntries(
   depth = 1,
   budget = { nested: 0 },
   inherited?: Platform,
-): Promise<PlatformEntry[]> {
-  const out: PlatformEntry[] = [];
+): Promise<IndexEntry[]> {
+  const out: IndexEntry[] = [];
   for (const entry of manifests) {
     const platform = entry.platform ?? inherited;
     if (IndexMediaTypes.includes(entry.mediaType)) {
       if (depth >= MaxIndexDepth) {
         throw new LadingError(
           ErrorCodes.protocol,
-          `${where}: image indexes nest more than ${MaxIndexDepth} levels deep (at ${entry.digest}); name a platform manifest by digest`,
+          `${where}: image indexes nest more than ${MaxIndexDepth} levels deep (at ${entry.digest})`,
         );
       }
       if (++budget.nested > MaxNestedIndexes) {
         throw new LadingError(
           ErrorCodes.protocol,
-          `${where}: the index lists more than ${MaxNestedIndexes} nested indexes; name a platform manifest by digest`,
+          `${where}: the index lists more than ${MaxNestedIndexes} nested indexes`,
         );
       }
       const bytes = await fetchAll(target, entry, `${where}: nested index ${entry.digest}`, call);
@@ -167,16 +183,17 @@ async function platformEntries(
           `${where}: ${entry.digest} is listed as an index (${entry.mediaType}) but is a manifest`,
         );
       }
-      out.push(...(await platformEntries(target, parsed.index.manifests, where, call, depth + 1, budget, platform)));
+      out.push(platform ? { descriptor: entry, platform, index: true } : { descriptor: entry, index: true });
+      out.push(...(await walkIndex(target, parsed.index.manifests, where, call, depth + 1, budget, platform)));
     } else if (ManifestMediaTypes.includes(entry.mediaType)) {
-      out.push(platform ? { descriptor: entry, platform } : { descriptor: entry });
+      out.push(platform ? { descriptor: entry, platform, index: false } : { descriptor: entry, index: false });
     }
     // Anything else an index may list (a blob, an unknown type) is not a manifest to read: skipped.
   }
   return out;
 }
 
-function describeEntries(entries: readonly PlatformEntry[]): string {
+function describeEntries(entries: readonly IndexEntry[]): string {
   return entries.map((e) => `${formatPlatform(e.platform)} (${e.descriptor.digest})`).join(', ');
 }
 
@@ -209,10 +226,10 @@ export async function resolvePlatformManifest(
   const where = `read ${display}`;
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
   const want = options.platform === undefined ? undefined : parsePlatform(options.platform);
-  const entries = await platformEntries(target, index.manifests, where, call);
+  const entries = (await indexEntries(target, index.manifests, where, call)).filter((e) => !e.index);
   const candidates = entries.filter((e) => !isPlatformless(e));
   const listing = candidates.length > 0 ? describeEntries(candidates) : 'none with a platform';
-  let chosen: PlatformEntry | undefined;
+  let chosen: IndexEntry | undefined;
   if (want === undefined && entries.length === 1) {
     chosen = entries[0];
   } else {
