@@ -102,7 +102,7 @@ const carriedSigningFlags = [
  * The `lading sign` command that signs `reference` with the signing flags `push` was given and then moves `tags`.
  * Secrets are never repeated: a literal identity token becomes `<token>`, a registry password `--password-stdin`.
  */
-export function signCommand(flags: Record<string, unknown>, tags: readonly string[], reference: string): string {
+function signCommand(flags: Record<string, unknown>, tags: readonly string[], reference: string): string {
   const words = ['lading', 'sign'];
   const given = (name: string): string | undefined => {
     const value = flags[name];
