@@ -12,7 +12,13 @@ export type { DiscoverCommandResult } from './commands/discover.js';
 export type { ListCommandResult } from './commands/ls.js';
 export type { PullCommandResult, PulledEntryJSON } from './commands/pull.js';
 export type { KeyGenerateResult } from './commands/key/generate.js';
-export type { PushCommandResult, PushedLayer, SignatureJSON } from './commands/push.js';
+export type {
+  PushCommandResult,
+  PushedLayer,
+  PushFailureJSON,
+  SignatureJSON,
+  UnsignedPushJSON,
+} from './commands/push.js';
 export type { SignCommandResult } from './commands/sign.js';
 export type { VerifyCommandResult } from './commands/verify.js';
 export type { VersionResult } from './commands/version.js';

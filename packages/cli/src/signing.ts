@@ -4,7 +4,6 @@
  * gate. The commands only spread the flags and call {@link createSignerFromFlags} or
  * {@link createVerificationFromFlags}.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 import {
@@ -37,6 +36,7 @@ import { Flags } from '@oclif/core';
 
 import { readPassword } from './base-command.js';
 import { canPrompt, promptSecret } from './prompt.js';
+import { checkIdentityToken, identityTokenFromFlag } from './sign-preconditions.js';
 
 const signingGroup = 'SIGNING';
 const verifyGroup = 'VERIFICATION';
@@ -143,7 +143,8 @@ export interface SignerContext {
  * `--signing-config` without `--tlog-upload` are usage errors, as they would do nothing). Without: a keyless
  * signer, with the token from `--identity-token` or else the environment (`SIGSTORE_ID_TOKEN`, GitHub Actions, Buildkite),
  * fetched once now; a browser login gets it instead with `--oidc-browser`, or when there is no ambient token and
- * standard input is a terminal.
+ * standard input is a terminal. The token is checked now (sign-preconditions.ts: a JWT with issuer and subject,
+ * not expired; `--identity-token` naming no file and not a JWT is a usage error).
  * Throws `ERR_LADING_USAGE` for unreadable files, a wrong password or bad URLs, `ERR_LADING_AUTH` for no token.
  */
 export async function createSignerFromFlags(flags: SigningFlagValues, context: SignerContext): Promise<Signer> {
@@ -178,10 +179,10 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
   const token = flags['identity-token'];
   if (token !== undefined) {
     // A token is never a path that exists; a file keeps the token out of the process list.
-    options.identityToken = existsSync(token) ? await readFlagFile(token, '--identity-token', 'utf8') : token;
+    options.identityToken = await identityTokenFromFlag(token);
   } else if (flags['oidc-browser'] === true || (!hasAmbientIdentityToken(env) && process.stdin.isTTY)) {
     // A person at a terminal: one token now, valid long enough for this command's signature.
-    options.identityToken = await browserLogin(flags, env);
+    options.identityToken = checkIdentityToken(await browserLogin(flags, env), 'browser login');
   } else if (!hasAmbientIdentityToken(env)) {
     throw new LadingError(
       ErrorCodes.auth,
@@ -194,7 +195,7 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
     // Fetch one token now, so that a missing one fails before the push (exit 4) rather than after it; signing
     // asks again, as tokens are short-lived.
     const tokens = ambientIdentityToken({ env });
-    await tokens();
+    checkIdentityToken(await tokens(), 'from the environment');
     options.tokenProvider = tokens;
   }
   if (flags['signing-config'] !== undefined) {

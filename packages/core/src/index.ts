@@ -93,8 +93,8 @@ export {
 export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
 export { layerKind, loadArtifact } from './artifact/read.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
-export { pushArtifact } from './artifact/push.js';
-export type { PushEvent, PushOptions, PushResult } from './artifact/push.js';
+export { pushArtifact, tagArtifact } from './artifact/push.js';
+export type { PushEvent, PushOptions, PushResult, TagOptions } from './artifact/push.js';
 export { DefaultPullLimits, pullArtifact } from './artifact/pull.js';
 export type { PullEvent, PullLimits, PullOptions, PullResult, PulledEntry } from './artifact/pull.js';
 export { listArtifact } from './artifact/list.js';

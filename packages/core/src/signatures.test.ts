@@ -169,6 +169,97 @@ describe('signatures', () => {
     expect(verifier.seen).toHaveLength(1);
   });
 
+  describe('bounded: a crowd of referrers cannot crowd out a signature or make the gate read without end', () => {
+    /** `store` with its referrers listed as `listing` says, counting every fetch. */
+    function listed(store: MemoryStore, listing: () => Promise<Descriptor[]>): GraphTarget & { fetched: string[] } {
+      const fetched: string[] = [];
+      return {
+        fetched,
+        fetch: (d, o) => {
+          fetched.push(d.digest);
+          return store.fetch(d, o);
+        },
+        push: (d, c, o) => store.push(d, c, o),
+        exists: (d, o) => store.exists(d, o),
+        resolve: (r, o) => store.resolve(r, o),
+        tag: (d, r, o) => store.tag(d, r, o),
+        referrers: listing,
+      };
+    }
+
+    it('reads a digest listed many times once', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      const elsewhere = await subjectIn(new MemoryStore(), 'theirs');
+      const foreign = await attachSignature(store, elsewhere.descriptor, sign('ok:whatever'));
+      const target = listed(store, () => Promise.resolve(Array.from({ length: 1000 }, () => ({ ...foreign }))));
+      await expect(signatureGate({ verifiers: [toyVerifier()] }).verify({ ...subject, target })).rejects.toThrow(
+        /no toy signature among 1 referrer\(s\) \(.*its subject is not/,
+      );
+      expect(target.fetched).toEqual([foreign.digest]);
+    });
+
+    it('reads first the referrers whose listing says a verifier reads them', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      const junk: Descriptor[] = [];
+      for (let i = 0; i < 130; i++) {
+        const one = { ...sign(`junk ${i}`), artifactType: 'application/vnd.example.junk' };
+        junk.push({ ...(await attachSignature(store, subject.descriptor, one)), artifactType: one.artifactType });
+      }
+      const good = await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+      const target = listed(store, () => Promise.resolve([...junk, { ...good, artifactType: sigType }]));
+      const seen: VerifiedSignature[] = [];
+      await signatureGate({ verifiers: [toyVerifier()], onVerified: (v) => seen.push(...v) }).verify({
+        ...subject,
+        target,
+      });
+      expect(seen.map((v) => v.referrer)).toEqual([good.digest]);
+      // The genuine one was read first; the junk only up to the request bound (128, two requests a referrer).
+      expect(target.fetched[0]).toBe(good.digest);
+      expect(target.fetched.length).toBeLessThanOrEqual(128);
+    });
+
+    it('says how many listed signatures it did not read when a bound stops it', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      for (let i = 0; i < 10; i++) {
+        await attachSignature(store, subject.descriptor, { ...sign(`forged ${i}`), annotations: { who: `${i}` } });
+      }
+      const verifier = toyVerifier();
+      const error = await signatureGate({ verifiers: [verifier], maxRequests: 7 })
+        .verify(subject)
+        .then(
+          () => new LadingError(ErrorCodes.usage, 'accepted'),
+          (e: unknown) => e as LadingError,
+        );
+      expect(error.code).toBe(ErrorCodes.verification);
+      // One request for the legacy tag, then two per referrer: three read, seven not.
+      expect(error.message).toMatch(
+        /none of the 3 toy signature\(s\) is acceptable: .*; 7 listed signature\(s\) were not read, as the gate makes at most 7 requests; nothing was read$/,
+      );
+      expect(verifier.seen).toHaveLength(3);
+    });
+
+    it('bounds the bytes read, quoting a few reasons and counting the rest', async () => {
+      const store = new MemoryStore();
+      const subject = await subjectIn(store);
+      for (let i = 0; i < 10; i++) {
+        await attachSignature(store, subject.descriptor, { ...sign(`forged ${i}`.padEnd(1000)), annotations: {} });
+      }
+      const error = await signatureGate({ verifiers: [toyVerifier()], maxBytes: 8 * 1500 })
+        .verify(subject)
+        .then(
+          () => new LadingError(ErrorCodes.usage, 'accepted'),
+          (e: unknown) => e as LadingError,
+        );
+      expect(error.message).toMatch(/none of the (\d) toy signature\(s\) is acceptable: /);
+      expect(error.message).toMatch(
+        /; and \d more; \d listed signature\(s\) were not read, as the gate reads at most 12000 bytes;/,
+      );
+    });
+  });
+
   describe('an index read through one platform manifest', () => {
     async function indexed(store: MemoryStore): Promise<GateSubject> {
       const platform = await subjectIn(store, 'linux/amd64');

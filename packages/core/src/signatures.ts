@@ -68,16 +68,28 @@ export interface SignatureGateOptions {
   /** Largest signature layer read, in bytes. Default 4 MiB. */
   maxSignatureSize?: number;
   /**
-   * Most signature candidates read per manifest (referrers plus legacy layers); the rest are skipped, which can only
-   * make verification fail, never pass. Default 128.
+   * Most signature candidates read per check (referrers plus legacy layers, of the manifest and of the platform
+   * manifest together); the rest are not read, which can only make verification fail, never pass. Default 64.
    */
   maxCandidates?: number;
+  /**
+   * Most requests the gate spends reading candidates per check: each referrer manifest, each signature layer, the
+   * legacy `.sig` tag and its manifest (listing the referrers is one request more). A referrer that turns out not
+   * to be a candidate (another subject, not one layer) counts too. Default 128.
+   */
+  maxRequests?: number;
+  /** Most bytes of referrer manifests and signature layers read per check. Default 32 MiB. */
+  maxBytes?: number;
   /** Receives every signature that verified, for `--json` output. */
   onVerified?: (signatures: VerifiedSignature[]) => void;
 }
 
 const defaultMaxSignature = 4 * 1024 * 1024;
-const defaultMaxCandidates = 128;
+const defaultMaxCandidates = 64;
+const defaultMaxRequests = 128;
+const defaultMaxBytes = 32 * 1024 * 1024;
+/** Refusal reasons quoted in a verification error; the rest are counted. */
+const quotedReasons = 5;
 
 /** A manifest the gate looks for signatures of: its descriptor and its verified bytes. */
 interface Signed {
@@ -91,17 +103,64 @@ interface Found {
   listed: number;
 }
 
-/** Reads a referrer and its single layer, checked by digest; undefined with a reason when it is not a candidate. */
+/**
+ * What one check of the gate may still spend. Each read is paid for before it is made, with the size its
+ * descriptor declares (the read is then held to that size), so a bound is never overshot.
+ */
+class Budget {
+  requests = 0;
+  bytes = 0;
+  candidates = 0;
+  /** Referrers (and legacy tags) listed but not read because a bound was reached. */
+  unread = 0;
+  /** The bound that stopped the search, for the message. */
+  stoppedBy: string | undefined;
+
+  constructor(private readonly limits: { requests: number; bytes: number; candidates: number }) {}
+
+  /** True when one more candidate fits (else records why not). */
+  roomForCandidate(): boolean {
+    if (this.candidates < this.limits.candidates) return true;
+    this.stoppedBy ??= `reads at most ${this.limits.candidates} signature candidates`;
+    return false;
+  }
+
+  /** Pays for one request of `size` bytes; false (nothing paid) when it would pass a bound. */
+  pay(size: number): boolean {
+    if (this.requests + 1 > this.limits.requests) {
+      this.stoppedBy ??= `makes at most ${this.limits.requests} requests`;
+      return false;
+    }
+    if (this.bytes + size > this.limits.bytes) {
+      this.stoppedBy ??= `reads at most ${this.limits.bytes} bytes`;
+      return false;
+    }
+    this.requests += 1;
+    this.bytes += size;
+    return true;
+  }
+
+  get exhausted(): boolean {
+    return this.stoppedBy !== undefined;
+  }
+}
+
+/**
+ * Reads a referrer and its single layer, checked by digest; undefined with a reason when it is not a candidate, or
+ * `unread` when the budget does not cover it.
+ */
 async function loadCandidate(
   target: GraphTarget,
   reference: string,
   signed: Signed,
   referrer: Descriptor,
   max: number,
+  budget: Budget,
   options: CallOptions,
-): Promise<{ candidate?: SignatureCandidate; skipped?: string }> {
+): Promise<{ candidate?: SignatureCandidate; skipped?: string; unread?: true }> {
   if (!ManifestMediaTypes.includes(referrer.mediaType)) return { skipped: `${referrer.digest}: not a manifest` };
   if (referrer.size > defaultMaxSignature) return { skipped: `${referrer.digest}: manifest too large` };
+  if (!budget.roomForCandidate() || !budget.pay(referrer.size)) return { unread: true };
   const where = `verify ${reference}: referrer ${referrer.digest}`;
   const bytes = await fetchAll(target, referrer, where, options);
   const parsed = parseManifest(bytes, referrer.mediaType, where);
@@ -113,7 +172,9 @@ async function loadCandidate(
   const [layer, ...more] = parsed.manifest.layers;
   if (!layer || more.length > 0) return { skipped: `${referrer.digest}: not exactly one layer` };
   if (layer.size > max) return { skipped: `${referrer.digest}: signature layer larger than ${max} bytes` };
+  if (!budget.pay(layer.size)) return { unread: true };
   const content = await fetchAll(target, layer, where, options, max);
+  budget.candidates += 1;
   const described: Descriptor = { ...referrer };
   const artifactType = parsed.manifest.artifactType ?? parsed.manifest.config.mediaType;
   described.artifactType = artifactType;
@@ -146,11 +207,16 @@ async function loadLegacy(
   reference: string,
   signed: Signed,
   max: number,
-  room: number,
+  budget: Budget,
   options: CallOptions,
 ): Promise<Found> {
   const found: Found = { candidates: [], notes: [], listed: 0 };
   const tag = legacySignatureTag(signed.descriptor.digest);
+  if (!budget.pay(0)) {
+    budget.unread += 1;
+    found.notes.push(`${tag}: not looked up`);
+    return found;
+  }
   let desc: Descriptor;
   try {
     desc = await target.resolve(tag, options);
@@ -164,6 +230,10 @@ async function loadLegacy(
     found.notes.push(`${tag}: not a signature manifest`);
     return found;
   }
+  if (!budget.pay(desc.size)) {
+    budget.unread += 1;
+    return found;
+  }
   const bytes = await fetchAll(target, desc, where, options);
   const parsed = parseManifest(bytes, desc.mediaType, where);
   if (parsed.kind !== 'manifest') {
@@ -171,17 +241,18 @@ async function loadLegacy(
     return found;
   }
   const referrer: Descriptor = { ...desc, artifactType: MediaTypeCosignSimpleSigning };
-  for (const layer of parsed.manifest.layers) {
-    if (layer.mediaType !== MediaTypeCosignSimpleSigning) continue;
-    if (found.candidates.length >= room) {
-      found.notes.push(`${tag}: more legacy signatures than the gate reads`);
-      break;
-    }
+  const layers = parsed.manifest.layers.filter((layer) => layer.mediaType === MediaTypeCosignSimpleSigning);
+  for (const [index, layer] of layers.entries()) {
     if (layer.size > max) {
       found.notes.push(`${tag}: layer ${layer.digest} larger than ${max} bytes`);
       continue;
     }
+    if (!budget.roomForCandidate() || !budget.pay(layer.size)) {
+      budget.unread += layers.length - index;
+      break;
+    }
     const content = await fetchAll(target, layer, where, options, max);
+    budget.candidates += 1;
     found.candidates.push({
       subject: signed.descriptor,
       subjectBytes: signed.manifest,
@@ -194,31 +265,70 @@ async function loadLegacy(
   return found;
 }
 
-/** Every candidate signature of `signed`: its referrers (referrers API or tag fallback), then legacy signatures. */
+/**
+ * The referrers worth reading first: listed once each (a listing may repeat a digest), those whose listed
+ * `artifactType` some verifier reads first, then the others, each group in listing order. A verifier is asked as if
+ * the artifact type were also the layer's media type, as in cosign's bundle referrers. The order only decides what
+ * is read before a bound stops the search: whatever is read is still checked against its own manifest.
+ */
+function readingOrder(listed: readonly Descriptor[], verifiers: readonly Verifier[]): Descriptor[] {
+  const seen = new Set<string>();
+  const preferred: Descriptor[] = [];
+  const others: Descriptor[] = [];
+  for (const referrer of listed) {
+    if (seen.has(referrer.digest)) continue;
+    seen.add(referrer.digest);
+    const type = referrer.artifactType ?? '';
+    const layer: Descriptor = { mediaType: type, digest: referrer.digest, size: 0 };
+    (verifiers.some((v) => v.accepts({ referrer, layer })) ? preferred : others).push(referrer);
+  }
+  return [...preferred, ...others];
+}
+
+/**
+ * Every candidate signature of `signed` the budget allows: its legacy signatures (one tag, a few requests), then
+ * its referrers (referrers API or tag fallback) in {@link readingOrder}. Legacy candidates come last in the result.
+ */
 async function findCandidates(
   target: GraphTarget,
   reference: string,
   signed: Signed,
   max: number,
-  limit: number,
+  verifiers: readonly Verifier[],
+  budget: Budget,
   options: CallOptions,
 ): Promise<Found> {
-  const referrers = await target.referrers(signed.descriptor, options);
-  const found: Found = { candidates: [], notes: [], listed: referrers.length };
-  for (const referrer of referrers) {
-    if (found.candidates.length >= limit) {
-      found.notes.push(`${referrers.length - limit} more referrer(s) not read`);
+  const legacy = await loadLegacy(target, reference, signed, max, budget, options);
+  const referrers = readingOrder(await target.referrers(signed.descriptor, options), verifiers);
+  const found: Found = { candidates: [], notes: [], listed: referrers.length + legacy.listed };
+  for (const [index, referrer] of referrers.entries()) {
+    if (budget.exhausted) {
+      budget.unread += referrers.length - index;
       break;
     }
-    const { candidate, skipped } = await loadCandidate(target, reference, signed, referrer, max, options);
+    const { candidate, skipped, unread } = await loadCandidate(
+      target,
+      reference,
+      signed,
+      referrer,
+      max,
+      budget,
+      options,
+    );
     if (candidate) found.candidates.push(candidate);
     else if (skipped) found.notes.push(skipped);
+    else if (unread) budget.unread += 1;
   }
-  const legacy = await loadLegacy(target, reference, signed, max, limit - found.candidates.length, options);
   found.candidates.push(...legacy.candidates);
   found.notes.push(...legacy.notes);
-  found.listed += legacy.listed;
   return found;
+}
+
+/** Up to {@link quotedReasons} distinct reasons, and how many more there were. */
+function quote(reasons: readonly string[]): string {
+  const shown = reasons.slice(0, quotedReasons);
+  const more = reasons.length - shown.length;
+  return `${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
 /**
@@ -231,23 +341,41 @@ async function findCandidates(
  * accepted signature is reported, each with the digest it is about. It fails closed: no referrers, no verifiers,
  * or any error means no read; a verifier error other than `ERR_LADING_VERIFICATION` (say, a trusted root that
  * cannot be fetched: `ERR_LADING_NETWORK`) stops the read with that error rather than counting as a refusal.
+ *
+ * What one check spends is bounded (`maxCandidates`, `maxRequests`, `maxBytes`), so a crowd of referrers cannot
+ * make it read without end: a listing is read once per digest, legacy signatures first, then referrers whose listed
+ * artifact type a verifier reads, then the rest. When a bound stops the search and no signature was accepted, the
+ * error says how many listed signatures were not read.
  */
 export function signatureGate(options: SignatureGateOptions): VerificationGate {
   if (options.verifiers.length === 0) {
     throw new LadingError(ErrorCodes.usage, 'signature gate: at least one verifier is required');
   }
   const max = options.maxSignatureSize ?? defaultMaxSignature;
-  const limit = options.maxCandidates ?? defaultMaxCandidates;
+  const limits = {
+    candidates: options.maxCandidates ?? defaultMaxCandidates,
+    requests: options.maxRequests ?? defaultMaxRequests,
+    bytes: options.maxBytes ?? defaultMaxBytes,
+  };
   return {
     async verify(subject: GateSubject, call: CallOptions = {}): Promise<void> {
       const where = `verify ${subject.reference}@${subject.descriptor.digest}`;
       const signed: Signed[] = [{ descriptor: subject.descriptor, manifest: subject.manifest }];
       if (subject.platform) signed.push(subject.platform);
+      const budget = new Budget(limits);
       const candidates: SignatureCandidate[] = [];
       const notes: string[] = [];
       let listed = 0;
       for (const one of signed) {
-        const found = await findCandidates(subject.target, subject.reference, one, max, limit, call);
+        const found = await findCandidates(
+          subject.target,
+          subject.reference,
+          one,
+          max,
+          options.verifiers,
+          budget,
+          call,
+        );
         candidates.push(...found.candidates);
         notes.push(...found.notes);
         listed += found.listed;
@@ -255,6 +383,12 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
       const about = subject.platform
         ? ` (index ${subject.descriptor.digest} or platform manifest ${subject.platform.descriptor.digest})`
         : '';
+      // When a bound stopped the search, a valid signature may be among what was not read: say so, never imply
+      // that none was valid.
+      const unread =
+        budget.unread > 0
+          ? `; ${budget.unread} listed signature(s) were not read, as the gate ${budget.stoppedBy ?? 'stopped'}`
+          : '';
       const verified: VerifiedSignature[] = [];
       for (const verifier of options.verifiers) {
         const mine = candidates.filter((c) => verifier.accepts(c));
@@ -275,9 +409,9 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
         if (accepted.length === 0) {
           const found =
             mine.length === 0
-              ? `no ${verifier.name} signature among ${listed} referrer(s)${about}${notes.length ? ` (${notes.join('; ')})` : ''}`
-              : `none of the ${mine.length} ${verifier.name} signature(s)${about} is acceptable: ${reasons.join('; ')}`;
-          throw new LadingError(ErrorCodes.verification, `${where}: ${found}; nothing was read`);
+              ? `no ${verifier.name} signature among ${listed} referrer(s)${about}${notes.length ? ` (${quote(notes)})` : ''}`
+              : `none of the ${mine.length} ${verifier.name} signature(s)${about} is acceptable: ${quote(reasons)}`;
+          throw new LadingError(ErrorCodes.verification, `${where}: ${found}${unread}; nothing was read`);
         }
         verified.push(...accepted);
       }

@@ -67,7 +67,12 @@ export async function createKeySigner(options: KeySignerOptions): Promise<KeySig
     publicKey,
     keyHint,
     sign: (request: SignRequest, call: CallOptions = {}): Promise<SignedReferrer> =>
-      signStatement(builder, request, { keyHint, clock, signal: call.signal }),
+      signStatement(builder, request, {
+        keyHint,
+        clock,
+        signal: call.signal,
+        ...(options.tlog ? { services: { rekorURL: options.tlog.rekorURL } } : {}),
+      }),
   };
 }
 

@@ -61,7 +61,7 @@ export async function createKeylessSigner(options: KeylessSignerOptions = {}): P
         }),
         witnesses: witnesses(services),
       });
-      return signStatement(builder, request, { clock, signal: call.signal });
+      return signStatement(builder, request, { clock, signal: call.signal, services });
     },
   };
 }

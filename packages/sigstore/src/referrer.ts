@@ -52,6 +52,8 @@ export interface SignStatementOptions {
   /** Creation time of the referrer. */
   clock: Clock;
   signal?: AbortSignal | undefined;
+  /** The services the builder talks to, named (with their URL) in the error when one of them fails. */
+  services?: { fulcioURL?: string; rekorURL?: string; tsaURL?: string };
 }
 
 /**
@@ -60,7 +62,7 @@ export interface SignStatementOptions {
  * empty (omitted in JSON, as cosign writes it): `cosign verify --key` skips signatures with any other keyid, so the
  * key hint goes only in the verification material. Errors of the builder become `LadingError`s
  * "sign <subject digest>: <reason>" (`ERR_LADING_AUTH` for identity token problems, `ERR_LADING_NETWORK` for
- * Fulcio, Rekor and TSA failures). The signal is checked before and after signing: sigstore-js cannot abort a
+ * Fulcio, Rekor and TSA failures, naming the service and its URL from `services`, and the underlying cause). The signal is checked before and after signing: sigstore-js cannot abort a
  * request under way.
  */
 export async function signStatement(
@@ -75,7 +77,7 @@ export async function signStatement(
   try {
     bundle = await builder.create({ data: Buffer.from(serializeStatement(statement)), type: PayloadTypeInToto });
   } catch (e) {
-    throw signingError(request.subject.digest, e);
+    throw signingError(request.subject.digest, e, options.services);
   }
   options.signal?.throwIfAborted();
   const json = bundleToJSON(bundle);
@@ -91,7 +93,7 @@ export async function signStatement(
   return toSignedReferrer(json, predicateType, options.clock());
 }
 
-function signingError(digest: string, cause: unknown): LadingError {
+function signingError(digest: string, cause: unknown, services: SignStatementOptions['services'] = {}): LadingError {
   if (isLadingError(cause)) return cause;
   // sigstore-js wraps what the identity provider threw (our own LadingError, which says more) in its InternalError.
   if (cause instanceof Error && isLadingError(cause.cause)) return cause.cause;
@@ -104,5 +106,27 @@ function signingError(digest: string, cause: unknown): LadingError {
   }
   const reason = cause instanceof Error ? cause.message : String(cause);
   const errorCode = code.startsWith('IDENTITY_TOKEN') ? ErrorCodes.auth : ErrorCodes.network;
-  return new LadingError(errorCode, `sign ${digest}: ${reason}`, { cause, service: 'sigstore' });
+  // sigstore-js's codes say which service failed (CA_…, TLOG_…, TSA_…); its message does not, nor does it say why.
+  const service = code.startsWith('CA_')
+    ? ['Fulcio', services.fulcioURL]
+    : code.startsWith('TLOG_')
+      ? ['Rekor', services.rekorURL]
+      : code.startsWith('TSA_')
+        ? ['timestamp authority', services.tsaURL]
+        : undefined;
+  const which = service === undefined ? '' : `${service[0]}${service[1] === undefined ? '' : ` ${service[1]}`}: `;
+  const why = innermost(cause);
+  const because = why === undefined || why === reason ? '' : `: ${why}`;
+  return new LadingError(errorCode, `sign ${digest}: ${which}${reason}${because}`, { cause, service: 'sigstore' });
+}
+
+/** The message of the deepest cause under `error` (the connection refused, the HTTP status), if any. */
+function innermost(error: unknown): string | undefined {
+  let message: string | undefined;
+  let current: unknown = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; current instanceof Error && depth < 8; depth++) {
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
 }

@@ -10,7 +10,10 @@ import {
   openTarget,
   parseTarget,
   pushArtifact,
+  tagArtifact,
+  isLadingError,
   type Descriptor,
+  type SignedReferrer,
   type PackInput,
   type PushEvent,
   type PushOptions,
@@ -19,7 +22,7 @@ import {
 import { Args, Flags } from '@oclif/core';
 
 import { parseAnnotations, parsePathArgument, splitPushReference } from '../arguments.js';
-import { RegistryCommand } from '../base-command.js';
+import { RegistryCommand, type ErrorJSON } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';
 import type { Progress } from '../progress.js';
 import { createSignerFromFlags, signingFlags } from '../signing.js';
@@ -60,6 +63,77 @@ export interface SignatureJSON {
   size: number;
   /** The signature's artifact type (a Sigstore bundle media type). */
   artifactType: string;
+}
+
+/**
+ * In the `--json` error of `lading push --sign` when the artifact was uploaded but not signed (Fulcio down, say):
+ * what is in the registry, and the command that finishes the job. No tag moved.
+ */
+export interface UnsignedPushJSON {
+  /** The pushed manifest by digest: `host/repo@sha256:…`. */
+  reference: string;
+  /** The manifest digest. */
+  digest: string;
+  /** Tags moved: none. */
+  tags: string[];
+  /** The `lading sign … --tag …` command that signs it and then moves the tags `push` was given. */
+  signCommand: string;
+}
+
+/** What `lading push --sign --json` prints when it fails after the upload: the error and what was pushed. */
+export interface PushFailureJSON {
+  error: ErrorJSON['error'] & { pushed?: UnsignedPushJSON };
+}
+
+/** Registry flags carried over into the suggested `lading sign` command, when given. */
+const carriedRegistryFlags = ['ca-file', 'cert-file', 'key-file', 'username'] as const;
+/** Signing flags carried over as they are (none holds a secret). */
+const carriedSigningFlags = [
+  'key',
+  'signing-config',
+  'fulcio-url',
+  'rekor-url',
+  'tsa-url',
+  'oidc-issuer',
+  'oidc-client-id',
+] as const;
+
+/**
+ * The `lading sign` command that signs `reference` with the signing flags `push` was given and then moves `tags`.
+ * Secrets are never repeated: a literal identity token becomes `<token>`, a registry password `--password-stdin`.
+ */
+function signCommand(flags: Record<string, unknown>, tags: readonly string[], reference: string): string {
+  const words = ['lading', 'sign'];
+  const given = (name: string): string | undefined => {
+    const value = flags[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  for (const name of carriedRegistryFlags) {
+    const value = given(name);
+    if (value !== undefined) words.push(`--${name}`, value);
+  }
+  if (given('username') !== undefined) words.push('--password-stdin');
+  if (flags.insecure === true) words.push('--insecure');
+  if (flags['plain-http'] === true) words.push('--plain-http');
+  if (flags['plain-http'] === false) words.push('--no-plain-http');
+  for (const name of carriedSigningFlags) {
+    const value = given(name);
+    if (value !== undefined) words.push(`--${name}`, value);
+  }
+  for (const name of ['key-password-stdin', 'tlog-upload', 'oidc-browser']) {
+    if (flags[name] === true) words.push(`--${name}`);
+  }
+  const token = given('identity-token');
+  if (token !== undefined) words.push('--identity-token', existsSync(token) ? token : '<token>');
+  for (const tag of tags) words.push('--tag', tag);
+  words.push(reference);
+  return words.map(shellWord).join(' ');
+}
+
+/** `word` quoted for a POSIX shell when it needs it (`<token>` stays as a placeholder to fill in). */
+function shellWord(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word) || word === '<token>') return word;
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /**
@@ -132,6 +206,9 @@ The manifest digest is printed on standard output; progress goes to standard err
     },
   ];
 
+  /** Set when `--sign` failed after the upload: what was pushed, for the `--json` error. */
+  private unsigned: UnsignedPushJSON | undefined;
+
   static override strict = false;
   // oclif would show every argument of a non-strict command as variadic; say what is.
   static override usage = 'push REFERENCE PATH... [FLAGS]';
@@ -174,7 +251,7 @@ The manifest digest is printed on standard output; progress goes to standard err
     sign: Flags.boolean({
       helpGroup: 'SIGNING',
       description:
-        'After the push, sign the manifest (cosign 3 bundle) and attach the signature as a referrer: with --key, else keyless.',
+        'Sign the manifest (cosign 3 bundle) and attach the signature as a referrer, with --key, else keyless: pushed by digest, signed, and only then tagged.',
     }),
     ...signingFlags,
   };
@@ -230,7 +307,9 @@ The manifest digest is printed on standard output; progress goes to standard err
       },
     };
     if (flags['artifact-type'] !== undefined) options.artifactType = flags['artifact-type'];
-    const pushed = await pushArtifact(opened.target, inputs, options);
+    // With --sign the manifest goes up by digest only, and the tags move once the signature is attached: a
+    // signature that cannot be made never leaves a tag naming an unsigned artifact.
+    const pushed = await pushArtifact(opened.target, inputs, signer ? { ...options, tags: [] } : options);
     progress.finish();
 
     const digest = pushed.descriptor.digest;
@@ -248,21 +327,59 @@ The manifest digest is printed on standard output; progress goes to standard err
       })),
       skipped: pushed.skipped,
     };
-    const tagged = pushed.tags.length > 0 ? `:${pushed.tags.join(',')}` : '';
-    progress.note(`Pushed ${opened.display}${tagged} ${digest}`);
-    if (signer) {
-      const signed = await signer.sign({ subject: pushed.descriptor }, { signal: this.signal });
-      const referrer = await attachSignature(opened.target, pushed.descriptor, signed, { signal: this.signal });
-      result.signature = {
-        digest: referrer.digest,
-        mediaType: referrer.mediaType,
-        size: referrer.size,
-        artifactType: signed.artifactType,
-      };
-      progress.note(`Signed ${opened.display}@${digest}: signature ${referrer.digest}`);
+    if (!signer) {
+      const tagged = pushed.tags.length > 0 ? `:${pushed.tags.join(',')}` : '';
+      progress.note(`Pushed ${opened.display}${tagged} ${digest}`);
+      this.log(digest);
+      return result;
     }
+    progress.note(`Pushed ${result.reference}`);
+    let signed: SignedReferrer;
+    let referrer: Descriptor;
+    try {
+      signed = await signer.sign({ subject: pushed.descriptor }, { signal: this.signal });
+      referrer = await attachSignature(opened.target, pushed.descriptor, signed, { signal: this.signal });
+    } catch (cause) {
+      if (this.signal.aborted || !isLadingError(cause)) throw cause;
+      const finish = signCommand(flags, tags, result.reference);
+      this.unsigned = { reference: result.reference, digest, tags: [], signCommand: finish };
+      const untouched =
+        tags.length === 0
+          ? ''
+          : ` (${tags.join(', ')} ${tags.length === 1 ? 'still names what it' : 'still name what they'} named before)`;
+      throw new LadingError(
+        cause.code,
+        `push --sign ${opened.display}: pushed ${result.reference} by digest, but could not sign it: ${cause.message}. ` +
+          `No tag moved${untouched}. When the cause is fixed, sign it${tags.length > 0 ? ' and move the tags' : ''} with: ${finish}`,
+        { cause, ...(cause.service === undefined ? {} : { service: cause.service }) },
+      );
+    }
+    result.signature = {
+      digest: referrer.digest,
+      mediaType: referrer.mediaType,
+      size: referrer.size,
+      artifactType: signed.artifactType,
+    };
+    progress.note(`Signed ${result.reference}: signature ${referrer.digest}`);
+    result.tags = await tagArtifact(opened.target, { descriptor: pushed.descriptor, bytes: pushed.manifest }, tags, {
+      signal: this.signal,
+      onEvent: (event) => {
+        renderPushEvent(progress, event);
+      },
+    });
     this.log(digest);
     return result;
+  }
+
+  /** With `--json`, a failure after the upload names what was pushed (see {@link UnsignedPushJSON}). */
+  override logJson(json: unknown): void {
+    const unsigned = this.unsigned;
+    if (unsigned !== undefined && typeof json === 'object' && json !== null && 'error' in json) {
+      const { error } = json as ErrorJSON;
+      super.logJson({ ...json, error: { ...error, pushed: unsigned } });
+      return;
+    }
+    super.logJson(json);
   }
 
   /** The pack inputs for the path arguments; `-` (at most once) is standard input. */

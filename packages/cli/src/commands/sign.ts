@@ -11,6 +11,7 @@ import {
   type Descriptor,
   type Platform,
   formatPlatform,
+  tagArtifact,
 } from '@lading/core';
 import { Args, Flags } from '@oclif/core';
 
@@ -45,6 +46,8 @@ export interface SignCommandResult {
    * index lists (nested indexes included).
    */
   signatures: SignedManifestJSON[];
+  /** With `--tag`: the tags now pointing at the signed manifest, moved after every signature was attached. */
+  tags?: string[];
 }
 
 /** Manifests `--recursive` signs at most (a hostile index cannot make it sign without end). */
@@ -62,6 +65,8 @@ export class Sign extends RegistryCommand<typeof Sign> {
 
 For a multi-platform artifact (an image index), only the index is signed, as cosign does; with --recursive, every manifest the index lists (and those of nested indexes) is signed too, each signature a referrer of its own manifest.
 
+With --tag, the tags are pointed at the manifest only after every signature is attached (push --sign suggests this command when it pushed but could not sign).
+
 The signature's referrer digest is printed on standard output (one line per signature, the reference's own first).`;
 
   static override examples = [
@@ -72,6 +77,10 @@ The signature's referrer digest is printed on standard output (one line per sign
     {
       description: 'Sign keylessly in CI (identity token from SIGSTORE_ID_TOKEN, GitHub Actions or Buildkite).',
       command: '<%= config.bin %> sign ghcr.io/acme/config@sha256:4f1c…',
+    },
+    {
+      description: 'Sign an artifact pushed by digest, then point v1 at it.',
+      command: '<%= config.bin %> sign --key cosign.key --tag v1 ghcr.io/acme/config@sha256:4f1c…',
     },
     {
       description: 'Sign a multi-platform artifact: the index and each platform manifest.',
@@ -91,11 +100,22 @@ The signature's referrer digest is printed on standard output (one line per sign
       description:
         'For an image index: also sign every manifest it lists (nested indexes included), as cosign sign --recursive.',
     }),
+    tag: Flags.string({
+      char: 't',
+      multiple: true,
+      multipleNonGreedy: true,
+      description:
+        'After signing, point this tag at the signed manifest (repeatable): what push --sign does last, so a tag never names an unsigned artifact.',
+    }),
     ...signingFlags,
   };
 
   override async run(): Promise<SignCommandResult> {
     const { flags, args } = this;
+    const { tag: _tag, digest: _digest, ...repository } = parseTarget(args.reference);
+    const base = formatTarget(repository);
+    const tags = [...new Set(flags.tag ?? [])];
+    for (const tag of tags) parseTarget(`${base}:${tag}`);
     const client = await this.registryClient();
     const signer = await createSignerFromFlags(flags, { stdinTaken: flags['password-stdin'] });
     const opened = await openTarget(args.reference, { client });
@@ -125,8 +145,6 @@ The signature's referrer digest is printed on standard output (one line per sign
         }
       }
     }
-    const { tag: _tag, digest: _digest, ...repository } = parseTarget(args.reference);
-    const base = formatTarget(repository);
     const signatures: SignedManifestJSON[] = [];
     for (const item of toSign) {
       const subject: Descriptor = {
@@ -154,6 +172,22 @@ The signature's referrer digest is printed on standard output (one line per sign
     }
     const [first] = signatures;
     if (first === undefined) throw new LadingError(ErrorCodes.usage, `${where}: nothing to sign`);
-    return { reference: first.reference, digest: first.digest, signature: first.signature, signatures };
+    const result: SignCommandResult = {
+      reference: first.reference,
+      digest: first.digest,
+      signature: first.signature,
+      signatures,
+    };
+    if (tags.length > 0) {
+      // Only now, every signature attached, do the tags move (`push --sign` suggests this when it could not sign).
+      const bytes = await fetchAll(opened.target, descriptor, where, call);
+      result.tags = await tagArtifact(opened.target, { descriptor, bytes }, tags, {
+        ...call,
+        onEvent: (event) => {
+          if (event.type === 'tagged') this.logToStderr(`Tagged ${event.tag}`);
+        },
+      });
+    }
+    return result;
   }
 }

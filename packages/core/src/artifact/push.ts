@@ -72,9 +72,37 @@ function canPushManifest(t: unknown): t is ManifestPusher {
   return typeof (t as Partial<ManifestPusher>).pushManifest === 'function';
 }
 
+/** Options of {@link tagArtifact}. */
+export interface TagOptions extends CallOptions {
+  /** Receives a `tagged` event per tag; the library never prints. */
+  onEvent?: (event: PushEvent) => void;
+}
+
+/**
+ * Points `tags` (duplicates dropped) at a manifest `target` already holds, given its descriptor and bytes: the
+ * last step of a push, kept apart so that a caller can sign the manifest (pushed by digest) before any tag moves.
+ * Registries get the manifest PUT again by digest and then under each tag; other targets tag it. Returns the tags.
+ */
+export async function tagArtifact(
+  target: Target,
+  manifest: { descriptor: Descriptor; bytes: Uint8Array },
+  tags: readonly string[],
+  options: TagOptions = {},
+): Promise<string[]> {
+  const unique = [...new Set(tags)];
+  const call: CallOptions = options.signal ? { signal: options.signal } : {};
+  if (unique.length > 0) {
+    if (canPushManifest(target)) await target.pushManifest(manifest.descriptor, manifest.bytes, unique, call);
+    else for (const tag of unique) await target.tag(manifest.descriptor, tag, call);
+  }
+  for (const tag of unique) options.onEvent?.({ type: 'tagged', tag });
+  return unique;
+}
+
 /**
  * Packs `inputs` and pushes the artifact to `target`: the TOC and layers first (at most `uploadConcurrency` at
- * once, each skipped when `target.exists` says it is there), then the manifest, then the tags. Memory stays bounded:
+ * once, each skipped when `target.exists` says it is there), then the manifest, then the tags (with no `tags`, the
+ * manifest is pushed by digest only; {@link tagArtifact} tags it later). Memory stays bounded:
  * layers stream from temporary files (or the original files) and are removed afterwards, success or not.
  */
 export async function pushArtifact(
