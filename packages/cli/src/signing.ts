@@ -24,7 +24,7 @@ import type {
   SigstoreVerifierPolicy,
   Thresholds,
 } from '@lading/sigstore';
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 
 import { readPassword } from './base-command.js';
 import { canPrompt, promptSecret } from './prompt.js';

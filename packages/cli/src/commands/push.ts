@@ -16,7 +16,8 @@ import {
   type PushOptions,
   type Signer,
 } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { parseAnnotations, parsePathArgument, splitPushReference } from '../arguments.js';
 import { RegistryCommand } from '../base-command.js';

@@ -12,7 +12,8 @@ import {
   type Platform,
   formatPlatform,
 } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import { createSignerFromFlags, signingFlags } from '../signing.js';
