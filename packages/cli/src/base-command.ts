@@ -6,7 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 
 import { ErrorCodes, LadingError, RegistryClient, type RegistryClientOptions } from '@lading/core';
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import type { Interfaces } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
 
 import { traceRegistry } from './debug.js';
 import { describeFailure, type Failure, type FailureContext } from './exit-codes.js';

@@ -1,27 +1,59 @@
-import { Attest } from './commands/attest.js';
-import { Cat } from './commands/cat.js';
-import { Discover } from './commands/discover.js';
-import { KeyGenerate } from './commands/key/generate.js';
-import { Ls } from './commands/ls.js';
-import { Pull } from './commands/pull.js';
-import { Push } from './commands/push.js';
-import { Sign } from './commands/sign.js';
-import { Verify } from './commands/verify.js';
-import { Version } from './commands/version.js';
+import { createRequire } from 'node:module';
+
+import type { Attest } from './commands/attest.js';
+import type { Cat } from './commands/cat.js';
+import type { Discover } from './commands/discover.js';
+import type { KeyGenerate } from './commands/key/generate.js';
+import type { Ls } from './commands/ls.js';
+import type { Pull } from './commands/pull.js';
+import type { Push } from './commands/push.js';
+import type { Sign } from './commands/sign.js';
+import type { Verify } from './commands/verify.js';
+import type { Version } from './commands/version.js';
+
+// Each command module is loaded when its class is first asked for, not when this module is: `lading version` then
+// loads neither @lading/core nor @lading/sigstore (and sigstore-js, undici…), only what the version command imports.
+// oclif asks for exactly one class per run (the invoked one); help and command listing come from
+// oclif.manifest.json, written by the build. `require` of an ES module is synchronous and shares the ESM cache
+// (Node >= 22.12), which is what a property getter needs; none of these modules uses top-level await.
+const load = createRequire(import.meta.url);
 
 /**
  * Every `lading` command, discovered explicitly by oclif (`oclif.commands.strategy: explicit` in package.json):
  * no directory scanning at start-up. Aliases (`list` for `ls`) are declared on the command classes.
+ *
+ * Each property is a getter that loads its command's module on first access, so that a run loads only the command
+ * it invokes. Enumerating the object (`Object.entries`, as oclif does when there is no manifest) loads them all.
  */
 export const commands = {
-  attest: Attest,
-  cat: Cat,
-  discover: Discover,
-  'key:generate': KeyGenerate,
-  ls: Ls,
-  pull: Pull,
-  push: Push,
-  sign: Sign,
-  verify: Verify,
-  version: Version,
+  get attest(): typeof Attest {
+    return (load('./commands/attest.js') as typeof import('./commands/attest.js')).Attest;
+  },
+  get cat(): typeof Cat {
+    return (load('./commands/cat.js') as typeof import('./commands/cat.js')).Cat;
+  },
+  get discover(): typeof Discover {
+    return (load('./commands/discover.js') as typeof import('./commands/discover.js')).Discover;
+  },
+  get 'key:generate'(): typeof KeyGenerate {
+    return (load('./commands/key/generate.js') as typeof import('./commands/key/generate.js')).KeyGenerate;
+  },
+  get ls(): typeof Ls {
+    return (load('./commands/ls.js') as typeof import('./commands/ls.js')).Ls;
+  },
+  get pull(): typeof Pull {
+    return (load('./commands/pull.js') as typeof import('./commands/pull.js')).Pull;
+  },
+  get push(): typeof Push {
+    return (load('./commands/push.js') as typeof import('./commands/push.js')).Push;
+  },
+  get sign(): typeof Sign {
+    return (load('./commands/sign.js') as typeof import('./commands/sign.js')).Sign;
+  },
+  get verify(): typeof Verify {
+    return (load('./commands/verify.js') as typeof import('./commands/verify.js')).Verify;
+  },
+  get version(): typeof Version {
+    return (load('./commands/version.js') as typeof import('./commands/version.js')).Version;
+  },
 };

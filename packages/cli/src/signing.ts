@@ -14,25 +14,16 @@ import {
   type Signer,
   type VerifiedSignature,
 } from '@lading/core';
-import {
-  ambientIdentityToken,
-  hasAmbientIdentityToken,
-  IdentityProviderService,
-  browserIdentityToken,
-  createKeySigner,
-  createKeylessSigner,
-  createSigstoreVerifier,
-  loadSigningConfig,
-  loadTrustedRoot,
-  PublicGoodRekorURL,
-  selectRekor,
-  type CertificateIdentity,
-  type KeylessSignerOptions,
-  type KeySignerOptions,
-  type SigstoreVerifierPolicy,
-  type Thresholds,
+// Types only: @lading/sigstore (and sigstore-js under it) is imported where a signer or verifier is built, so a
+// command given no signing or --verify-* flag never loads it (start-up: `lading pull` of a small artifact).
+import type {
+  CertificateIdentity,
+  KeylessSignerOptions,
+  KeySignerOptions,
+  SigstoreVerifierPolicy,
+  Thresholds,
 } from '@lading/sigstore';
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 
 import { readPassword } from './base-command.js';
 import { canPrompt, promptSecret } from './prompt.js';
@@ -148,6 +139,13 @@ export interface SignerContext {
  * Throws `ERR_LADING_USAGE` for unreadable files, a wrong password or bad URLs, `ERR_LADING_AUTH` for no token.
  */
 export async function createSignerFromFlags(flags: SigningFlagValues, context: SignerContext): Promise<Signer> {
+  const {
+    ambientIdentityToken,
+    hasAmbientIdentityToken,
+    IdentityProviderService,
+    createKeySigner,
+    createKeylessSigner,
+  } = await import('@lading/sigstore');
   const env = context.env ?? process.env;
   if (flags.key !== undefined) {
     const tlog = await keyTlogFromFlags(flags);
@@ -214,6 +212,7 @@ export async function createSignerFromFlags(flags: SigningFlagValues, context: S
  * reports the interruption), and the loopback server is closed whatever happens.
  */
 async function browserLogin(flags: SigningFlagValues, env: NodeJS.ProcessEnv): Promise<string> {
+  const { browserIdentityToken } = await import('@lading/sigstore');
   const controller = new AbortController();
   const abort = (signal: NodeJS.Signals) => {
     controller.abort(new Error(`interrupted by ${signal}`));
@@ -246,6 +245,7 @@ async function browserLogin(flags: SigningFlagValues, env: NodeJS.ProcessEnv): P
  * refused); with it, `--rekor-url` (API v1), else the Rekor the signing config selects, else the public good.
  */
 async function keyTlogFromFlags(flags: SigningFlagValues): Promise<KeySignerOptions['tlog']> {
+  const { loadSigningConfig, PublicGoodRekorURL, selectRekor } = await import('@lading/sigstore');
   if (flags['tlog-upload'] !== true) {
     for (const flag of ['rekor-url', 'signing-config'] as const) {
       if (flags[flag] !== undefined) {
@@ -442,6 +442,7 @@ export async function createVerificationFromFlags(
     }
     return undefined;
   }
+  const { createSigstoreVerifier, loadTrustedRoot } = await import('@lading/sigstore');
   const policy: SigstoreVerifierPolicy = {
     keys: await Promise.all(keyFiles.map((file) => readFlagFile(file, '--verify-key', 'utf8'))),
   };

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 
 import { attachSignature, ErrorCodes, formatTarget, LadingError, openTarget, parseTarget } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import { AttestationTypes, createSignerFromFlags, predicateTypeFor, signingFlags } from '../signing.js';

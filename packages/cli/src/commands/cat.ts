@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { ErrorCodes, LadingError, catArtifact, openTarget, type Platform, type VerifiedSignature } from '@lading/core';
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';

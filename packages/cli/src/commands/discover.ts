@@ -9,7 +9,8 @@ import {
   type Descriptor,
 } from '@lading/core';
 import { AnnotationBundlePredicateType } from '@lading/sigstore';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 

@@ -19,7 +19,8 @@ import {
   type PushOptions,
   type Signer,
 } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { parseAnnotations, parsePathArgument, splitPushReference } from '../arguments.js';
 import { RegistryCommand, type ErrorJSON } from '../base-command.js';

@@ -13,7 +13,8 @@ import {
   formatPlatform,
   tagArtifact,
 } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import { createSignerFromFlags, signingFlags } from '../signing.js';

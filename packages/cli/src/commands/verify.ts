@@ -9,7 +9,8 @@ import {
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-import { Command } from '@oclif/core';
+import { Command } from '@oclif/core/command';
 
 /** Versions reported by `lading version`. */
 export interface VersionResult {

@@ -4,7 +4,9 @@ import path from 'node:path';
 
 import { ErrorCodes, LadingError } from '@lading/core';
 import { generateKeyPair } from '@lading/sigstore';
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import type { Interfaces } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
 
 import { readPassword, reportFailure } from '../../base-command.js';
 import { canPrompt, promptSecret } from '../../prompt.js';
