@@ -12,6 +12,7 @@ import { AnnotationBundlePredicateType } from '@lading/sigstore';
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
+import { terminalSafe } from '../format.js';
 
 /** What `lading discover --json` prints. */
 export interface DiscoverCommandResult {
@@ -27,7 +28,7 @@ export interface DiscoverCommandResult {
 
 /**
  * One line of `lading discover`: digest and artifact type (`-` when unknown), then the Sigstore predicate type and
- * the creation time when the referrer's annotations carry them.
+ * the creation time when the referrer's annotations carry them. What the registry sent is made {@link terminalSafe}.
  */
 export function describeReferrer(referrer: Descriptor): string {
   const columns = [referrer.digest, referrer.artifactType ?? '-'];
@@ -35,7 +36,7 @@ export function describeReferrer(referrer: Descriptor): string {
   const created = referrer.annotations?.[AnnotationCreated];
   if (predicateType !== undefined) columns.push(predicateType);
   if (created !== undefined) columns.push(created);
-  return columns.join('  ');
+  return terminalSafe(columns.join('  '));
 }
 
 /** `lading discover`: lists what refers to an artifact (signatures, attestations, SBOMs). */

@@ -15,7 +15,7 @@ import {
 import { Args, Flags } from '@oclif/core';
 
 import { RegistryCommand } from '../base-command.js';
-import { formatBytes, parseSize, shortDigest } from '../format.js';
+import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
 import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 
@@ -70,8 +70,10 @@ export const platformFlag = Flags.string({
     "For a multi-platform artifact (an image index): the platform's manifest to use, e.g. linux/arm64 or linux/arm/v7. Default: the index's only manifest, else this machine's platform.",
 });
 
+/** A layer's title (escaped: it comes from the registry), else its short digest. */
 function layerName(descriptor: Descriptor): string {
-  return descriptor.annotations?.[AnnotationTitle] ?? shortDigest(descriptor.digest);
+  const title = descriptor.annotations?.[AnnotationTitle];
+  return title === undefined ? shortDigest(descriptor.digest) : terminalSafe(title);
 }
 
 function renderPullEvent(progress: Progress, event: PullEvent): void {
