@@ -384,7 +384,7 @@ function checkKnownSizes(known: readonly { path: string; size?: number }[], limi
   if (big) {
     throw new LadingError(
       ErrorCodes.integrity,
-      `${where}: ${big.path} (${String(big.size)} bytes) is larger than the ${limits.maxFileBytes}-byte limit ${raise}`,
+      `${where}: ${big.path} (${String(big.size)} bytes) is larger than the ${limits.maxFileBytes}-byte limit`,
     );
   }
 }
