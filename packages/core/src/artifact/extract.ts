@@ -57,7 +57,11 @@ export interface ExtractOptions {
   where?: string;
   /** Gunzip the source first (multi-member gzip works: each member is decompressed in turn). Default false. */
   gzip?: boolean;
-  /** Most entries (every header counts, skipped ones too). Default {@link DefaultMaxFiles} (100,000). */
+  /**
+   * Most entries written; also the most headers one archive may hold (skipped ones too). Default
+   * {@link DefaultMaxFiles} (100,000). This and the three limits below make the extraction's own budget; absent with
+   * `budget`.
+   */
   maxFiles?: number;
   /** Most bytes of file content written in all. Default {@link DefaultMaxTotalBytes} (16 GiB). */
   maxTotalBytes?: number;
