@@ -12,6 +12,7 @@ import * as Flags from '@oclif/core/flags';
 
 import { traceRegistry } from './debug.js';
 import { describeFailure, type Failure, type FailureContext } from './exit-codes.js';
+import { terminalSafe } from './format.js';
 import { Progress, progressMode } from './progress.js';
 
 /** The parsed flags of a command `T`: its own and the base flags. */
@@ -262,7 +263,7 @@ export function reportFailure(error: unknown, context: FailureContext, options: 
   } else {
     const lines = [`Error: ${failure.message}`];
     if (failure.suggestion !== undefined) lines.push(`Hint: ${failure.suggestion}`);
-    process.stderr.write(`${lines.join('\n')}\n`);
+    process.stderr.write(`${terminalSafe(lines.join('\n'), { keepNewlines: true })}\n`);
   }
   if (options.debug) process.stderr.write(`${stackOf(error)}\n`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatMode, parseSize, shortDigest } from './format.js';
+import { formatBytes, formatMode, parseSize, shortDigest, terminalSafe } from './format.js';
 
 describe('formatBytes', () => {
   it('shows bytes below 1 KiB as they are', () => {
@@ -62,5 +62,26 @@ describe('formatMode', () => {
 describe('shortDigest', () => {
   it('keeps the algorithm and 12 hex digits', () => {
     expect(shortDigest(`sha256:${'ab'.repeat(32)}`)).toBe('sha256:abababababab');
+  });
+});
+
+describe('terminalSafe', () => {
+  it('escapes what a terminal would act on: C0, DEL, C1, bidi overrides, separators, lone surrogates', () => {
+    expect(terminalSafe('a\u001b[2Jb')).toBe('a\\x1b[2Jb');
+    expect(terminalSafe('\u001b]0;pwned\u0007')).toBe('\\x1b]0;pwned\\x07');
+    expect(terminalSafe('x\u009b2J\u007f\r\t\n')).toBe('x\\x9b2J\\x7f\\x0d\\x09\\x0a');
+    expect(terminalSafe('evil\u202egnp.exe \u2066x\u2069 \u200b \ufeff \u2028')).toBe(
+      'evil\\u202egnp.exe \\u2066x\\u2069 \\u200b \\ufeff \\u2028',
+    );
+    expect(terminalSafe('lone \ud800 surrogate')).toBe('lone \\ud800 surrogate');
+  });
+
+  it('leaves printable text alone: other scripts, emoji with joiners, backslashes', () => {
+    const text = 'config/ünïcødé-名前 👨\u200d👩\u200d👧 a\\b %s';
+    expect(terminalSafe(text)).toBe(text);
+  });
+
+  it('keeps newlines when asked (multi-line messages), still escaping the rest', () => {
+    expect(terminalSafe('one\ntwo\u001b[0m', { keepNewlines: true })).toBe('one\ntwo\\x1b[0m');
   });
 });

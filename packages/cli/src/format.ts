@@ -81,3 +81,26 @@ export function shortDigest(digest: string): string {
   const colon = digest.indexOf(':');
   return colon < 0 ? digest.slice(0, 12) : digest.slice(0, colon + 13);
 }
+
+/**
+ * Characters a terminal would act on instead of showing: C0 controls (ESC, BEL, CR, newline…), DEL, C1 controls
+ * (U+009B is a one-byte CSI), line and paragraph separators, lone surrogates, and the invisible formatting marks that
+ * reorder or hide text (bidirectional overrides and isolates, zero-width space, BOM: "Trojan Source").
+ */
+const nonPrintable =
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it matches
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]|\p{Cs}/gu;
+
+/**
+ * Makes text from a registry or an artifact (paths, link targets, titles, annotations, error messages) safe to print
+ * to a terminal: every non-printable character (see above) is shown as a `\xHH` or `\uHHHH` escape, so `ESC [2J` is
+ * printed as `\x1b[2J` instead of clearing the screen. With `keepNewlines`, `\n` is kept (multi-line messages).
+ * Printable text, other languages and emoji pass unchanged. For exact values, use `--json`.
+ */
+export function terminalSafe(text: string, options: { keepNewlines?: boolean } = {}): string {
+  return text.replace(nonPrintable, (c) => {
+    if (c === '\n' && options.keepNewlines === true) return c;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -13,6 +13,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { terminalSafe } from '../format.js';
 
 /** What `lading discover --json` prints. */
 export interface DiscoverCommandResult {
@@ -28,7 +29,7 @@ export interface DiscoverCommandResult {
 
 /**
  * One line of `lading discover`: digest and artifact type (`-` when unknown), then the Sigstore predicate type and
- * the creation time when the referrer's annotations carry them.
+ * the creation time when the referrer's annotations carry them. What the registry sent is made {@link terminalSafe}.
  */
 export function describeReferrer(referrer: Descriptor): string {
   const columns = [referrer.digest, referrer.artifactType ?? '-'];
@@ -36,7 +37,7 @@ export function describeReferrer(referrer: Descriptor): string {
   const created = referrer.annotations?.[AnnotationCreated];
   if (predicateType !== undefined) columns.push(predicateType);
   if (created !== undefined) columns.push(created);
-  return columns.join('  ');
+  return terminalSafe(columns.join('  '));
 }
 
 /** `lading discover`: lists what refers to an artifact (signatures, attestations, SBOMs). */

@@ -25,4 +25,16 @@ describe('longListing', () => {
       '-rw-r--r--  5  -                    notes.txt',
     ]);
   });
+
+  it('escapes control characters in paths and link targets from the registry', () => {
+    expect(
+      longListing([
+        { path: 'clear\u001b[2J', type: 'file', size: 1, layer: 0 },
+        { path: 'a/l', type: 'symlink', mode: 0o777, target: 'x\u001b]0;title\u0007', layer: 0 },
+      ]),
+    ).toEqual([
+      '-rw-r--r--  1  -                    clear\\x1b[2J',
+      'lrwxrwxrwx  -  -                    a/l -> x\\x1b]0;title\\x07',
+    ]);
+  });
 });

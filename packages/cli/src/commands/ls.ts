@@ -12,7 +12,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
-import { formatBytes, formatMode, shortDigest } from '../format.js';
+import { formatBytes, formatMode, shortDigest, terminalSafe } from '../format.js';
 import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 import { platformFlag } from './pull.js';
 
@@ -32,7 +32,7 @@ const defaultModes = { file: 0o644, dir: 0o755, symlink: 0o777 } as const;
 
 /**
  * The lines of `ls -l`: mode, size in bytes (right-aligned), short content digest, path, and ` -> target` for
- * links; `-` where a column does not apply.
+ * links; `-` where a column does not apply. Paths and targets are made {@link terminalSafe}.
  */
 export function longListing(entries: readonly ListedEntry[]): string[] {
   const sizes = entries.map((e) => (e.size === undefined ? '-' : String(e.size)));
@@ -40,8 +40,8 @@ export function longListing(entries: readonly ListedEntry[]): string[] {
   return entries.map((e, i) => {
     const mode = formatMode(e.type, e.mode ?? defaultModes[e.type]);
     const digest = e.digest === undefined ? '-'.padEnd(19) : shortDigest(e.digest).padEnd(19);
-    const link = e.type === 'symlink' && e.target !== undefined ? ` -> ${e.target}` : '';
-    return `${mode}  ${(sizes[i] ?? '-').padStart(width)}  ${digest}  ${e.path}${link}`;
+    const link = e.type === 'symlink' && e.target !== undefined ? ` -> ${terminalSafe(e.target)}` : '';
+    return `${mode}  ${(sizes[i] ?? '-').padStart(width)}  ${digest}  ${terminalSafe(e.path)}${link}`;
   });
 }
 
@@ -96,11 +96,13 @@ Artifacts pushed by other tools have no table of contents: their file layers are
         );
       }
       for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
-      const lines = flags.long ? longListing(listed.entries) : listed.entries.map((e) => e.path);
+      // Names come from the artifact: shown escaped, so none can drive the terminal (exact values: --json).
+      const lines = flags.long ? longListing(listed.entries) : listed.entries.map((e) => terminalSafe(e.path));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
     for (const layer of listed.unlisted) {
-      const name = layer.title === undefined ? `layer ${layer.layer}` : `${layer.title} (layer ${layer.layer})`;
+      const name =
+        layer.title === undefined ? `layer ${layer.layer}` : `${terminalSafe(layer.title)} (layer ${layer.layer})`;
       this.logToStderr(
         `Not listed: folder ${name}, ${formatBytes(layer.size)}: the artifact has no table of contents; pull it to see its files`,
       );

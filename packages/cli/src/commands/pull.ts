@@ -16,7 +16,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
-import { formatBytes, parseSize, shortDigest } from '../format.js';
+import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
 import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
 
@@ -71,8 +71,10 @@ export const platformFlag = Flags.string({
     "For a multi-platform artifact (an image index): the platform's manifest to use, e.g. linux/arm64 or linux/arm/v7. Default: the index's only manifest, else this machine's platform.",
 });
 
+/** A layer's title (escaped: it comes from the registry), else its short digest. */
 function layerName(descriptor: Descriptor): string {
-  return descriptor.annotations?.[AnnotationTitle] ?? shortDigest(descriptor.digest);
+  const title = descriptor.annotations?.[AnnotationTitle];
+  return title === undefined ? shortDigest(descriptor.digest) : terminalSafe(title);
 }
 
 function renderPullEvent(progress: Progress, event: PullEvent): void {
@@ -111,7 +113,7 @@ export class Pull extends RegistryCommand<typeof Pull> {
   static override summary = 'Pull an artifact into a folder: verified, all or nothing.';
   static override description = `Every layer is checked against its digest and every file against the table of contents in a staging folder beside the destination; only then is the result moved into place. A failed or interrupted pull (SIGINT, SIGTERM) leaves the destination as it was.
 
-Paths that would escape the destination, links pointing outside it, devices and other hostile archive entries are refused, and the limits below bound what a pull may write. Names the destination already has are refused unless --overwrite is given.
+Paths that would escape the destination, links pointing outside it, devices, control characters in names and other hostile archive entries are refused, and the limits below bound what the whole pull may write (all layers together). Modes are the artifact's, less the umask. Names the destination already has are refused unless --overwrite is given.
 
 The summary is printed on standard output; progress goes to standard error.`;
 
@@ -149,11 +151,11 @@ The summary is printed on standard output; progress goes to standard error.`;
     }),
     'max-files': Flags.integer({
       min: 1,
-      description: `Most entries (files, folders, links) to write. Default ${DefaultPullLimits.maxFiles}.`,
+      description: `Most entries (files, folders, links) the whole pull writes, all layers together. Default ${DefaultPullLimits.maxFiles}.`,
     }),
     'max-total-size': sizeFlag(
       'max-total-size',
-      `Most bytes of file content in all, e.g. 500MiB. Default ${gib(DefaultPullLimits.maxTotalBytes)}.`,
+      `Most bytes of file content the whole pull writes, all layers together, e.g. 500MiB. Default ${gib(DefaultPullLimits.maxTotalBytes)}.`,
     ),
     'max-file-size': sizeFlag(
       'max-file-size',

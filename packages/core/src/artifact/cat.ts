@@ -121,8 +121,54 @@ async function* slice(source: AsyncIterable<Uint8Array>, offset: number, length:
 }
 
 /**
+ * Room for what a gzip member holds besides the file's bytes: its tar header (PAX or GNU long-name headers
+ * included), padding, and the end-of-archive blocks of the last member.
+ */
+const memberAllowance = 64 * 1024;
+
+/** Passes `source` on, refusing (`ERR_LADING_INTEGRITY`) before the first byte past `limit`. */
+async function* bounded(
+  source: AsyncIterable<Uint8Array>,
+  limit: number,
+  where: string,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > limit) {
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: the gzip member inflates to more than ${limit} bytes, more than the table of contents allows`,
+      );
+    }
+    yield chunk;
+  }
+}
+
+/** Spools `source`, refusing (`ERR_LADING_INTEGRITY`) before the first byte past `expected`, when given. */
+async function spoolAll(
+  source: AsyncIterable<Uint8Array>,
+  spool: Spool,
+  expected: number | undefined,
+  where: string,
+): Promise<void> {
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (expected !== undefined && size > expected) {
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: content is larger than the ${expected} bytes the table of contents says`,
+      );
+    }
+    await spool.write(chunk);
+  }
+}
+
+/**
  * Reads the entry `wanted` out of a tar stream into `spool`. With `first`, the entry must be the stream's first
- * (a single gzip member holds exactly one entry); otherwise the stream is searched.
+ * (a single gzip member holds exactly one entry); otherwise the stream is searched. With `expected` (the table of
+ * contents' size), a header announcing more is refused before its data is read, and nothing past it is spooled.
  */
 async function readTarEntry(
   tarStream: AsyncIterable<Uint8Array>,
@@ -130,6 +176,7 @@ async function readTarEntry(
   spool: Spool,
   where: string,
   first: boolean,
+  expected?: number,
 ): Promise<void> {
   const extract = tar.extract();
   let found = false as boolean;
@@ -142,7 +189,14 @@ async function readTarEntry(
         if (entry.header.type !== 'file')
           throw new LadingError(ErrorCodes.integrity, `${where}: ${wanted} is a ${entry.header.type} in the layer`);
         found = true;
-        for await (const chunk of entry) await spool.write(chunk as Buffer);
+        const declared = entry.header.size;
+        if (expected !== undefined && declared > expected) {
+          throw new LadingError(
+            ErrorCodes.integrity,
+            `${where}: the layer's header gives ${wanted} ${declared} bytes, the table of contents says ${expected}`,
+          );
+        }
+        await spoolAll(entry as AsyncIterable<Uint8Array>, spool, expected, where);
       } else {
         if (first && seen === 1)
           throw new LadingError(
@@ -205,8 +259,14 @@ export async function catArtifact(
       if (!layer) throw new LadingError(ErrorCodes.integrity, `${where}: layer ${entry.layer} is missing`);
       const kind = layerKind(layer);
       if (kind.kind === 'file') {
-        for await (const chunk of verifyContent(layer, await target.fetch(layer, call), where))
-          await spool.write(chunk);
+        // A file layer is the file: a size that differs from the TOC's is refused before anything is fetched.
+        if (layer.size !== entry.size) {
+          throw new LadingError(
+            ErrorCodes.integrity,
+            `${where}: the table of contents says ${String(entry.size)} bytes, its layer ${entry.layer} has ${layer.size}`,
+          );
+        }
+        await spoolAll(verifyContent(layer, await target.fetch(layer, call), where), spool, entry.size, where);
       } else if (kind.kind === 'tar') {
         let member: AsyncIterable<Uint8Array> | undefined;
         if (canRange(target)) {
@@ -221,7 +281,9 @@ export async function catArtifact(
         } else {
           member = slice(verifyContent(layer, await target.fetch(layer, call), where), entry.offset, entry.length);
         }
-        await readTarEntry(kind.gzip ? gunzip(member) : member, wanted, spool, where, true);
+        // The member holds one entry of the TOC's size: bound what it may inflate to, and what is spooled.
+        const inflated = bounded(kind.gzip ? gunzip(member) : member, (entry.size ?? 0) + memberAllowance, where);
+        await readTarEntry(inflated, wanted, spool, where, true, entry.size);
       } else {
         throw new LadingError(
           ErrorCodes.integrity,

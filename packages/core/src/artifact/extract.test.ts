@@ -8,7 +8,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, isLadingError, type LadingError } from '../errors.js';
-import { checkSymlinksInside, extractTar, isEStargzMetadata, type ExtractOptions } from './extract.js';
+import { checkSymlinksInside, extractTar, isEStargzMetadata, WriteBudget, type ExtractOptions } from './extract.js';
 import { sha, snapshot } from './snapshot.test.helpers.js';
 
 // ---- Hand-made tar archives: raw 512-byte ustar headers, so hostile ones are easy to write. ----
@@ -175,6 +175,84 @@ describe('extractTar refuses hostile archives', () => {
   it('a path with NUL or a control character (PAX path)', async () => {
     const error = await refused(tar({ name: 'x', pax: { path: 'a/b\u0001c' }, data: 'evil' }));
     expect(error.message).toContain('control character');
+  });
+
+  it.each([
+    ['ESC [2J (clear screen)', '../..\u001b[2J'],
+    ['an OSC title sequence', 'a\u001b]0;pwned\u0007'],
+    ['a C1 CSI', 'x\u009b2J'],
+  ])('a symlink target holding a control character: %s', async (_what, target) => {
+    const error = await refused(tar({ name: 'top/l', type: '2', linkname: target }));
+    expect(error.message).toContain('"top/l": links to a target with a control character');
+    expect(await snapshot(staging)).toEqual({});
+  });
+
+  it('a file larger than the table of contents says: refused on the header, nothing written', async () => {
+    let produced = 0;
+    function* member(): Generator<Buffer> {
+      yield ustar({ name: 'cfg/app.txt', type: '0', size: 60n << 20n, mode: 0o644, linkname: '', mtime: 0 });
+      const mib = Buffer.alloc(1 << 20, 0x61);
+      for (let i = 0; i < 60; i++) {
+        produced += mib.length;
+        yield mib;
+      }
+    }
+    const gzipped = Readable.from(member()).pipe(createGzip());
+    const error = await refused(gzipped, {
+      gzip: true,
+      expectedFileSize: (p) => (p === 'cfg/app.txt' ? 6 : undefined),
+    });
+    expect(error.message).toBe('layer 0: "cfg/app.txt": declares 62914560 bytes, the table of contents says 6');
+    expect(await snapshot(staging)).toEqual({});
+    expect(produced).toBeLessThan(16 << 20); // reading stopped long before the end
+    gzipped.destroy();
+  });
+
+  it('a file the table of contents does not list, refused before it is written', async () => {
+    const error = await refused(tar({ name: 'top/a', data: 'listed' }, { name: 'top/extra', data: 'not listed' }), {
+      expectedFileSize: (p) => (p === 'top/a' ? 6 : undefined),
+    });
+    expect(error.message).toBe('layer 0: "top/extra": is a file the table of contents does not list');
+    expect(Object.keys(await snapshot(staging))).not.toContain('top/extra');
+  });
+
+  it.each([
+    ['entries', { maxFiles: 3 }, 'layer 0: "two/b": is beyond the limit of 3 entries'],
+    [
+      'bytes',
+      { maxTotalBytes: 1 << 20 },
+      'layer 0: "two/b": would take the content written past the 1048576-byte total limit',
+    ],
+  ] as const)(
+    'limits shared by two archives through one budget (two layers of a pull): %s',
+    async (_what, limits, message) => {
+      const budget = new WriteBudget(limits);
+      const first = path.join(staging, 'layer-0');
+      await mkdir(first);
+      const got = await extractTar(
+        chunked(tar({ name: 'one/', type: '5' }, { name: 'one/a', data: Buffer.alloc(600_000) })),
+        first,
+        { budget },
+      );
+      expect(got).toHaveLength(2);
+      expect([budget.entries, budget.bytes]).toEqual([2, 600_000]);
+      // The second archive alone is within every limit; after the first, it is over.
+      const error = await refused(tar({ name: 'two/', type: '5' }, { name: 'two/b', data: Buffer.alloc(600_000) }), {
+        budget,
+      });
+      expect(error.message).toBe(message);
+      expect(Object.keys(await snapshot(staging)).filter((p) => p.startsWith('two/'))).toEqual([]);
+      expect(budget.bytes).toBe(600_000);
+    },
+  );
+
+  it('a budget replaces the limit options, which may not be given with it', async () => {
+    await expect(extractTar(chunked(tar()), staging, { budget: new WriteBudget(), maxFiles: 3 })).rejects.toMatchObject(
+      {
+        code: ErrorCodes.usage,
+        message: 'extract: options.maxFiles cannot be given with options.budget',
+      },
+    );
   });
 
   it('a path outside the expected prefix', async () => {
@@ -369,7 +447,7 @@ describe('extractTar refuses hostile archives', () => {
     const archive = gzipSync(tar(...entries));
     expect(archive.length).toBeLessThan(1 << 20);
     const error = await refused(archive, { gzip: true, maxTotalBytes: 10 << 20 });
-    expect(error.message).toBe('layer 0: "top/f10": would take the archive past the 10485760-byte limit');
+    expect(error.message).toBe('layer 0: "top/f10": would take the content written past the 10485760-byte total limit');
     const written = Object.values(await snapshot(path.join(staging, 'top'))).length;
     expect(written).toBe(10);
   });
@@ -485,6 +563,41 @@ describe('extractTar writes archives', () => {
     });
     expect((await lstat(path.join(staging, 'app'))).mtimeMs).toBe(1_600_000_000_000);
     expect((await lstat(path.join(staging, 'app/conf/app.yaml'))).mtimeMs).toBe(1_500_000_000_000);
+  });
+
+  it('clears the umask from modes, as tar does for a user who is not root, and drops setuid, setgid and sticky', async () => {
+    const archive = tar(
+      { name: 'open/', type: '5', mode: 0o777 },
+      { name: 'open/suid', data: 'x', mode: 0o4777 },
+      { name: 'open/sticky/', type: '5', mode: 0o1777 },
+      { name: 'open/implied/f', data: 'y', mode: 0o666 },
+    );
+    const entries = await extractTar(chunked(archive), staging, { umask: 0o027 });
+    // The entries report the archive's modes (what the table of contents is compared with)...
+    expect(entries.map((e) => [e.path, e.mode.toString(8)])).toEqual([
+      ['open', '777'],
+      ['open/suid', '777'],
+      ['open/sticky', '777'],
+      ['open/implied/f', '666'],
+    ]);
+    // ...and the disk holds them less the umask.
+    expect(await snapshot(staging)).toEqual({
+      open: 'dir 750',
+      'open/implied': 'dir 750',
+      'open/implied/f': `file 640 ${sha('y')}`,
+      'open/sticky': 'dir 750',
+      'open/suid': `file 750 ${sha('x')}`,
+    });
+  });
+
+  it('uses the process umask by default, and leaves nothing of how it learnt it', async () => {
+    const archive = tar({ name: 'open/', type: '5', mode: 0o777 }, { name: 'open/f', data: 'x', mode: 0o777 });
+    await extractTar(chunked(archive), staging);
+    const mask = Number.parseInt(execFileSync('sh', ['-c', 'umask'], { encoding: 'utf8' }).trim(), 8);
+    expect(await snapshot(staging)).toEqual({
+      open: `dir ${(0o777 & ~mask).toString(8)}`,
+      'open/f': `file ${(0o777 & ~mask).toString(8)} ${sha('x')}`,
+    });
   });
 
   it('keeps files current times with preserveTimes false', async () => {

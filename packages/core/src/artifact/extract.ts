@@ -6,9 +6,20 @@
  * The archive is untrusted until the caller has compared the returned entries with what it expected (the TOC), so
  * everything is written into a staging folder the caller owns and later moves into place or deletes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, open, readlink, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readlink,
+  rmdir,
+  symlink,
+  utimes,
+  type FileHandle,
+} from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { addAbortSignal, pipeline, Readable } from 'node:stream';
@@ -17,7 +28,7 @@ import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 
 import { ErrorCodes, LadingError } from '../errors.js';
-import { checkEntryPath } from './toc.js';
+import { checkEntryPath, hasControlCharacter } from './toc.js';
 
 /** Default most entries in one archive (files, folders, links; every header counts). */
 export const DefaultMaxFiles = 100_000;
@@ -46,7 +57,11 @@ export interface ExtractOptions {
   where?: string;
   /** Gunzip the source first (multi-member gzip works: each member is decompressed in turn). Default false. */
   gzip?: boolean;
-  /** Most entries (every header counts, skipped ones too). Default {@link DefaultMaxFiles} (100,000). */
+  /**
+   * Most entries written; also the most headers one archive may hold (skipped ones too). Default
+   * {@link DefaultMaxFiles} (100,000). This and the three limits below make the extraction's own budget; absent with
+   * `budget`.
+   */
   maxFiles?: number;
   /** Most bytes of file content written in all. Default {@link DefaultMaxTotalBytes} (16 GiB). */
   maxTotalBytes?: number;
@@ -73,6 +88,23 @@ export interface ExtractOptions {
    * merged tree again with {@link checkSymlinksInside}.
    */
   linkScope?: LinkScope;
+  /**
+   * Limits shared with other extractions and file writes (all the layers of one pull), counted as entries and bytes
+   * are written. When given, it replaces `maxFiles`, `maxTotalBytes`, `maxFileBytes` and `maxArchiveBytes`, which
+   * must then be absent. Default: a budget of its own from those four options.
+   */
+  budget?: WriteBudget;
+  /**
+   * The size each file must have, when known in advance (the table of contents'): a file whose header announces
+   * more is refused before anything is written, and data past it is never written. Returning undefined refuses the
+   * file at once (it is not expected at all). Default: no expectation, only the limits.
+   */
+  expectedFileSize?: (path: string) => number | undefined;
+  /**
+   * Permission bits to clear from every file and folder mode, as tar does for a user who is not root: a folder 0777
+   * in the archive is written 0755 under umask 022. Default: the process umask.
+   */
+  umask?: number;
   /** Set files', folders' and links' modification times to the header's mtime, as tar does. Default true. */
   preserveTimes?: boolean;
   /** Stops the extraction; it then rejects with the signal's reason. */
@@ -84,7 +116,7 @@ export interface ExtractedEntry {
   /** Normalised relative path (no `./` prefix, no trailing slash). */
   path: string;
   type: 'file' | 'dir' | 'symlink';
-  /** Permission bits as applied (`mode & 0o777`). */
+  /** Permission bits the archive gives (`mode & 0o777`); written to disk with the umask cleared. */
   mode: number;
   /** Bytes written (files only). */
   size?: number;
@@ -131,10 +163,19 @@ interface TarParser extends AsyncIterable<TarEntry> {
   off(event: 'drain' | 'close', listener: () => void): unknown;
 }
 
-interface Limits {
+/** The limits of a {@link WriteBudget}. */
+export interface WriteLimits {
+  /** Most entries written (files, folders, links). */
   maxFiles: number;
+  /** Most bytes of file content written in all. */
   maxTotalBytes: number;
+  /** Most bytes in one file. */
   maxFileBytes: number;
+  /**
+   * Most bytes of uncompressed tar read in all (headers, padding, skipped data and anything after the end-of-archive
+   * blocks included): bounds the work a gzip bomb made of headers or zero blocks can cause, which the content limits
+   * do not see.
+   */
   maxArchiveBytes: number;
 }
 
@@ -142,18 +183,123 @@ interface Limits {
 function limit(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new LadingError(ErrorCodes.usage, `extract: options.${name} must be a non-negative integer, got ${value}`);
+    throw new LadingError(ErrorCodes.usage, `${name} must be a non-negative integer, got ${value}`);
   }
   return value;
 }
 
-function limitsOf(options: ExtractOptions): Limits {
-  const maxFiles = limit(options.maxFiles, 'maxFiles', DefaultMaxFiles);
-  const maxTotalBytes = limit(options.maxTotalBytes, 'maxTotalBytes', DefaultMaxTotalBytes);
-  const maxFileBytes = limit(options.maxFileBytes, 'maxFileBytes', DefaultMaxFileBytes);
-  const derived = Math.min(Number.MAX_SAFE_INTEGER, maxTotalBytes + maxFiles * headerAllowance);
-  const maxArchiveBytes = limit(options.maxArchiveBytes, 'maxArchiveBytes', derived);
-  return { maxFiles, maxTotalBytes, maxFileBytes, maxArchiveBytes };
+/**
+ * What may still be written, counted across everything that shares the budget: one budget per pull makes the
+ * limits bound the whole pull (every layer, folder and file layers alike), not each layer anew. Counts only grow;
+ * each `add…` method checks first and counts only what it allows, returning why it refuses (a phrase that follows
+ * the entry's name) or undefined. Concurrent layers may share one budget (JavaScript runs one check at a time).
+ *
+ * Missing limits default to {@link DefaultMaxFiles}, {@link DefaultMaxTotalBytes}, {@link DefaultMaxFileBytes}, and
+ * `maxArchiveBytes` to `maxTotalBytes + maxFiles × 16 KiB` (room for each entry's headers and padding). Invalid
+ * limits (not a non-negative safe integer) throw `ERR_LADING_USAGE` naming the option as `<name>.<limit>` (`name`
+ * default `limits`).
+ */
+export class WriteBudget {
+  readonly limits: Readonly<WriteLimits>;
+  #entries = 0;
+  #bytes = 0;
+  #archiveBytes = 0;
+
+  constructor(limits: Partial<WriteLimits> = {}, name = 'limits') {
+    const maxFiles = limit(limits.maxFiles, `${name}.maxFiles`, DefaultMaxFiles);
+    const maxTotalBytes = limit(limits.maxTotalBytes, `${name}.maxTotalBytes`, DefaultMaxTotalBytes);
+    const maxFileBytes = limit(limits.maxFileBytes, `${name}.maxFileBytes`, DefaultMaxFileBytes);
+    const derived = Math.min(Number.MAX_SAFE_INTEGER, maxTotalBytes + maxFiles * headerAllowance);
+    const maxArchiveBytes = limit(limits.maxArchiveBytes, `${name}.maxArchiveBytes`, derived);
+    this.limits = Object.freeze({ maxFiles, maxTotalBytes, maxFileBytes, maxArchiveBytes });
+  }
+
+  /** Entries counted so far. */
+  get entries(): number {
+    return this.#entries;
+  }
+
+  /** Bytes of file content counted so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Counts one entry about to be written. */
+  addEntry(): string | undefined {
+    if (this.#entries >= this.limits.maxFiles) return `is beyond the limit of ${this.limits.maxFiles} entries`;
+    this.#entries++;
+    return undefined;
+  }
+
+  /** Checks a file announced as `declared` bytes before any of it is written; counts nothing. */
+  checkDeclared(declared: number): string | undefined {
+    if (declared > this.limits.maxFileBytes) {
+      return `declares ${declared} bytes, more than the ${this.limits.maxFileBytes}-byte limit`;
+    }
+    if (this.#bytes + declared > this.limits.maxTotalBytes) {
+      return `would take the content written past the ${this.limits.maxTotalBytes}-byte total limit`;
+    }
+    return undefined;
+  }
+
+  /** Counts `bytes` more of a file that holds `fileBytes` so far, before they are written. */
+  addBytes(fileBytes: number, bytes: number): string | undefined {
+    if (fileBytes + bytes > this.limits.maxFileBytes)
+      return `is larger than the ${this.limits.maxFileBytes}-byte limit`;
+    if (this.#bytes + bytes > this.limits.maxTotalBytes) {
+      return `takes the content written past the ${this.limits.maxTotalBytes}-byte total limit`;
+    }
+    this.#bytes += bytes;
+    return undefined;
+  }
+
+  /** Counts `bytes` more of uncompressed tar read; the reason names no entry. */
+  addArchiveBytes(bytes: number): string | undefined {
+    if (this.#archiveBytes + bytes > this.limits.maxArchiveBytes) {
+      return `the uncompressed archive is larger than the ${this.limits.maxArchiveBytes}-byte limit`;
+    }
+    this.#archiveBytes += bytes;
+    return undefined;
+  }
+}
+
+function budgetOf(options: ExtractOptions): WriteBudget {
+  const own = {
+    ...(options.maxFiles !== undefined && { maxFiles: options.maxFiles }),
+    ...(options.maxTotalBytes !== undefined && { maxTotalBytes: options.maxTotalBytes }),
+    ...(options.maxFileBytes !== undefined && { maxFileBytes: options.maxFileBytes }),
+    ...(options.maxArchiveBytes !== undefined && { maxArchiveBytes: options.maxArchiveBytes }),
+  };
+  if (options.budget === undefined) return new WriteBudget(own, 'extract: options');
+  const given = Object.keys(own)[0];
+  if (given !== undefined) {
+    throw new LadingError(ErrorCodes.usage, `extract: options.${given} cannot be given with options.budget`);
+  }
+  return options.budget;
+}
+
+/** The umask option, checked, or undefined when the process's is to be used. */
+function umaskOption(options: ExtractOptions): number | undefined {
+  if (options.umask === undefined) return undefined;
+  if (!Number.isSafeInteger(options.umask) || options.umask < 0 || options.umask > 0o777) {
+    throw new LadingError(ErrorCodes.usage, `extract: options.umask must be between 0 and 0o777, got ${options.umask}`);
+  }
+  return options.umask;
+}
+
+/**
+ * The process umask, learnt by creating a folder with mode 0o777 in `dir` (a folder the caller owns, such as a
+ * staging folder) and reading the mode the system gave it; the folder is removed at once. `process.umask()` would
+ * tell it only by setting the umask twice, a race with any other thread creating files.
+ */
+export async function processUmask(dir: string): Promise<number> {
+  const probe = path.join(dir, `.lading-umask-${randomBytes(8).toString('hex')}`);
+  await mkdir(probe, { mode: 0o777 });
+  try {
+    return ~(await lstat(probe)).mode & 0o777;
+  } finally {
+    await rmdir(probe);
+  }
 }
 
 /**
@@ -163,18 +309,19 @@ function limitsOf(options: ExtractOptions): Limits {
  * Refused with `ERR_LADING_INTEGRITY` (message `<where>: "<path>": <reason>`, or `<where>: path "<path>" <reason>`
  * for the path checks shared with the table of contents), stopping at the first problem:
  * unsafe paths (absolute, `..`, empty or `.` segments, backslash, NUL or control characters; a leading `./` and a
- * trailing `/` are stripped first), paths outside `prefix`, symlinks whose target is absolute or resolves outside
- * `linkScope` (lexically when written, and again through every link on disk once the archive is done), any entry
+ * trailing `/` are stripped first), paths outside `prefix`, files not listed by or larger than `expectedFileSize`,
+ * symlinks whose target holds a control character, is absolute or resolves outside `linkScope` (lexically when written, and again through every link on disk once the archive is done), any entry
  * whose parent is a symlink or a file, hard links, devices, FIFOs and every other type, folder or link headers that
  * carry data, duplicate paths (a folder repeated with the same mode is tolerated and listed once), the limits (checked
  * on each header before anything is written, and on the bytes actually written), and a malformed, truncated or
  * corrupt archive. A directory entry named `.` or `./` (the archive's root, as `tar -C dir .` writes) is skipped.
  *
  * Files are created with `O_CREAT|O_EXCL|O_NOFOLLOW` after every parent was checked to be a real folder, so nothing
- * that already exists (a link planted or extracted earlier) is ever followed or replaced. Modes are `mode & 0o777`
- * (setuid, setgid and sticky bits are dropped); folders stay owner-writable while extracting and get their mode (and
- * mtime) at the end, deepest first. Folders implied by a path but absent from the archive are created with 0o755 and
- * are not listed.
+ * that already exists (a link planted or extracted earlier) is ever followed or replaced. Modes on disk are
+ * `mode & 0o777 & ~umask` (setuid, setgid and sticky bits are dropped; the umask applies as tar applies it for a user
+ * who is not root); folders stay owner-writable while extracting and get their mode (and mtime) at the end, deepest
+ * first. Folders implied by a path but absent from the archive are created with 0o755 (less the umask) and are not
+ * listed. Limits are counted in a {@link WriteBudget}, the caller's (`options.budget`) or the extraction's own.
  *
  * On error or abort it stops reading `source` and rejects (with the signal's reason when aborted; with `source`'s own
  * error, unchanged, when reading it failed; file-system errors are not wrapped either); what was written stays in
@@ -185,11 +332,13 @@ export async function extractTar(
   stagingDir: string,
   options: ExtractOptions = {},
 ): Promise<ExtractedEntry[]> {
-  const limits = limitsOf(options);
+  const budget = budgetOf(options);
+  const umaskGiven = umaskOption(options);
   if (options.prefix !== undefined) checkEntryPath(options.prefix, 'extract: options.prefix', ErrorCodes.usage);
   const { signal } = options;
   signal?.throwIfAborted();
-  const run = new Extraction(path.resolve(stagingDir), options, limits);
+  const umask = umaskGiven ?? (await processUmask(stagingDir));
+  const run = new Extraction(path.resolve(stagingDir), options, budget, umask);
   const tar = tarExtract() as unknown as TarParser;
   const onAbort = (): void => {
     tar.destroy(signal?.reason);
@@ -197,7 +346,7 @@ export async function extractTar(
   signal?.addEventListener('abort', onAbort, { once: true });
   const chunks = options.gzip ? gunzip(source, signal) : source;
   const fed: FeedState = {};
-  const feeding = feed(chunks, tar, limits.maxArchiveBytes, run.where, fed);
+  const feeding = feed(chunks, tar, budget, run.where, fed);
   // The feed's failure reaches the loop below through the destroyed parser; this only keeps it from being unhandled.
   feeding.catch(() => undefined);
   try {
@@ -239,28 +388,21 @@ interface FeedState {
 }
 
 /**
- * Writes `chunks` into the tar parser with backpressure, refusing more than `maxArchiveBytes` in all. Any failure
- * destroys the parser with that error, so the reader sees it; a parser destroyed by the reader ends the feed.
+ * Writes `chunks` into the tar parser with backpressure, counting them against the budget's `maxArchiveBytes`. Any
+ * failure destroys the parser with that error, so the reader sees it; a parser destroyed by the reader ends the feed.
  */
-
 async function feed(
   chunks: AsyncIterable<Uint8Array>,
   tar: TarParser,
-  maxArchiveBytes: number,
+  budget: WriteBudget,
   where: string,
   state: FeedState,
 ): Promise<void> {
-  let total = 0;
   try {
     for await (const chunk of chunks) {
       if (isDestroyed(tar)) return;
-      total += chunk.byteLength;
-      if (total > maxArchiveBytes) {
-        throw new LadingError(
-          ErrorCodes.integrity,
-          `${where}: the uncompressed archive is larger than the ${maxArchiveBytes}-byte limit`,
-        );
-      }
+      const over = budget.addArchiveBytes(chunk.byteLength);
+      if (over !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${over}`);
       if (!tar.write(chunk)) await writable(tar);
     }
     if (!isDestroyed(tar)) tar.end();
@@ -326,7 +468,9 @@ class Extraction {
   readonly entries: ExtractedEntry[] = [];
   readonly #root: string;
   readonly #options: ExtractOptions;
-  readonly #limits: Limits;
+  readonly #budget: WriteBudget;
+  /** Permission bits cleared from every mode written (the umask). */
+  readonly #umask: number;
   /** Every path an archive entry named, with what it was (duplicate detection). */
   readonly #seen = new Map<string, { type: ExtractedEntry['type']; mode: number }>();
   /** Folders checked (by lstat) or created in this extraction: real folders, never links. */
@@ -336,24 +480,26 @@ class Extraction {
   /** Folders created here, with the mode and mtime to apply at the end. */
   readonly #dirs = new Map<string, PendingDir>();
   #headers = 0;
-  #totalBytes = 0;
   /** Small files whose bytes are read and checked, being written in the background (bounded). */
   readonly #writing = new Set<Promise<void>>();
   #writeError: unknown;
 
-  constructor(root: string, options: ExtractOptions, limits: Limits) {
+  constructor(root: string, options: ExtractOptions, budget: WriteBudget, umask: number) {
     this.#root = root;
     this.#options = options;
-    this.#limits = limits;
+    this.#budget = budget;
+    this.#umask = umask;
     this.where = options.where ?? 'extract';
   }
 
   /** Handles one archive entry; its data stream is always consumed before returning. */
   async entry(entry: TarEntry): Promise<void> {
     const { header } = entry;
+    // Every header counts here, skipped ones too (a bound on the work of one archive); the budget counts the
+    // entries written, across all the archives sharing it.
     this.#headers++;
-    if (this.#headers > this.#limits.maxFiles) {
-      throw this.#refuse(header.name, `is beyond the limit of ${this.#limits.maxFiles} entries`);
+    if (this.#headers > this.#budget.limits.maxFiles) {
+      throw this.#refuse(header.name, `is beyond the limit of ${this.#budget.limits.maxFiles} entries`);
     }
     if (isArchiveRoot(header)) {
       // `tar -C dir .` writes the root itself; it names stagingDir, whose mode is the caller's business.
@@ -418,7 +564,7 @@ class Extraction {
     for (const [dirPath, pending] of dirs) {
       const absolute = this.#absolute(dirPath);
       if (pending.mtime && this.#options.preserveTimes !== false) await utimes(absolute, pending.mtime, pending.mtime);
-      await chmod(absolute, pending.mode);
+      await chmod(absolute, pending.mode & ~this.#umask);
     }
   }
 
@@ -455,6 +601,12 @@ class Extraction {
     if (this.#seen.has(entryPath)) throw this.#refuse(entryPath, 'appears more than once in the archive');
   }
 
+  /** Counts an entry about to be written against the budget (shared by the whole pull). */
+  #count(entryPath: string): void {
+    const over = this.#budget.addEntry();
+    if (over !== undefined) throw this.#refuse(entryPath, over);
+  }
+
   /**
    * Makes sure every parent of `entryPath` is a real folder, creating missing ones. Stops writes through a symlink
    * (`a -> .` then `a/x`, or a link planted before extraction): a parent that is a link, or anything but a folder,
@@ -484,30 +636,28 @@ class Extraction {
     const mode = permissions(header.mode, 0o644);
     const declared = header.size ?? 0;
     this.#checkNew(entryPath);
+    const expected = this.#expectedSize(entryPath);
     // Refuse a header that announces too much before writing anything (the cheap half of the bomb defence).
-    if (declared > this.#limits.maxFileBytes) {
-      throw this.#refuse(
-        entryPath,
-        `declares ${declared} bytes, more than the ${this.#limits.maxFileBytes}-byte limit`,
-      );
+    if (expected !== undefined && declared > expected) {
+      throw this.#refuse(entryPath, `declares ${declared} bytes, the table of contents says ${expected}`);
     }
-    if (this.#totalBytes + declared > this.#limits.maxTotalBytes) {
-      throw this.#refuse(entryPath, `would take the archive past the ${this.#limits.maxTotalBytes}-byte limit`);
-    }
+    const over = this.#budget.checkDeclared(declared);
+    if (over !== undefined) throw this.#refuse(entryPath, over);
+    this.#count(entryPath);
     await this.#parents(entryPath);
     this.#seen.set(entryPath, { type: 'file', mode });
     if (declared <= SmallFileBytes) {
-      await this.#smallFile(entry, entryPath, declared, mode, header.mtime);
+      await this.#smallFile(entry, entryPath, declared, mode, header.mtime, expected);
       return;
     }
     const handle = await this.#create(entryPath);
     let written: { size: number; sha256: string };
     try {
-      written = await this.#copy(entry, handle, entryPath, declared);
+      written = await this.#copy(entry, handle, entryPath, declared, expected);
       if (written.size !== declared) {
         throw this.#refuse(entryPath, `has ${written.size} bytes of data, its header says ${declared}`);
       }
-      await handle.chmod(mode);
+      await handle.chmod(mode & ~this.#umask);
       if (this.#options.preserveTimes !== false && validDate(header.mtime)) {
         await handle.utimes(header.mtime, header.mtime);
       }
@@ -529,11 +679,12 @@ class Extraction {
     declared: number,
     mode: number,
     mtime: Date | undefined,
+    expected: number | undefined,
   ): Promise<void> {
     if (this.#writeError !== undefined) throw asError(this.#writeError);
     const chunks: Uint8Array[] = [];
     const sink = { write: (chunk: Uint8Array): Promise<void> => (chunks.push(chunk), Promise.resolve()) };
-    const written = await this.#copy(entry, sink, entryPath, declared);
+    const written = await this.#copy(entry, sink, entryPath, declared, expected);
     if (written.size !== declared) {
       throw this.#refuse(entryPath, `has ${written.size} bytes of data, its header says ${declared}`);
     }
@@ -543,7 +694,7 @@ class Extraction {
       const handle = await this.#create(entryPath);
       try {
         for (const chunk of chunks) await writeAll(handle, chunk);
-        await handle.chmod(mode);
+        await handle.chmod(mode & ~this.#umask);
         if (this.#options.preserveTimes !== false && validDate(mtime)) await handle.utimes(mtime, mtime);
       } finally {
         await handle.close();
@@ -570,12 +721,28 @@ class Extraction {
     }
   }
 
-  /** Copies an entry's data into `handle`, hashing it and enforcing the limits on the bytes themselves. */
+  /**
+   * The size the file at `entryPath` must have (`expectedFileSize`), or undefined when there is no expectation; a
+   * file that is not expected at all is refused.
+   */
+  #expectedSize(entryPath: string): number | undefined {
+    const { expectedFileSize } = this.#options;
+    if (expectedFileSize === undefined) return undefined;
+    const size = expectedFileSize(entryPath);
+    if (size === undefined) throw this.#refuse(entryPath, 'is a file the table of contents does not list');
+    return size;
+  }
+
+  /**
+   * Copies an entry's data into `handle`, hashing it and enforcing the limits (and the expected size) on the bytes
+   * themselves.
+   */
   async #copy(
     entry: TarEntry,
     handle: FileHandle | { write(chunk: Uint8Array): Promise<void> },
     entryPath: string,
     declared: number,
+    expected: number | undefined,
   ): Promise<{ size: number; sha256: string }> {
     const hash = createHash('sha256');
     let size = 0;
@@ -583,14 +750,12 @@ class Extraction {
       for await (const chunk of entry) {
         this.#options.signal?.throwIfAborted();
         // Checked before writing, so a lying header or a bomb never puts more than the limit on disk.
-        if (size + chunk.byteLength > this.#limits.maxFileBytes) {
-          throw this.#refuse(entryPath, `is larger than the ${this.#limits.maxFileBytes}-byte limit`);
+        if (expected !== undefined && size + chunk.byteLength > expected) {
+          throw this.#refuse(entryPath, `has more than the ${expected} bytes the table of contents says`);
         }
-        if (this.#totalBytes + chunk.byteLength > this.#limits.maxTotalBytes) {
-          throw this.#refuse(entryPath, `takes the archive past the ${this.#limits.maxTotalBytes}-byte limit`);
-        }
+        const over = this.#budget.addBytes(size, chunk.byteLength);
+        if (over !== undefined) throw this.#refuse(entryPath, over);
         size += chunk.byteLength;
-        this.#totalBytes += chunk.byteLength;
         hash.update(chunk);
         await ('fd' in handle ? writeAll(handle, chunk) : handle.write(chunk));
       }
@@ -611,6 +776,7 @@ class Extraction {
     const seen = this.#seen.get(entryPath);
     if (seen?.type === 'dir' && seen.mode === mode) return;
     this.#checkNew(entryPath);
+    this.#count(entryPath);
     await this.#parents(entryPath);
     if (!this.#realDirs.has(entryPath)) {
       try {
@@ -637,10 +803,15 @@ class Extraction {
     const mode = permissions(header.mode, 0o777);
     this.#checkNew(entryPath);
     if (target === '') throw this.#refuse(entryPath, 'is a symbolic link with an empty target');
+    // A target is printed by `ls -l` and shells; control characters in it drive the terminal that shows it.
+    if (hasControlCharacter(target)) {
+      throw this.#refuse(entryPath, `links to a target with a control character (${JSON.stringify(target)})`);
+    }
     const scope = this.#options.linkScope ?? 'top';
     if (!targetStaysInside(entryPath, target, scope)) {
       throw this.#refuse(entryPath, `links outside the ${scopeName(scope)} (${JSON.stringify(target)})`);
     }
+    this.#count(entryPath);
     await this.#parents(entryPath);
     try {
       await symlink(target, this.#absolute(entryPath));

@@ -21,8 +21,13 @@ import { AnnotationContentDigest } from '../media-types.js';
 import type { VerificationGate } from '../trust.js';
 import {
   checkSymlinksInside,
+  DefaultMaxFileBytes,
+  DefaultMaxFiles,
+  DefaultMaxTotalBytes,
   extractTar,
   isEStargzMetadata,
+  processUmask,
+  WriteBudget,
   type ExtractedEntry,
   type ExtractOptions,
 } from './extract.js';
@@ -30,9 +35,13 @@ import { decompressionError, layerKind, loadArtifact, type LoadedArtifact } from
 import { createStaging } from './staging.js';
 import { checkEntryPath, type TOCEntry } from './toc.js';
 
-/** Limits on what a pull writes; the defence against archive bombs. */
+/**
+ * Limits on what one pull writes, the defence against archive bombs. They bound the whole pull: every layer (folder
+ * and file layers alike) counts against the same limits, checked before download from the table of contents or the
+ * manifest's file-layer sizes where those tell, and again on every entry and byte written.
+ */
 export interface PullLimits {
-  /** Most entries (files, folders, links). Default 100,000. */
+  /** Most entries (files, folders, links) in all. Default 100,000. */
   maxFiles: number;
   /** Most bytes of file content in all. Default 16 GiB. */
   maxTotalBytes: number;
@@ -40,11 +49,11 @@ export interface PullLimits {
   maxFileBytes: number;
 }
 
-/** The default {@link PullLimits}. */
+/** The default {@link PullLimits} (the extraction's own defaults). */
 export const DefaultPullLimits: PullLimits = Object.freeze({
-  maxFiles: 100_000,
-  maxTotalBytes: 16 * 1024 ** 3,
-  maxFileBytes: 8 * 1024 ** 3,
+  maxFiles: DefaultMaxFiles,
+  maxTotalBytes: DefaultMaxTotalBytes,
+  maxFileBytes: DefaultMaxFileBytes,
 });
 
 /** Progress of a pull, for the CLI to render. */
@@ -134,16 +143,34 @@ function selector(files: readonly string[] | undefined): (entryPath: string) => 
   return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`) || w.startsWith(`${p}/`));
 }
 
-/** Writes a file layer under `root/relPath`, refusing to go through anything but real folders. */
+/** How {@link writeFileLayer} writes one file layer. */
+interface FileLayerWrite {
+  /** Permission bits the artifact gives the file (the TOC's, else 0o644); written less `umask`. */
+  mode: number;
+  umask: number;
+  /** Names the layer in errors. */
+  where: string;
+  /** The pull's budget: the file counts as one entry and its bytes against the limits. */
+  budget: WriteBudget;
+  /** Most bytes the file may hold: the table of contents' size, else the layer's (the digest check stops at it). */
+  maxBytes: number;
+  /** The layer digest's hex, which is the content's sha256. */
+  contentSHA256: string;
+}
+
+/**
+ * Writes a file layer under `root/relPath`, refusing to go through anything but real folders, and stopping before
+ * the first byte past `maxBytes` or the budget.
+ */
 async function writeFileLayer(
   root: string,
   relPath: string,
   content: AsyncIterable<Uint8Array>,
-  mode: number,
-  where: string,
-  maxFileBytes: number,
-  contentSHA256: string,
+  how: FileLayerWrite,
 ): Promise<ExtractedEntry> {
+  const { mode, where, budget, maxBytes, contentSHA256 } = how;
+  const full = budget.addEntry();
+  if (full !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath} ${full}`);
   const parts = relPath.split('/');
   let dir = root;
   for (const part of parts.slice(0, -1)) {
@@ -168,23 +195,34 @@ async function writeFileLayer(
     throw error;
   }
   let size = 0;
+  // Checked before a chunk is passed on, so nothing past the expected size or the limits reaches the disk.
   const limit = new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
-      size += chunk.length;
-      if (size > maxFileBytes) {
+      if (size + chunk.length > maxBytes) {
         done(
-          new LadingError(ErrorCodes.integrity, `${where}: ${relPath} is larger than the ${maxFileBytes}-byte limit`),
+          new LadingError(ErrorCodes.integrity, `${where}: ${relPath} has more than the expected ${maxBytes} bytes`),
         );
         return;
       }
+      const over = budget.addBytes(size, chunk.length);
+      if (over !== undefined) {
+        done(new LadingError(ErrorCodes.integrity, `${where}: ${relPath} ${over}`));
+        return;
+      }
+      size += chunk.length;
       done(null, chunk);
     },
   });
   // `content` is digest-verified as it ends (the pipeline rejects on a mismatch), so the layer digest is the
   // content's sha256: no second hash of the bytes.
   await pipeline(Readable.from(content), limit, handle.createWriteStream({ highWaterMark: 1024 * 1024 }));
-  await chmod(file, mode);
+  await chmod(file, mode & ~how.umask);
   return { path: relPath, type: 'file', mode, size, sha256: contentSHA256 };
+}
+
+/** The size of each file the table of contents lists, by path. */
+function tocFileSizes(entries: readonly TOCEntry[]): Map<string, number> {
+  return new Map(entries.flatMap((e) => (e.type === 'file' && e.size !== undefined ? [[e.path, e.size]] : [])));
 }
 
 function sameEntry(toc: TOCEntry, got: ExtractedEntry): string | undefined {
@@ -238,6 +276,8 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   const emit = options.onEvent ?? (() => undefined);
   const limits = { ...DefaultPullLimits, ...options.limits };
   const where = `pull ${display}`;
+  // One budget for the whole pull: every layer's entries and bytes count against the same limits.
+  const budget = new WriteBudget(limits, `${where}: options.limits`);
   const artifact: LoadedArtifact = await loadArtifact(source, reference, display, {
     ...call,
     ...(options.gate && { gate: options.gate }),
@@ -257,23 +297,17 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
     if (options.files?.length && chosen.length === 0) {
       throw new LadingError(ErrorCodes.notFound, `${where}: none of ${options.files.join(', ')} is in the artifact`);
     }
-    const total = chosen.reduce((n, e) => n + (e.size ?? 0), 0);
-    if (chosen.length > limits.maxFiles)
-      throw new LadingError(
-        ErrorCodes.integrity,
-        `${where}: ${chosen.length} entries is more than the ${limits.maxFiles} allowed (raise the limit to pull it)`,
-      );
-    if (total > limits.maxTotalBytes)
-      throw new LadingError(
-        ErrorCodes.integrity,
-        `${where}: ${total} bytes is more than the ${limits.maxTotalBytes} allowed (raise the limit to pull it)`,
-      );
-    const big = chosen.find((e) => (e.size ?? 0) > limits.maxFileBytes);
-    if (big)
-      throw new LadingError(
-        ErrorCodes.integrity,
-        `${where}: ${big.path} (${String(big.size)} bytes) is larger than the ${limits.maxFileBytes}-byte limit`,
-      );
+    checkFileLayerSizes(artifact, where);
+    checkKnownSizes(chosen, limits, where);
+  } else {
+    // Without a table of contents, the manifest still gives each file layer's size: count them before download.
+    const files = artifact.manifest.layers.flatMap((layer, index) => {
+      const kind = layerKind(layer);
+      if (kind.kind !== 'file') return [];
+      const file = checkEntryPath(kind.path, `${where}: layer ${index} title`);
+      return wanted(file) ? [{ path: file, size: layer.size }] : [];
+    });
+    checkKnownSizes(files, limits, where);
   }
   const destination = path.resolve(options.destination);
   if (!options.overwrite) await refuseConflicts(destination, topLevelNames(artifact, wanted));
@@ -283,10 +317,11 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   const work = await createStaging(destination);
   const tree = await createStaging(destination);
   try {
+    const umask = await processUmask(work.dir);
     const limit = pLimit(options.concurrency ?? 3);
     const perLayer = await Promise.all(
       artifact.manifest.layers.map((layer, index) =>
-        limit(() => pullLayer(source, layer, index, work.dir, wanted, limits, where, emit, artifact, call)),
+        limit(() => pullLayer(source, layer, index, work.dir, { wanted, budget, umask, where, emit, artifact, call })),
       ),
     );
     const extracted: ExtractedEntry[] = [];
@@ -326,6 +361,46 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   }
 }
 
+/**
+ * Refuses before download what the known sizes already put over the limits: the entries chosen from the table of
+ * contents, or the file layers of an artifact without one.
+ */
+function checkKnownSizes(known: readonly { path: string; size?: number }[], limits: PullLimits, where: string): void {
+  const raise = '(raise the limit to pull it)';
+  if (known.length > limits.maxFiles) {
+    throw new LadingError(
+      ErrorCodes.integrity,
+      `${where}: ${known.length} entries is more than the ${limits.maxFiles} allowed ${raise}`,
+    );
+  }
+  const total = known.reduce((n, e) => n + (e.size ?? 0), 0);
+  if (total > limits.maxTotalBytes) {
+    throw new LadingError(
+      ErrorCodes.integrity,
+      `${where}: ${total} bytes is more than the ${limits.maxTotalBytes} allowed ${raise}`,
+    );
+  }
+  const big = known.find((e) => (e.size ?? 0) > limits.maxFileBytes);
+  if (big) {
+    throw new LadingError(
+      ErrorCodes.integrity,
+      `${where}: ${big.path} (${String(big.size)} bytes) is larger than the ${limits.maxFileBytes}-byte limit`,
+    );
+  }
+}
+
+/** A file layer is the file: the table of contents must give it the layer's size (refused before download). */
+function checkFileLayerSizes(artifact: LoadedArtifact, where: string): void {
+  for (const entry of artifact.toc?.entries ?? []) {
+    const layer = artifact.manifest.layers[entry.layer];
+    if (entry.type !== 'file' || !layer || layerKind(layer).kind !== 'file' || layer.size === entry.size) continue;
+    throw new LadingError(
+      ErrorCodes.integrity,
+      `${where}: ${entry.path} has ${String(entry.size)} bytes in the table of contents, but its layer ${entry.layer} has ${layer.size}`,
+    );
+  }
+}
+
 /** The top-level names the artifact will write (from its TOC, else its layer titles), when they are known. */
 function topLevelNames(artifact: LoadedArtifact, wanted: (p: string) => boolean): string[] {
   const paths = artifact.toc
@@ -362,18 +437,27 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** What every layer of one pull shares. */
+interface LayerContext {
+  wanted: (p: string) => boolean;
+  /** The pull's limits, counted across all its layers. */
+  budget: WriteBudget;
+  /** The process umask, read once per pull. */
+  umask: number;
+  where: string;
+  emit: (e: PullEvent) => void;
+  artifact: LoadedArtifact;
+  call: CallOptions;
+}
+
 async function pullLayer(
   source: GraphTarget,
   layer: Descriptor,
   index: number,
   stagingDir: string,
-  wanted: (p: string) => boolean,
-  limits: PullLimits,
-  where: string,
-  emit: (e: PullEvent) => void,
-  artifact: LoadedArtifact,
-  call: CallOptions,
+  context: LayerContext,
 ): Promise<ExtractedEntry[] | undefined> {
+  const { wanted, budget, umask, where, emit, artifact, call } = context;
   const kind = layerKind(layer);
   if (kind.kind === 'skip') {
     emit({ type: 'layer-skipped', descriptor: layer, reason: 'untitled layer that is not a tar' });
@@ -404,23 +488,26 @@ async function pullLayer(
       throw new LadingError(ErrorCodes.usage, `${layerWhere}: file layers must use sha256 digests, not ${algorithm}`);
     }
     entries = [
-      await writeFileLayer(
-        layerDir,
-        kind.path,
-        counted(verified, report),
+      await writeFileLayer(layerDir, kind.path, counted(verified, report), {
         mode,
-        layerWhere,
-        limits.maxFileBytes,
-        encoded,
-      ),
+        umask,
+        where: layerWhere,
+        budget,
+        // The TOC's size was checked against the layer's before download; either is the bound.
+        maxBytes: tocEntry?.size ?? layer.size,
+        contentSHA256: encoded,
+      }),
     ];
   } else {
     const tarHash = createHash('sha256');
+    const toc = artifact.toc;
+    const tocSizes = toc && tocFileSizes(toc.entries);
     const extractOptions: ExtractOptions = {
       gzip: false,
-      maxFiles: limits.maxFiles,
-      maxTotalBytes: limits.maxTotalBytes,
-      maxFileBytes: limits.maxFileBytes,
+      budget,
+      umask,
+      // With a table of contents, each file's size is known: nothing past it is written.
+      ...(tocSizes && { expectedFileSize: (p: string) => tocSizes.get(p) }),
       skip: (p: string) => !wanted(p) || isEStargzMetadata(p),
       where: layerWhere,
       // A folder layer holds nothing but its folder, and its links stay inside it; an untitled image layer is

@@ -42,8 +42,18 @@ export interface TOC {
 }
 
 /**
+ * True when `text` holds a control character: C0 (U+0000 to U+001F), DEL (U+007F) or C1 (U+0080 to U+009F). Terminals
+ * act on them (`ESC [2J` clears the screen, `ESC ]0;…BEL` sets the window title, U+009B is a one-byte CSI), so names
+ * and link targets holding one are refused wherever an artifact is read or written.
+ */
+export function hasControlCharacter(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text);
+}
+
+/**
  * Checks a relative artifact path: non-empty, `/`-separated, no leading `/`, no empty, `.` or `..` segment, no
- * backslash, NUL or control character, at most 4096 bytes. Throws `code` (default `ERR_LADING_INTEGRITY`: a hostile
+ * backslash, NUL or control character (see {@link hasControlCharacter}), at most 4096 bytes. Throws `code` (default `ERR_LADING_INTEGRITY`: a hostile
  * artifact) naming `where`. Returns the path.
  */
 export function checkEntryPath(
@@ -57,8 +67,7 @@ export function checkEntryPath(
   if (path === '') bad('is empty');
   if (Buffer.byteLength(path) > 4096) bad('is longer than 4096 bytes');
   if (path.startsWith('/')) bad('is absolute');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) bad('contains a backslash or a control character');
+  if (path.includes('\\') || hasControlCharacter(path)) bad('contains a backslash or a control character');
   for (const segment of path.split('/')) {
     if (segment === '') bad('has an empty segment');
     if (segment === '.' || segment === '..') bad(`has a "${segment}" segment`);
@@ -141,6 +150,8 @@ export function parseTOC(bytes: Uint8Array, layers: readonly Descriptor[], where
     if (entry.type === 'symlink') {
       if (typeof e.target !== 'string' || e.target === '') bad(`${at} (${path}) has no target`);
       entry.target = e.target as string;
+      if (hasControlCharacter(entry.target))
+        bad(`${at} (${path}) has a link target with a control character (${JSON.stringify(entry.target)})`);
       if (!symlinkStaysInside(path, entry.target))
         bad(`${at} (${path}) links outside the artifact (${JSON.stringify(entry.target)})`);
     }

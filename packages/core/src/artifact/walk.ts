@@ -7,7 +7,7 @@ import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ErrorCodes, LadingError } from '../errors.js';
-import { checkEntryPath, symlinkStaysInside, type EntryType } from './toc.js';
+import { checkEntryPath, hasControlCharacter, symlinkStaysInside, type EntryType } from './toc.js';
 
 /**
  * The title of an input path: the path as given when it is relative and stays inside `cwd` (normalised: no `./`, no
@@ -207,16 +207,19 @@ async function describe(
 }
 
 /**
- * Symlinks must be relative and resolve inside the folder being packed. The check runs on the path below that
+ * Symlinks must be relative, free of control characters (a pull refuses them) and resolve inside the folder being
+ * packed. The check runs on the path below that
  * folder under a one-segment stand-in root: a folder titled `a/b` must not let `a/b/link -> ../c` reach `a/c`, which
  * the artifact-wide check (floor at the first segment) would allow.
  */
 function checkLink(artifactPath: string, inside: string, target: string, where: string): void {
   const why = target.startsWith('/')
     ? 'is absolute'
-    : symlinkStaysInside(`root/${inside}`, target)
-      ? undefined
-      : 'points outside the folder';
+    : hasControlCharacter(target)
+      ? 'has a control character in its target'
+      : symlinkStaysInside(`root/${inside}`, target)
+        ? undefined
+        : 'points outside the folder';
   if (why === undefined) return;
   throw new LadingError(
     ErrorCodes.usage,
