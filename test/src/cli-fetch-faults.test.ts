@@ -3,16 +3,18 @@
 // a child process against the fake registry; each case checks the exit code, the one error message, that the
 // destination is as it was and that no staging folder is left beside or inside it.
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import type { ErrorJSON, PushCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { collectLading, json, startLading, type LadingRun } from './cli-runner.js';
+import { collectLading, json, ladingBin, startLading, type LadingRun } from './cli-runner.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
-import { makeToolHome, testbed } from './testbed/index.js';
+import { isolatedEnv, makeToolHome, run, testbed } from './testbed/index.js';
 
 let env: NodeJS.ProcessEnv;
 let work: string;
@@ -44,6 +46,18 @@ function tamperedManifest(tag: string, change: (manifest: ManifestJSON) => void)
   change(manifest);
   registry.putManifest(repo, manifest, { tag, mediaType: stored.mediaType });
   return `${registry.host}/${repo}:${tag}`;
+}
+
+/** The layers of the manifest pushed as v1. */
+function pushedLayers(): ManifestJSON['layers'] {
+  const stored = registry.getManifest(repo, 'v1');
+  return (JSON.parse(Buffer.from(stored?.bytes ?? []).toString('utf8')) as ManifestJSON).layers;
+}
+
+/** The lines of standard error from the first `Error:` on (step lines such as `Resolved …` come before). */
+function errorLines(result: LadingRun): string[] {
+  const lines = result.stderr.trimEnd().split('\n');
+  return lines.slice(lines.findIndex((l) => l.startsWith('Error:')));
 }
 
 function layerTitled(manifest: ManifestJSON, title: string): ManifestJSON['layers'][number] {
@@ -125,8 +139,7 @@ describe('a blob whose size differs from the manifest', () => {
     const tampered = tamperedManifest('while-writing', (m) => {
       layerTitled(m, 'notes.txt').size += 1;
     });
-    const stored = registry.getManifest(repo, 'v1');
-    const config = (JSON.parse(Buffer.from(stored?.bytes ?? []).toString('utf8')) as ManifestJSON).layers[0];
+    const config = pushedLayers()[0];
     // The folder layer trickles in while the file layer fails at once.
     const rule = registry.inject({
       method: 'GET',
@@ -163,5 +176,162 @@ describe('a blob whose size differs from the manifest', () => {
     expect(withJSON.code, withJSON.stderr).toBe(6);
     expect(json<ErrorJSON>(withJSON).error.exitCode).toBe(6);
     expect(withJSON.stderr).toBe('');
+  });
+});
+
+// An ordinary user: as root (the machine and CI), the CLI child runs as nobody (uid/gid 65534) so that permissions
+// apply to it; as another user it runs as that user. Folders it must write are given to it; "not writable" is mode
+// 0555 on a folder it does not own or that it owns (the same for a non-root owner).
+const root = process.getuid?.() === 0;
+const childUID = root ? 65534 : (process.getuid?.() ?? 0);
+const childGID = root ? 65534 : (process.getgid?.() ?? 0);
+
+describe('pulling as an ordinary user, and file-system errors', () => {
+  let base: string;
+  let userEnv: NodeJS.ProcessEnv;
+  let bigRef: string;
+
+  /** Runs `lading args…` as the ordinary user in `cwd`. */
+  function ladingAsUser(args: readonly string[], cwd: string): Promise<LadingRun> {
+    const child = spawn(process.execPath, [ladingBin, ...args], {
+      cwd,
+      env: userEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(root && { uid: childUID, gid: childGID }),
+    });
+    child.stdin.end();
+    return collectLading(child);
+  }
+
+  /** A folder the ordinary user owns and may write (mode 0755). */
+  async function userFolder(dir: string): Promise<string> {
+    await mkdir(dir, { mode: 0o755 });
+    await chown(dir, childUID, childGID);
+    return dir;
+  }
+
+  /**
+   * `<base>/<name>-XXXXXX/alice`: a home folder holding keep.txt, owned by the user, in a parent (mode 0555) the
+   * user may not write, like /home.
+   */
+  async function homeInLockedParent(name: string): Promise<{ parent: string; home: string }> {
+    const parent = await mkdtemp(path.join(base, `${name}-`));
+    const home = await userFolder(path.join(parent, 'alice'));
+    await writeFile(path.join(home, 'keep.txt'), 'already here\n');
+    await chown(path.join(home, 'keep.txt'), childUID, childGID);
+    await chmod(parent, 0o555);
+    return { parent, home };
+  }
+
+  beforeAll(async () => {
+    // Not under the test bed's folder (mode 0700, unreachable for another user).
+    base = await mkdtemp(path.join(tmpdir(), 'lading-user-'));
+    await chmod(base, 0o755);
+    const toolHome = await userFolder(path.join(base, 'tool-home'));
+    await userFolder(path.join(toolHome, '.docker'));
+    userEnv = isolatedEnv(toolHome);
+    // A 1 MiB file that does not compress, for the full disk.
+    await mkdir(path.join(work, 'big'));
+    await writeFile(path.join(work, 'big/blob.bin'), randomBytes(1024 * 1024));
+    bigRef = `${registry.host}/${repo}:big`;
+    const pushed = await lading(['push', bigRef, 'big']);
+    expect(pushed.code, pushed.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    // Open up what the tests locked so the whole folder can go.
+    for (const name of await readdir(base)) await chmod(path.join(base, name), 0o755).catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('`lading pull ref` in a home folder whose parent is not writable stages inside it and succeeds', async () => {
+    const { parent, home } = await homeInLockedParent('home');
+    const result = await ladingAsUser(['pull', ref], home);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.toString()).toMatch(new RegExp(`^Pulled ${ref}@sha256:[0-9a-f]{64} into \\.: 3 files, `));
+    expect((await readdir(home)).sort()).toEqual(['config', 'keep.txt', 'notes.txt']);
+    expect(await readFile(path.join(home, 'notes.txt'), 'utf8')).toBe(notes);
+    expect(await readFile(path.join(home, 'config/app.yaml'), 'utf8')).toBe(appYAML);
+    expect((await lstat(path.join(home, 'notes.txt'))).uid).toBe(childUID);
+    expect(await readdir(parent)).toEqual(['alice']);
+  });
+
+  it('a failed pull staged inside the destination leaves it as it was: exit 6, no staging folder inside', async () => {
+    const tampered = tamperedManifest('user-size', (m) => {
+      layerTitled(m, 'config').size += 1;
+    });
+    const { parent, home } = await homeInLockedParent('home-fail');
+    const result = await ladingAsUser(['pull', tampered], home);
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toMatch(/^Error: fetch blob .*: size mismatch: /m);
+    expect(await readdir(home)).toEqual(['keep.txt']);
+    expect(await readdir(parent)).toEqual(['alice']);
+  });
+
+  it('pull into a folder the user may not write (EACCES): exit 2 naming it, before any download', async () => {
+    const { parent, home } = await homeInLockedParent('read-only');
+    const readOnly = await userFolder(path.join(home, 'ro'));
+    await chmod(readOnly, 0o555);
+    registry.clearLog();
+    const result = await ladingAsUser(['pull', ref, 'ro'], home);
+    expect(errorLines(result)).toEqual([
+      `Error: pull into ${readOnly}: permission denied; check its permissions, or choose a path this user may use`,
+      'Hint: nothing was written: the destination is as it was',
+    ]);
+    expect(result.code).toBe(2);
+    expect(await readdir(readOnly)).toEqual([]);
+    expect((await readdir(home)).sort()).toEqual(['keep.txt', 'ro']);
+    expect(await readdir(parent)).toEqual(['alice']);
+    // Refused before any layer was downloaded (only the manifest and the table of contents were read).
+    const layers = new Set(pushedLayers().map((l) => l.digest));
+    expect(registry.requests.filter((r) => [...layers].some((d) => r.path.endsWith(d)))).toEqual([]);
+  });
+
+  it('pull into a new folder in a parent the user may not write (EACCES): exit 2 saying where', async () => {
+    const { parent, home } = await homeInLockedParent('no-create');
+    const result = await ladingAsUser(['pull', '--json', ref, path.join(parent, 'new')], home);
+    expect(result.code, result.stderr).toBe(2);
+    expect(json<ErrorJSON>(result).error).toEqual({
+      code: 'ERR_LADING_FILESYSTEM',
+      message: `pull into ${path.join(parent, 'new')}: cannot create it, permission denied in ${parent}; create the folder first, or choose one this user may write`,
+      exitCode: 2,
+      suggestion: 'nothing was written: the destination is as it was',
+    });
+    expect(await readdir(parent)).toEqual(['alice']);
+    expect(await readdir(home)).toEqual(['keep.txt']);
+  });
+
+  it('pull into afile/sub (ENOTDIR): exit 2 naming the file in the way', async () => {
+    const { parent, home } = await homeInLockedParent('not-dir');
+    const result = await ladingAsUser(['pull', ref, 'keep.txt/sub'], home);
+    expect(errorLines(result)).toEqual([
+      `Error: pull into ${path.join(home, 'keep.txt/sub')}: ${path.join(home, 'keep.txt')} is a file, not a folder; give a path made of folders`,
+      'Hint: nothing was written: the destination is as it was',
+    ]);
+    expect(result.code).toBe(2);
+    expect(await readFile(path.join(home, 'keep.txt'), 'utf8')).toBe('already here\n');
+    expect(await readdir(home)).toEqual(['keep.txt']);
+    expect(await readdir(parent)).toEqual(['alice']);
+  });
+
+  it('pull onto a full disk (ENOSPC, a 256 KiB tmpfs): exit 2, nothing written, no staging left', async () => {
+    // Mounting needs root, which the machine and CI have; elsewhere this fails and says so.
+    expect(root, 'mounting a tmpfs for the full-disk case needs root').toBe(true);
+    const disk = await mkdtemp(path.join(base, 'disk-'));
+    await chmod(disk, 0o755);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=256k,uid=${childUID},gid=${childGID},mode=0755`, 'tmpfs', disk]);
+    try {
+      const dest = await userFolder(path.join(disk, 'dest'));
+      const result = await ladingAsUser(['pull', bigRef, dest], base);
+      expect(errorLines(result)).toEqual([
+        `Error: pull into ${dest}: no space left on the device; free some space, or choose another disk`,
+        'Hint: nothing was written: the destination is as it was',
+      ]);
+      expect(result.code).toBe(2);
+      expect(await readdir(dest)).toEqual([]);
+      expect(await readdir(disk)).toEqual(['dest']);
+    } finally {
+      await run('umount', [disk]);
+    }
   });
 });

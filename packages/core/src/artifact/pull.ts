@@ -15,7 +15,7 @@ import pLimit from 'p-limit';
 import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor, Platform } from '../descriptor.js';
 import { parseDigest, verifyContent } from '../digest.js';
-import { ErrorCodes, LadingError } from '../errors.js';
+import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
 import type { VerificationGate } from '../trust.js';
@@ -320,6 +320,9 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
       })),
       bytes: extracted.reduce((n, e) => n + (e.size ?? 0), 0),
     };
+  } catch (error) {
+    // A full disk, too many open files…: say so, naming the destination (a failed write names no path).
+    throw fileSystemError(error, `pull into ${destination}`, destination);
   } finally {
     await work.discard();
     await tree.discard();
