@@ -334,4 +334,28 @@ describe('pulling as an ordinary user, and file-system errors', () => {
       await run('umount', [disk]);
     }
   });
+
+  // Each staging folder is two folders (its private root and the tree in it), and a pull makes two staging
+  // folders: a file system with room for 2, 3 or 4 more folders after the destination refuses the 3rd, 4th or 5th
+  // mkdir, each time after some staging folder was made.
+  it.each([3, 4, 5])(
+    'a disk out of inodes while staging (tmpfs, nr_inodes=%i): exit 2, no staging folder left',
+    async (inodes) => {
+      expect(root, 'mounting a tmpfs needs root').toBe(true);
+      const disk = await mkdtemp(path.join(base, 'inodes-'));
+      await chmod(disk, 0o755);
+      const options = `size=1m,nr_inodes=${inodes},uid=${childUID},gid=${childGID},mode=0755`;
+      await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', disk]);
+      try {
+        const dest = await userFolder(path.join(disk, 'dest'));
+        const result = await ladingAsUser(['pull', ref, dest], base);
+        expect(errorLines(result)[0]).toMatch(new RegExp(`^Error: pull into ${dest}: no space left on the device; `));
+        expect(result.code).toBe(2);
+        expect(await readdir(dest)).toEqual([]);
+        expect(await readdir(disk)).toEqual(['dest']);
+      } finally {
+        await run('umount', [disk]);
+      }
+    },
+  );
 });

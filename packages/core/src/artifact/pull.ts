@@ -281,7 +281,10 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   // extracted into a folder of its own, so concurrent layers cannot interfere (a symlink one layer makes can never
   // be written through by another), and one holding the merged tree that is finally moved into place.
   const work = await createStaging(destination);
-  const tree = await createStaging(destination);
+  const tree = await createStaging(destination).catch(async (error: unknown) => {
+    await work.discard();
+    throw error;
+  });
   try {
     const limit = pLimit(options.concurrency ?? 3);
     const perLayer = await Promise.all(

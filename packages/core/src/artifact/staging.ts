@@ -111,12 +111,18 @@ async function stage(target: string, options: StagingOptions): Promise<Staging> 
     root = within;
     await mkdir(root, { mode: 0o700 });
   }
-  // mkdir's mode passes through the umask; set it exactly.
-  await chmod(root, 0o700);
-  // The tree gets the default folder mode (umask applied) because it becomes the destination when there is none;
-  // the 0o700 root around it already keeps others out.
   const dir = path.join(root, 'tree');
-  await mkdir(dir);
+  try {
+    // mkdir's mode passes through the umask; set it exactly.
+    await chmod(root, 0o700);
+    // The tree gets the default folder mode (umask applied) because it becomes the destination when there is none;
+    // the 0o700 root around it already keeps others out.
+    await mkdir(dir);
+  } catch (error) {
+    // A full disk can refuse the second folder: leave nothing behind.
+    await removeTree(root).catch(() => undefined);
+    throw error;
+  }
   return new StagingFolder(target, root, dir, options.rename ?? rename);
 }
 
