@@ -190,6 +190,7 @@ describe('pulling as an ordinary user, and file-system errors', () => {
   let base: string;
   let userEnv: NodeJS.ProcessEnv;
   let bigRef: string;
+  let twoRef: string;
 
   /** Runs `lading args…` as the ordinary user in `cwd`. */
   function ladingAsUser(args: readonly string[], cwd: string): Promise<LadingRun> {
@@ -234,6 +235,13 @@ describe('pulling as an ordinary user, and file-system errors', () => {
     await mkdir(path.join(work, 'big'));
     await writeFile(path.join(work, 'big/blob.bin'), randomBytes(1024 * 1024));
     bigRef = `${registry.host}/${repo}:big`;
+    // Two folder layers of 300 small files each, which a 600 KiB disk cannot hold together.
+    for (const folder of ['one', 'two']) {
+      await mkdir(path.join(work, folder));
+      for (let i = 0; i < 300; i++) await writeFile(path.join(work, folder, `f${i}`), randomBytes(2048));
+    }
+    twoRef = `${registry.host}/${repo}:two`;
+    expect((await lading(['push', twoRef, 'one', 'two'])).code).toBe(0);
     const pushed = await lading(['push', bigRef, 'big']);
     expect(pushed.code, pushed.stderr).toBe(0);
   });
@@ -323,6 +331,26 @@ describe('pulling as an ordinary user, and file-system errors', () => {
     try {
       const dest = await userFolder(path.join(disk, 'dest'));
       const result = await ladingAsUser(['pull', bigRef, dest], base);
+      expect(errorLines(result)).toEqual([
+        `Error: pull into ${dest}: no space left on the device; free some space, or choose another disk`,
+        'Hint: nothing was written: the destination is as it was',
+      ]);
+      expect(result.code).toBe(2);
+      expect(await readdir(dest)).toEqual([]);
+      expect(await readdir(disk)).toEqual(['dest']);
+    } finally {
+      await run('umount', [disk]);
+    }
+  });
+
+  it('two folder layers filling a disk together (ENOSPC in both): exit 2, one error, no staging left', async () => {
+    expect(root, 'mounting a tmpfs needs root').toBe(true);
+    const disk = await mkdtemp(path.join(base, 'two-'));
+    await chmod(disk, 0o755);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=600k,uid=${childUID},gid=${childGID},mode=0755`, 'tmpfs', disk]);
+    try {
+      const dest = await userFolder(path.join(disk, 'dest'));
+      const result = await ladingAsUser(['pull', twoRef, dest], base);
       expect(errorLines(result)).toEqual([
         `Error: pull into ${dest}: no space left on the device; free some space, or choose another disk`,
         'Hint: nothing was written: the destination is as it was',
