@@ -102,7 +102,7 @@ function parserExit(error: unknown): number | undefined {
 }
 
 /**
- * Describes `error` for the user: lading errors by their code (see {@link ExitCodes}), operating-system errors the
+ * Describes `failed` for the user: lading errors by their code (see {@link ExitCodes}), operating-system errors the
  * user can fix (permission denied, a full disk…) as `ERR_LADING_FILESYSTEM` usage errors naming the path,
  * argument-parser errors as usage, any error after a signal as an interruption, anything else as unexpected.
  */
