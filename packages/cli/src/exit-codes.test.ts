@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+
 import { attributeError, ErrorCodes, LadingError } from '@lading/core';
 import { Errors } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ describe('describeFailure', () => {
     [ErrorCodes.integrity, 6],
     [ErrorCodes.network, 7],
     [ErrorCodes.protocol, 8],
+    [ErrorCodes.fileSystem, 2],
   ])('maps %s to exit code %i', (code, exitCode) => {
     const failure = describeFailure(new LadingError(code, 'op target: reason'));
     expect(failure).toMatchObject({ code, exitCode, message: 'op target: reason' });
@@ -85,5 +88,28 @@ describe('describeFailure', () => {
       message: 'boom',
     });
     expect(describeFailure('thrown string')).toMatchObject({ exitCode: 1, message: 'thrown string' });
+  });
+
+  it('says a failed write left the destination as it was on file-system errors of commands that write', () => {
+    const error = new LadingError(ErrorCodes.fileSystem, 'pull into /etc/acme: permission denied; check…');
+    expect(describeFailure(error, { writes: true })).toEqual({
+      code: 'ERR_LADING_FILESYSTEM',
+      message: 'pull into /etc/acme: permission denied; check…',
+      exitCode: ExitCodes.usage,
+      suggestion: 'nothing was written: the destination is as it was',
+    });
+    expect(describeFailure(error).suggestion).toBeUndefined();
+  });
+
+  it('maps an operating-system error that reached it unmapped (a real ENOSPC) to exit 2, not unexpected', async () => {
+    const cause: unknown = await writeFile('/dev/full', 'x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(describeFailure(cause)).toEqual({
+      code: 'ERR_LADING_FILESYSTEM',
+      message: 'no space left on the device; free some space, or choose another disk',
+      exitCode: ExitCodes.usage,
+    });
   });
 });

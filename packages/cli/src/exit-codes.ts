@@ -2,7 +2,7 @@
  * How the CLI turns errors into exit codes, error codes and one-line suggestions. The table is documented in
  * docs/cli.md and README.md; keep the three in step.
  */
-import { ErrorCodes, isLadingError, type LadingErrorCode } from '@lading/core';
+import { ErrorCodes, fileSystemError, isLadingError, type LadingErrorCode } from '@lading/core';
 
 /** Exit codes of every `lading` command. */
 export const ExitCodes = {
@@ -10,7 +10,10 @@ export const ExitCodes = {
   ok: 0,
   /** An unexpected error (a bug, or an operating-system failure lading does not classify). */
   unexpected: 1,
-  /** Usage: a bad flag, argument or reference, or a refusal the user can fix (e.g. pull without --overwrite). */
+  /**
+   * Usage: a bad flag, argument or reference, or a refusal the user can fix (e.g. pull without --overwrite, a
+   * destination this user may not write, a full disk).
+   */
   usage: 2,
   /** The repository, tag, manifest, blob or file does not exist. */
   notFound: 3,
@@ -45,6 +48,7 @@ const byLadingCode: Readonly<Record<LadingErrorCode, ExitCode>> = {
   [ErrorCodes.integrity]: ExitCodes.integrity,
   [ErrorCodes.network]: ExitCodes.network,
   [ErrorCodes.protocol]: ExitCodes.protocol,
+  [ErrorCodes.fileSystem]: ExitCodes.usage,
 };
 
 /** What the CLI reports about a failed command. */
@@ -82,6 +86,8 @@ function suggestionFor(code: LadingErrorCode, context: FailureContext): string |
         : 'the artifact is corrupt or was tampered with';
     case ErrorCodes.protocol:
       return 'the registry broke the OCI distribution protocol; run again with --debug to see the exchange';
+    case ErrorCodes.fileSystem:
+      return writes ? 'nothing was written: the destination is as it was' : undefined;
     case ErrorCodes.invalidReference:
       return 'write references as host[:port]/repository[:tag][@digest], or oci:<dir>[:tag] for a local OCI layout';
     default:
@@ -96,10 +102,13 @@ function parserExit(error: unknown): number | undefined {
 }
 
 /**
- * Describes `error` for the user: lading errors by their code (see {@link ExitCodes}), argument-parser errors as
- * usage, any error after a signal as an interruption, anything else as unexpected.
+ * Describes `failed` for the user: lading errors by their code (see {@link ExitCodes}), operating-system errors the
+ * user can fix (permission denied, a full disk…) as `ERR_LADING_FILESYSTEM` usage errors naming the path,
+ * argument-parser errors as usage, any error after a signal as an interruption, anything else as unexpected.
  */
-export function describeFailure(error: unknown, context: FailureContext = {}): Failure {
+export function describeFailure(failed: unknown, context: FailureContext = {}): Failure {
+  // Libraries map the errors of their own file operations; this catches any that reach the CLI unmapped.
+  const error = fileSystemError(failed);
   const writes = context.writes ?? false;
   // After a signal the operation was aborted: whatever error the abort surfaced as, the cause is the signal.
   if (context.signal !== undefined) {

@@ -22,6 +22,11 @@ export const ErrorCodes = {
   network: 'ERR_LADING_NETWORK',
   /** The registry answered with something the protocol does not allow. */
   protocol: 'ERR_LADING_PROTOCOL',
+  /**
+   * The local file system refused what the user asked for: no permission, a file where a folder is needed, a
+   * read-only or full disk, a name too long (see {@link fileSystemError}). The message names the path.
+   */
+  fileSystem: 'ERR_LADING_FILESYSTEM',
 } as const;
 
 /** One of the literal codes in {@link ErrorCodes}. */
@@ -74,4 +79,41 @@ export function attributeError(error: unknown, service: string): unknown {
 /** True when `value` is a {@link LadingError}, optionally with the given code. */
 export function isLadingError<Code extends LadingErrorCode>(value: unknown, code?: Code): value is LadingError<Code> {
   return value instanceof LadingError && (code === undefined || value.code === code);
+}
+
+/**
+ * The operating-system errors a user can cause and fix, each with what it means and what to do; `device` marks
+ * those about the whole disk or process, where the path of the failed call (often a temporary one) says nothing.
+ */
+const fileSystemFailures: Readonly<Record<string, { reason: string; advice: string; device?: true }>> = {
+  EACCES: { reason: 'permission denied', advice: 'check its permissions, or choose a path this user may use' },
+  EPERM: { reason: 'operation not permitted', advice: 'check its permissions, or choose a path this user may use' },
+  EROFS: { reason: 'read-only file system', advice: 'choose a path on a writable file system' },
+  ENOTDIR: { reason: 'a file stands where a folder is needed', advice: 'give a path made of folders' },
+  EISDIR: { reason: 'is a folder, not a file', advice: 'name a file' },
+  ENAMETOOLONG: { reason: 'file name too long', advice: 'choose a shorter path' },
+  ELOOP: { reason: 'too many levels of symbolic links', advice: 'check the links along the path' },
+  ENOSPC: { reason: 'no space left on the device', advice: 'free some space, or choose another disk', device: true },
+  EDQUOT: { reason: 'disk quota exceeded', advice: 'free some space, or choose another disk', device: true },
+  EMFILE: { reason: 'too many open files', advice: 'raise the open-file limit (ulimit -n)', device: true },
+  ENFILE: { reason: 'too many open files in the system', advice: 'try again when fewer are open', device: true },
+};
+
+/**
+ * `error` as an `ERR_LADING_FILESYSTEM` {@link LadingError} when it is an operating-system error the user can cause
+ * and fix (permission denied, a read-only or full disk, a file where a folder is needed, a name too long, too many
+ * open files), else `error` itself: lading errors, bugs and other failures pass unchanged. The message is
+ * "operation: path: reason; what to do". The path of the failed call is left out when it is `target` (which
+ * `operation` already names), unknown (a failed `write` names none), or beside the point (a full disk). The original
+ * error is the `cause`. `operation` defaults to nothing (the message starts with the path).
+ */
+export function fileSystemError(error: unknown, operation?: string, target?: string): unknown {
+  if (error instanceof LadingError || !(error instanceof Error)) return error;
+  const { code, path } = error as NodeJS.ErrnoException;
+  const failure = code === undefined ? undefined : fileSystemFailures[code];
+  if (failure === undefined) return error;
+  const named = path !== undefined && path !== target && failure.device !== true ? path : undefined;
+  const subject = [operation, named].filter((p) => p !== undefined).join(': ');
+  const message = `${subject === '' ? '' : `${subject}: `}${failure.reason}; ${failure.advice}`;
+  return new LadingError(ErrorCodes.fileSystem, message, { cause: error });
 }

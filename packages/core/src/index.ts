@@ -2,7 +2,7 @@
  * @lading/core: move artifacts through OCI registries with no signing dependency.
  * @packageDocumentation
  */
-export { attributeError, ErrorCodes, LadingError, isLadingError } from './errors.js';
+export { attributeError, ErrorCodes, fileSystemError, LadingError, isLadingError } from './errors.js';
 export type { LadingErrorCode, LadingErrorOptions } from './errors.js';
 export * from './media-types.js';
 export { checkDescriptor, parseManifest, successors } from './descriptor.js';

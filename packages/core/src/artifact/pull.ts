@@ -15,7 +15,7 @@ import pLimit from 'p-limit';
 import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor, Platform } from '../descriptor.js';
 import { parseDigest, verifyContent } from '../digest.js';
-import { ErrorCodes, LadingError } from '../errors.js';
+import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
 import type { VerificationGate } from '../trust.js';
@@ -315,7 +315,10 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   // extracted into a folder of its own, so concurrent layers cannot interfere (a symlink one layer makes can never
   // be written through by another), and one holding the merged tree that is finally moved into place.
   const work = await createStaging(destination);
-  const tree = await createStaging(destination);
+  const tree = await createStaging(destination).catch(async (error: unknown) => {
+    await work.discard();
+    throw error;
+  });
   try {
     const umask = await processUmask(work.dir);
     const limit = pLimit(options.concurrency ?? 3);
@@ -355,6 +358,9 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
       })),
       bytes: extracted.reduce((n, e) => n + (e.size ?? 0), 0),
     };
+  } catch (error) {
+    // A full disk, too many open files…: say so, naming the destination (a failed write names no path).
+    throw fileSystemError(error, `pull into ${destination}`, destination);
   } finally {
     await work.discard();
     await tree.discard();

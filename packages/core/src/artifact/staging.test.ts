@@ -99,6 +99,24 @@ describe('createStaging', () => {
     expect(error.message).toBe(`pull into ${destination}: exists and is not a folder`);
     expect(await readdir(base)).toEqual(['dest']);
   });
+
+  it('names the file standing where a folder is needed (ENOTDIR), as a file-system error', async () => {
+    await writeFile(path.join(base, 'afile'), 'x');
+    for (const below of ['afile/sub', 'afile/sub/deeper']) {
+      const target = path.join(base, below);
+      const error: unknown = await createStaging(target).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isLadingError(error, ErrorCodes.fileSystem), String(error)).toBe(true);
+      expect((error as LadingError).message).toBe(
+        `pull into ${target}: ${path.join(base, 'afile')} is a file, not a folder; give a path made of folders`,
+      );
+      expect((error as LadingError).cause).toMatchObject({ code: 'ENOTDIR' });
+    }
+    expect(await readdir(base)).toEqual(['afile']);
+    expect(await readFile(path.join(base, 'afile'), 'utf8')).toBe('x');
+  });
 });
 
 describe('Staging.commit', () => {

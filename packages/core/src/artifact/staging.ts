@@ -1,20 +1,22 @@
 /**
  * Staging folders: where a pull builds its tree before anything reaches the destination, and the moves that put it
  * in place. The folder sits beside the destination (same parent, so same filesystem), which makes every move a
- * `rename`: atomic for each entry, and the whole tree at once when the destination does not exist yet.
+ * `rename`: atomic for each entry, and the whole tree at once when the destination does not exist yet. When the
+ * parent cannot be written (or is another file system), it sits inside an existing destination instead, and the
+ * commit moves entry by entry as into any existing folder.
  *
- * Interruption: a crash before commit leaves the destination untouched and a stale staging folder beside it
- * (`.<name>.lading-staging-<random>`), which the user may delete; lading never deletes staging folders it did not
+ * Interruption: a crash before commit leaves the destination untouched and a stale staging folder beside (or
+ * inside) it (`.<name>.lading-staging-<random>`, `.lading-staging-<random>`), which the user may delete; lading never deletes staging folders it did not
  * create in this process, since another pull may be using them. A crash during a commit into an existing folder
  * can leave some top-level entries replaced and others not, with the previous versions in the staging folder's
  * `backup` subfolder; a commit into an absent destination is a single rename and cannot be half done.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
+import { access, chmod, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ErrorCodes, LadingError } from '../errors.js';
+import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 
 /** Options of {@link Staging.commit}. */
 export interface CommitOptions {
@@ -69,28 +71,97 @@ const stagingInfix = '.lading-staging-';
  * created when missing. The destination must be absent or a real folder: a symlink is refused (`ERR_LADING_USAGE`)
  * rather than followed, so the staged tree always lands in the folder named and never through a link planted at
  * that name; the parent path itself is the user's choice and may go through links (`/tmp` on macOS is one). Parents
- * created here stay when the pull fails. When the
- * destination is a mount point (another filesystem than its parent), the staging folder goes inside it instead
- * (`<destination>/.lading-staging-<random>`), so moves stay renames.
+ * created here stay when the pull fails.
+ *
+ * The staging folder goes inside an existing destination instead (`<destination>/.lading-staging-<random>`), so
+ * moves stay renames on one file system, when the destination is a mount point (another file system than its
+ * parent) or when its parent is not writable (pulling into your home folder under a root-owned `/home`). The commit
+ * then moves each top-level entry as for any existing folder, so the all-or-nothing guarantee is the same.
+ *
+ * Errors of the file system (an existing destination this user may not write, a parent that cannot be written when
+ * the destination must be created, a file where a folder is needed, a read-only or full disk) are
+ * `ERR_LADING_FILESYSTEM` errors naming the path, raised before anything is downloaded.
  */
 export async function createStaging(destination: string, options: StagingOptions = {}): Promise<Staging> {
   const target = path.resolve(destination);
+  try {
+    return await stage(target, options);
+  } catch (error) {
+    throw await stagingError(error, target);
+  }
+}
+
+async function stage(target: string, options: StagingOptions): Promise<Staging> {
   const existing = await checkDestination(target);
   const parent = path.dirname(target);
-  await mkdir(parent, { recursive: true });
+  // A folder that cannot be written now would fail the commit after the whole download: refuse it first. (access
+  // answers for this process's user; root may write anything.)
+  if (existing !== undefined) await access(target, constants.W_OK | constants.X_OK);
+  else await mkdir(parent, { recursive: true });
   const random = randomBytes(8).toString('hex');
   const inside = existing !== undefined && (parent === target || existing.dev !== (await stat(parent)).dev);
-  const root = inside
-    ? path.join(target, `${stagingInfix}${random}`)
-    : path.join(parent, `.${path.basename(target)}${stagingInfix}${random}`);
-  await mkdir(root, { mode: 0o700 });
-  // mkdir's mode passes through the umask; set it exactly.
-  await chmod(root, 0o700);
-  // The tree gets the default folder mode (umask applied) because it becomes the destination when there is none;
-  // the 0o700 root around it already keeps others out.
+  const beside = path.join(parent, `.${path.basename(target)}${stagingInfix}${random}`);
+  const within = path.join(target, `${stagingInfix}${random}`);
+  let root = inside ? within : beside;
+  try {
+    await mkdir(root, { mode: 0o700 });
+  } catch (error) {
+    // The parent is not writable but the destination is (checked above): stage inside it.
+    if (inside || existing === undefined || !isPermissionError(error)) throw error;
+    root = within;
+    await mkdir(root, { mode: 0o700 });
+  }
   const dir = path.join(root, 'tree');
-  await mkdir(dir);
+  try {
+    // mkdir's mode passes through the umask; set it exactly.
+    await chmod(root, 0o700);
+    // The tree gets the default folder mode (umask applied) because it becomes the destination when there is none;
+    // the 0o700 root around it already keeps others out.
+    await mkdir(dir);
+  } catch (error) {
+    // A full disk can refuse the second folder: leave nothing behind.
+    await removeTree(root).catch(() => undefined);
+    throw error;
+  }
   return new StagingFolder(target, root, dir, options.rename ?? rename);
+}
+
+function isPermissionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/**
+ * The error of a failed {@link createStaging}, saying what the user can do: which path is a file where a folder is
+ * needed, which parent cannot be written when the destination must be created; other operating-system errors
+ * through {@link fileSystemError}.
+ */
+async function stagingError(error: unknown, target: string): Promise<unknown> {
+  const where = `pull into ${target}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOTDIR') {
+    for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const stats = await lstatOrUndefined(dir).catch(() => undefined);
+      if (stats !== undefined && !stats.isDirectory()) {
+        return new LadingError(
+          ErrorCodes.fileSystem,
+          `${where}: ${dir} is a file, not a folder; give a path made of folders`,
+          { cause: error },
+        );
+      }
+    }
+  }
+  const failedPath = (error as NodeJS.ErrnoException).path;
+  if (isPermissionError(error) && failedPath !== undefined && failedPath !== target) {
+    if ((await lstatOrUndefined(target).catch(() => undefined)) === undefined) {
+      return new LadingError(
+        ErrorCodes.fileSystem,
+        `${where}: cannot create it, permission denied in ${path.dirname(failedPath)}; create the folder first, or choose one this user may write`,
+        { cause: error },
+      );
+    }
+  }
+  return fileSystemError(error, where, target);
 }
 
 /** Refuses a destination that is a symlink or not a folder; returns its stats, or undefined when absent. */
@@ -136,12 +207,17 @@ class StagingFolder implements Staging {
       throw new LadingError(ErrorCodes.usage, `pull into ${this.destination}: the staging folder was already used`);
     }
     options.signal?.throwIfAborted();
-    const existing = await checkDestination(this.destination);
-    if (existing === undefined) {
-      // The whole tree in one rename: readers see either nothing or everything.
-      await this.#move(this.dir, this.destination);
-    } else {
-      await this.#merge(options.overwrite ?? false);
+    try {
+      const existing = await checkDestination(this.destination);
+      if (existing === undefined) {
+        // The whole tree in one rename: readers see either nothing or everything.
+        await this.#move(this.dir, this.destination);
+      } else {
+        await this.#merge(options.overwrite ?? false);
+      }
+    } catch (error) {
+      // A failed move was undone (see #merge), so an operating-system error here changed nothing.
+      throw fileSystemError(error, `pull into ${this.destination}`, this.destination);
     }
     this.#state = 'committed';
     await removeTree(this.#root).catch(() => undefined); // the destination is complete; a leftover is harmless

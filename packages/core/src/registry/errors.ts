@@ -2,7 +2,7 @@
  * Turning a registry's error answers into lading errors that say what failed, where, and what to do.
  */
 import { ErrorCodes, LadingError, type LadingErrorCode } from '../errors.js';
-import { responseHeader, type RegistryResponse } from './http.js';
+import { discardBody, responseHeader, type RegistryResponse } from './http.js';
 
 /** Reads at most 64 KiB of an error body and summarises it: the spec's `errors[]`, an HTML page, or text. */
 export async function describeErrorBody(res: RegistryResponse): Promise<string> {
@@ -21,7 +21,7 @@ export async function describeErrorBody(res: RegistryResponse): Promise<string> 
   } catch {
     return '';
   } finally {
-    res.body.destroy();
+    discardBody(res);
   }
   const trimmed = text.trim();
   if (!trimmed) return '';

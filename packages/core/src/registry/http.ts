@@ -109,6 +109,16 @@ export interface RegistryResponse {
   authHint?: string;
 }
 
+/**
+ * Drops a response body that will not be read, without leaving an error to crash the process: undici's body emits
+ * `RequestAbortedError` when destroyed before its end, and with no listener that is an uncaught exception (after
+ * the caller has already thrown its own, meaningful error). Closes the connection rather than reading the rest.
+ */
+export function discardBody(res: Pick<RegistryResponse, 'body'>): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
+}
+
 /** Query parameters safe to show in logs; every other value is redacted (presigned storage URLs carry secrets). */
 const safeQuery = new Set(['digest', 'n', 'last', 'artifactType', 'mount', 'from', 'service', 'scope']);
 

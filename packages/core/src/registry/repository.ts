@@ -23,7 +23,7 @@ import {
 } from '../media-types.js';
 import { dialHost } from '../reference.js';
 import { statusError } from './errors.js';
-import { responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
+import { discardBody, responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
 import { backoffDelay, isTransientError, wait } from './retry.js';
 
 /** Options of {@link RemoteRepository}. */
@@ -194,7 +194,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
     if (res.status !== 200) throw await statusError(where, res);
     const length = responseHeader(res, 'content-length');
     if (length !== undefined && Number(length) !== desc.size) {
-      res.body.destroy();
+      discardBody(res);
       throw new LadingError(
         ErrorCodes.integrity,
         `${where}: size mismatch: expected ${desc.size} bytes, the registry announced ${length}`,
@@ -238,7 +238,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
         });
         const range = /^bytes (\d+)-/.exec(responseHeader(res, 'content-range') ?? '');
         if (res.status !== 206 || Number(range?.[1]) !== received) {
-          res.body.destroy();
+          discardBody(res);
           throw new LadingError(ErrorCodes.network, `${lost}; the registry cannot resume it (HTTP ${res.status})`, {
             cause: error,
           });
@@ -275,7 +275,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       const range = responseHeader(res, 'content-range') ?? '';
       const m = /^bytes (\d+)-(\d+)\//.exec(range);
       if (!m || Number(m[1]) !== offset || Number(m[2]) !== offset + length - 1) {
-        res.body.destroy();
+        discardBody(res);
         throw new LadingError(
           ErrorCodes.protocol,
           `${where}: the registry sent range ${JSON.stringify(range)}, not ${offset}-${offset + length - 1}`,
@@ -331,13 +331,13 @@ export class RemoteRepository implements GraphTarget, Deleter {
       ...this.signalOf(options),
     });
     if (res.status === 404) {
-      res.body.destroy();
+      discardBody(res);
       throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
     }
     if (res.status !== 200) throw await statusError(where, res);
     const announced = Number(responseHeader(res, 'content-length'));
     if (Number.isFinite(announced) && announced > this.limit) {
-      res.body.destroy();
+      discardBody(res);
       throw new LadingError(
         ErrorCodes.protocol,
         `${where}: ${announced} bytes is over the ${this.limit}-byte manifest limit`,
@@ -788,7 +788,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
     const tags: string[] = [];
     for await (const { res, bytes } of this.pages(url, where, options)) {
       if (res.status === 404) {
-        res.body.destroy();
+        discardBody(res);
         throw new LadingError(ErrorCodes.notFound, `${where}: repository not found`);
       }
       if (res.status !== 200) throw await statusError(where, res);
