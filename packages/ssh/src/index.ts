@@ -15,4 +15,6 @@ export { matchPatternList, parseAllowedSigners } from './allowed-signers.js';
 export type { AllowedSigner } from './allowed-signers.js';
 export { armorSSHSIG, parseSSHSIG, signedData } from './sshsig.js';
 export type { SSHSIG, SSHSIGHash } from './sshsig.js';
+export { parseStatement, statementFor } from './statement.js';
+export type { Statement } from './statement.js';
 export * from './media-types.js';
