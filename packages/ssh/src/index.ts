@@ -16,5 +16,6 @@ export type { AllowedSigner } from './allowed-signers.js';
 export { armorSSHSIG, parseSSHSIG, signedData } from './sshsig.js';
 export type { SSHSIG, SSHSIGHash } from './sshsig.js';
 export { parseStatement, statementFor } from './statement.js';
+export { DigestGitCommit, GitNamespace } from './git-anchor.js';
 export type { Statement } from './statement.js';
 export * from './media-types.js';

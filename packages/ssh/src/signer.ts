@@ -13,6 +13,7 @@ import {
   type Signer,
   type SignRequest,
 } from '@lading/core';
+import { checkCommitId } from './git-anchor.js';
 import { AgentFlags, agentSign, listAgentIdentities } from './agent.js';
 import {
   fingerprintOf,
@@ -63,6 +64,11 @@ export interface SshSignerOptions {
   rsaAlgorithm?: RSASignatureAlgorithm;
   /** Clock for the referrer's `org.opencontainers.image.created`. Default the system clock. */
   clock?: () => Date;
+  /**
+   * The git commit the artifact was built from (full id): recorded in the signed statement as a second subject with
+   * a `gitCommit` digest, for verifiers that check it against a repository. Default none.
+   */
+  gitCommit?: string;
 }
 
 /** A {@link Signer} with SSH keys, and which key it signs with. */
@@ -94,6 +100,13 @@ export async function createSshSigner(options: SshSignerOptions): Promise<SshSig
     new LadingError(ErrorCodes.usage, `ssh signer: ${why}`, cause === undefined ? {} : { cause });
   if ((options.keyFile === undefined) === (options.agent === undefined || options.agent === false)) {
     throw usage('give exactly one of a key file (--ssh-key) and the agent (--ssh-agent)');
+  }
+  if (options.gitCommit !== undefined) {
+    try {
+      checkCommitId(options.gitCommit);
+    } catch (e) {
+      throw usage((e as Error).message, e);
+    }
   }
   const certificate =
     options.certificateFile === undefined ? undefined : await readCertificate(options.certificateFile, usage);
@@ -162,6 +175,7 @@ export async function createSshSigner(options: SshSignerOptions): Promise<SshSig
     options.namespace ?? DefaultNamespace,
     raw,
     options.clock ?? (() => new Date()),
+    options.gitCommit,
   );
 }
 
@@ -184,19 +198,33 @@ class SSHSigner implements SshSigner {
   readonly namespace: string;
   readonly #raw: RawSign;
   readonly #clock: () => Date;
+  readonly #gitCommit: string | undefined;
 
-  constructor(publicKey: SSHPublicKey, fingerprint: string, namespace: string, raw: RawSign, clock: () => Date) {
+  constructor(
+    publicKey: SSHPublicKey,
+    fingerprint: string,
+    namespace: string,
+    raw: RawSign,
+    clock: () => Date,
+    gitCommit: string | undefined,
+  ) {
     if (namespace === '') throw new LadingError(ErrorCodes.usage, 'ssh signer: the namespace must not be empty');
     this.publicKey = publicKey;
     this.fingerprint = fingerprint;
     this.namespace = namespace;
     this.#raw = raw;
     this.#clock = clock;
+    this.#gitCommit = gitCommit;
   }
 
   async sign(request: SignRequest, options: CallOptions = {}): Promise<SignedReferrer> {
     options.signal?.throwIfAborted();
-    const statement = statementFor(request.subject, request.predicateType ?? PredicateTypeSign, request.predicate);
+    const statement = statementFor(
+      request.subject,
+      request.predicateType ?? PredicateTypeSign,
+      request.predicate,
+      this.#gitCommit,
+    );
     const data = signedData(this.namespace, 'sha512', statement);
     const signature = await this.#raw(data, options.signal);
     try {

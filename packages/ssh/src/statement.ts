@@ -3,6 +3,7 @@
  * (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md).
  */
 import { ErrorCodes, LadingError, parseDigest, type Descriptor } from '@lading/core';
+import { DigestGitCommit } from './git-anchor.js';
 import { PredicateTypeSign, StatementTypeV1 } from './media-types.js';
 
 /** An in-toto statement as read: subjects by digest, predicate type and predicate. */
@@ -15,14 +16,22 @@ export interface Statement {
 
 /**
  * The statement bytes lading signs for `subject`: compact JSON of `{_type, subject: [{digest}], predicateType,
- * predicate}`, predicate type default {@link PredicateTypeSign}, predicate default `{}`.
+ * predicate}`, predicate type default {@link PredicateTypeSign}, predicate default `{}`. With `gitCommit`, a second
+ * subject `{"name": "git commit", "digest": {"gitCommit": "<id>"}}` records the commit the artifact was built from.
  */
-export function statementFor(subject: Descriptor, predicateType = PredicateTypeSign, predicate?: unknown): Uint8Array {
+export function statementFor(
+  subject: Descriptor,
+  predicateType = PredicateTypeSign,
+  predicate?: unknown,
+  gitCommit?: string,
+): Uint8Array {
   const { algorithm, encoded } = parseDigest(subject.digest, 'statement subject');
   if (predicateType === '') throw new LadingError(ErrorCodes.usage, 'statement predicateType: must not be empty');
+  const subjects: Statement['subject'] = [{ digest: { [algorithm]: encoded } }];
+  if (gitCommit !== undefined) subjects.push({ name: 'git commit', digest: { [DigestGitCommit]: gitCommit } });
   const statement: Statement = {
     _type: StatementTypeV1,
-    subject: [{ digest: { [algorithm]: encoded } }],
+    subject: subjects,
     predicateType,
     predicate: predicate ?? {},
   };

@@ -14,6 +14,7 @@ import {
   type Verifier,
 } from '@lading/core';
 import { matchPatternList, parseAllowedSigners, type AllowedSigner } from './allowed-signers.js';
+import { commitSignature, DigestGitCommit, GitNamespace, readCommit } from './git-anchor.js';
 import { fingerprintOf, plainKeyBlob, verifySignature, type SSHPublicKey } from './keys.js';
 import {
   ArtifactTypeSSHSIG,
@@ -53,6 +54,13 @@ export interface SshVerifierPolicy {
    * (as `ssh-keygen -Y verify` does without `-Overify-time`).
    */
   clock?: () => Date;
+  /**
+   * The git anchor: the statement must record a git commit (see the signer's `gitCommit`), that commit must exist
+   * in the repository at `gitDir` (read with `git cat-file`), and its own SSH signature (namespace `git`) must
+   * verify and be allowed by the same allowed_signers file for one of the principals, at the same time, with the
+   * same revocations. Default: commits are neither required nor checked (a recorded one is still reported).
+   */
+  git?: { gitDir: string };
 }
 
 /** What the SSH verifier reports, beyond the common fields: `identity` is the principal, `keyHint` the fingerprint. */
@@ -61,6 +69,10 @@ export type SSHVerifiedSignature = VerifiedSignature & {
   keyHint: string;
   keyType: string;
   namespace: string;
+  /** The git commit the statement records, when it records one. */
+  gitCommit?: string;
+  /** With the git anchor: the principal the commit's signature is allowed for. */
+  gitCommitSigner?: string;
 };
 
 /**
@@ -90,6 +102,7 @@ class SSHVerifier implements Verifier {
   readonly #predicateType: string;
   readonly #revoked: RevokedKeys;
   readonly #clock: () => Date;
+  readonly #git: { gitDir: string } | undefined;
 
   constructor(policy: SshVerifierPolicy) {
     if (policy.principals.length === 0 || policy.principals.some((p) => p === '')) {
@@ -101,13 +114,13 @@ class SSHVerifier implements Verifier {
     this.#predicateType = policy.predicateType ?? PredicateTypeSign;
     this.#revoked = policy.revoked === undefined ? loadRevokedKeys(undefined) : loadRevokedKeys(policy.revoked);
     this.#clock = policy.clock ?? (() => new Date());
+    this.#git = policy.git;
   }
 
   accepts(candidate: Pick<SignatureCandidate, 'referrer' | 'layer'>): boolean {
     return candidate.referrer.artifactType === ArtifactTypeSSHSIG;
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- the interface is async; SSH checks are local
   async verify(candidate: SignatureCandidate, options: CallOptions = {}): Promise<SSHVerifiedSignature> {
     options.signal?.throwIfAborted();
     const fail: Fail = (why, cause) =>
@@ -144,10 +157,12 @@ class SSHVerifier implements Verifier {
     const principal = this.#authorize(sig.publicKey, now, fail);
     let digests: string[];
     let predicateType: string;
+    let gitCommit: string | undefined;
     try {
       const parsed = parseStatement(statement);
       digests = statementDigests(parsed);
       predicateType = parsed.predicateType;
+      gitCommit = parsed.subject.find((s) => s.digest[DigestGitCommit] !== undefined)?.digest[DigestGitCommit];
     } catch (e) {
       throw fail(`${TitleStatement}: ${(e as Error).message}`, e);
     }
@@ -160,7 +175,7 @@ class SSHVerifier implements Verifier {
     if (predicateType !== this.#predicateType) {
       throw fail(`predicate type ${JSON.stringify(predicateType)}, required ${JSON.stringify(this.#predicateType)}`);
     }
-    return {
+    const result: SSHVerifiedSignature = {
       verifier: SSHVerifierName,
       predicateType,
       identity: principal,
@@ -169,10 +184,46 @@ class SSHVerifier implements Verifier {
       namespace: sig.namespace,
       referrer: candidate.referrer.digest,
     };
+    if (gitCommit !== undefined) result.gitCommit = gitCommit;
+    if (this.#git) {
+      if (gitCommit === undefined) throw fail('the statement records no git commit, and a signed commit is required');
+      result.gitCommitSigner = await this.#checkCommit(this.#git.gitDir, gitCommit, now, fail, options.signal);
+    }
+    return result;
+  }
+
+  /** The git anchor: the commit exists, is SSH-signed in namespace `git`, by an allowed, unrevoked key. */
+  async #checkCommit(gitDir: string, commit: string, now: Date, fail: Fail, signal?: AbortSignal): Promise<string> {
+    const failCommit: Fail = (why, cause) => fail(`git commit ${commit}: ${why}`, cause);
+    let object: Buffer;
+    try {
+      object = await readCommit(gitDir, commit, signal);
+    } catch (e) {
+      signal?.throwIfAborted();
+      throw fail((e as Error).message, e);
+    }
+    const signed = commitSignature(object);
+    if (!signed) throw failCommit('not signed');
+    let sig: SSHSIG;
+    try {
+      sig = parseSSHSIG(signed.signature);
+    } catch (e) {
+      throw failCommit(`its signature is not an SSH signature (${(e as Error).message})`, e);
+    }
+    if (sig.namespace !== GitNamespace)
+      throw failCommit(`signed in namespace ${JSON.stringify(sig.namespace)}, not "git"`);
+    try {
+      verifySignature(sig.publicKey, signedData(sig.namespace, sig.hashAlgorithm, signed.payload), sig.signature);
+    } catch (e) {
+      throw failCommit(`its SSH signature does not verify (${(e as Error).message})`, e);
+    }
+    const revoked = this.#revoked.check(sig.publicKey);
+    if (revoked !== undefined) throw failCommit(revoked);
+    return this.#authorize(sig.publicKey, now, failCommit, GitNamespace);
   }
 
   /** The first configured principal an allowed_signers line grants this key; otherwise fails with the reason. */
-  #authorize(key: SSHPublicKey, now: Date, fail: Fail): string {
+  #authorize(key: SSHPublicKey, now: Date, fail: Fail, namespace = this.#namespace): string {
     const reasons = new Set<string>();
     let known = false;
     const fp = fingerprintOf(plainKeyBlob(key));
@@ -180,7 +231,7 @@ class SSHVerifier implements Verifier {
       if (!signerCovers(line, key)) continue;
       known = true;
       for (const principal of this.#principals) {
-        const why = lineRefuses(line, key, principal, this.#namespace, now);
+        const why = lineRefuses(line, key, principal, namespace, now);
         if (why === undefined) return principal;
         reasons.add(why);
       }
