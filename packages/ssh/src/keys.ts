@@ -1,6 +1,6 @@
 /**
  * SSH public keys, certificates and signatures in the wire format of RFC 4253, RFC 5656, RFC 8332, RFC 8709 and
- * OpenSSH's PROTOCOL.certkeys. Every primitive here is `node:crypto` (OpenSSL): Ed25519, ECDSA on P-256/384/521,
+ * OpenSSH's PROTOCOL.certkeys and PROTOCOL.u2f (FIDO keys). Every primitive here is `node:crypto` (OpenSSL): Ed25519, ECDSA on P-256/384/521,
  * RSA PKCS#1 v1.5 with SHA-256/512, and the SHA-2 digests; no other crypto library is used.
  */
 import { createHash, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
@@ -17,6 +17,26 @@ export const SSHKeyTypes = [
 
 /** One of {@link SSHKeyTypes}. */
 export type SSHKeyType = (typeof SSHKeyTypes)[number];
+
+/**
+ * FIDO security key types (OpenSSH PROTOCOL.u2f): verified, and used for signing only through ssh-agent, since the
+ * private key never leaves the token.
+ */
+export const SecurityKeyTypes = ['sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com'] as const;
+
+/** One of {@link SecurityKeyTypes}. */
+export type SecurityKeyType = (typeof SecurityKeyTypes)[number];
+
+/** Any key type lading reads. */
+export type PublicKeyType = SSHKeyType | SecurityKeyType;
+
+/** True for FIDO `sk-` key types. */
+export function isSecurityKey(type: string): type is SecurityKeyType {
+  return (SecurityKeyTypes as readonly string[]).includes(type);
+}
+
+/** Flags a FIDO authenticator sets in each signature: the user touched it; the user was verified (PIN, biometric). */
+export const SecurityKeyFlags = { userPresence: 0x01, userVerification: 0x04 } as const;
 
 /** The RSA signature algorithms accepted; SHA-1 `ssh-rsa` signatures are always refused. */
 export type RSASignatureAlgorithm = 'rsa-sha2-256' | 'rsa-sha2-512';
@@ -57,7 +77,9 @@ export interface SSHPublicKey {
   /** Wire type, e.g. `ssh-ed25519` or `ssh-ed25519-cert-v01@openssh.com`. */
   type: string;
   /** The plain key type (for a certificate, the certified key's type). */
-  keyType: SSHKeyType;
+  keyType: PublicKeyType;
+  /** FIDO keys: the application string the key was made for (usually `ssh:`). */
+  application?: string;
   /** The wire encoding, as in an `authorized_keys` line. */
   blob: Buffer;
   /** The public key as `node:crypto` uses it (for a certificate, the certified key). */
@@ -82,8 +104,24 @@ function leftPad(bytes: Uint8Array, size: number, what: string): Buffer {
   return Buffer.concat([Buffer.alloc(size - bytes.length), bytes]);
 }
 
-/** Reads the type-specific public fields of `keyType` and returns the `node:crypto` key. */
-function readPublicFields(keyType: SSHKeyType, r: WireReader, what: string): KeyObject {
+/** Reads the type-specific public fields of `keyType`: the `node:crypto` key, and a FIDO key's application. */
+function readPublicFields(
+  keyType: PublicKeyType,
+  r: WireReader,
+  what: string,
+): { key: KeyObject; application?: string } {
+  if (isSecurityKey(keyType)) {
+    const key = readKeyFields(
+      keyType === 'sk-ssh-ed25519@openssh.com' ? 'ssh-ed25519' : 'ecdsa-sha2-nistp256',
+      r,
+      what,
+    );
+    return { key, application: r.text() };
+  }
+  return { key: readKeyFields(keyType, r, what) };
+}
+
+function readKeyFields(keyType: SSHKeyType, r: WireReader, what: string): KeyObject {
   if (keyType === 'ssh-ed25519') {
     const pk = r.string();
     if (pk.length !== 32) throw new Error(`${what}: Ed25519 key is not 32 bytes`);
@@ -105,9 +143,10 @@ function readPublicFields(keyType: SSHKeyType, r: WireReader, what: string): Key
   return createPublicKey({ key: { kty: 'EC', crv: curve.jwk, x: b64url(x), y: b64url(y) }, format: 'jwk' });
 }
 
-function asKeyType(type: string, what: string): SSHKeyType {
-  if ((SSHKeyTypes as readonly string[]).includes(type)) return type as SSHKeyType;
-  throw new Error(`${what}: unsupported key type ${JSON.stringify(type)} (supported: ${SSHKeyTypes.join(', ')})`);
+function asKeyType(type: string, what: string): PublicKeyType {
+  if ((SSHKeyTypes as readonly string[]).includes(type) || isSecurityKey(type)) return type as PublicKeyType;
+  const supported = [...SSHKeyTypes, ...SecurityKeyTypes].join(', ');
+  throw new Error(`${what}: unsupported key type ${JSON.stringify(type)} (supported: ${supported})`);
 }
 
 const certSuffix = '-cert-v01@openssh.com';
@@ -121,15 +160,16 @@ export function parsePublicKey(blob: Uint8Array, what = 'public key'): SSHPublic
   const type = r.text();
   if (type.endsWith(certSuffix)) return parseCertificate(Buffer.from(blob), type, r, what);
   const keyType = asKeyType(type, what);
-  const key = readPublicFields(keyType, r, what);
+  const fields = readPublicFields(keyType, r, what);
   r.end();
-  return { type, keyType, blob: Buffer.from(blob), key, fingerprint: fingerprintOf(blob) };
+  return { type, keyType, blob: Buffer.from(blob), ...fields, fingerprint: fingerprintOf(blob) };
 }
 
 function parseCertificate(blob: Buffer, type: string, r: WireReader, what: string): SSHPublicKey {
-  const keyType = asKeyType(type.slice(0, -certSuffix.length), what);
+  const base = type.slice(0, -certSuffix.length);
+  const keyType = asKeyType(base.startsWith('sk-') ? `${base}@openssh.com` : base, what);
   r.string(); // nonce
-  const key = readPublicFields(keyType, r, what);
+  const fields = readPublicFields(keyType, r, what);
   const serial = r.uint64();
   const certType = r.uint32();
   const keyId = r.text();
@@ -162,7 +202,7 @@ function parseCertificate(blob: Buffer, type: string, r: WireReader, what: strin
     signatureKey,
     signatureValid,
   };
-  return { type, keyType, blob, key, fingerprint: fingerprintOf(blob), certificate };
+  return { type, keyType, blob, ...fields, fingerprint: fingerprintOf(blob), certificate };
 }
 
 function readStringList(bytes: Uint8Array, what: string): string[] {
@@ -210,15 +250,54 @@ function signatureHash(algorithm: string): 'sha256' | 'sha384' | 'sha512' | null
   throw new Error(`signature algorithm ${JSON.stringify(algorithm)} is not supported`);
 }
 
+/** What a verified signature says besides being valid. */
+export interface SignatureDetails {
+  algorithm: string;
+  /** FIDO keys: the authenticator's flags ({@link SecurityKeyFlags}) and counter. */
+  securityKey?: { flags: number; counter: number };
+}
+
 /**
  * Verifies an SSH signature blob (`string algorithm, string signature`) over `data` with `key` (for a certificate,
  * the certified key). Returns the signature algorithm. Throws a plain `Error` saying why it does not verify:
  * an algorithm that does not belong to the key, SHA-1 `ssh-rsa`, a malformed blob, a wrong signature.
  */
 export function verifySignature(key: SSHPublicKey, data: Uint8Array, signature: Uint8Array): string {
+  return verifySignatureDetails(key, data, signature).algorithm;
+}
+
+/**
+ * {@link verifySignature}, also returning a FIDO signature's flags and counter. A FIDO (`sk-`) signature is over
+ * SHA256(application) ‖ flags ‖ counter ‖ SHA256(data) (PROTOCOL.u2f); flags are returned, not judged here.
+ */
+export function verifySignatureDetails(key: SSHPublicKey, data: Uint8Array, signature: Uint8Array): SignatureDetails {
   const r = new WireReader(signature, 'signature');
   const algorithm = r.text();
   const sig = r.string();
+  if (isSecurityKey(key.keyType)) {
+    if (algorithm !== key.keyType)
+      throw new Error(`the signature algorithm ${algorithm} does not belong to a ${key.keyType} key`);
+    const flags = r.raw(1)[0] ?? 0;
+    const counter = r.uint32();
+    r.end();
+    const counterBytes = Buffer.alloc(4);
+    counterBytes.writeUInt32BE(counter, 0);
+    const signed = Buffer.concat([
+      createHash('sha256')
+        .update(key.application ?? '')
+        .digest(),
+      Buffer.from([flags]),
+      counterBytes,
+      createHash('sha256').update(data).digest(),
+    ]);
+    const plain: SSHPublicKey = {
+      ...key,
+      keyType: algorithm === 'sk-ssh-ed25519@openssh.com' ? 'ssh-ed25519' : 'ecdsa-sha2-nistp256',
+    };
+    const inner = new WireWriter().string(plain.keyType).string(sig).bytes();
+    verifySignatureDetails(plain, signed, inner);
+    return { algorithm, securityKey: { flags, counter } };
+  }
   r.end();
   if (algorithm === 'ssh-rsa') throw new Error('the signature is ssh-rsa (RSA with SHA-1), which is never accepted');
   const allowed = key.keyType === 'ssh-rsa' ? ['rsa-sha2-256', 'rsa-sha2-512'] : [key.keyType];
@@ -238,7 +317,7 @@ export function verifySignature(key: SSHPublicKey, data: Uint8Array, signature: 
     ok = cryptoVerify(hash, data, key.key, sig);
   }
   if (!ok) throw new Error('the signature does not verify');
-  return algorithm;
+  return { algorithm };
 }
 
 /**
@@ -269,9 +348,25 @@ export function signWithKey(
  * The plain public key blob of `key` (for a certificate, the certified key without the certificate), which is what
  * OpenSSH fingerprints and compares with revoked keys.
  */
-export function plainKeyBlob(key: Pick<SSHPublicKey, 'keyType' | 'key'>): Buffer {
+export function plainKeyBlob(key: Pick<SSHPublicKey, 'keyType' | 'key' | 'application'>): Buffer {
   const jwk = key.key.export({ format: 'jwk' });
   const bytes = (v: string | undefined): Buffer => Buffer.from(v ?? '', 'base64url');
+  if (key.keyType === 'sk-ssh-ed25519@openssh.com') {
+    return new WireWriter()
+      .string(key.keyType)
+      .string(bytes(jwk.x))
+      .string(key.application ?? '')
+      .bytes();
+  }
+  if (key.keyType === 'sk-ecdsa-sha2-nistp256@openssh.com') {
+    const point = Buffer.concat([Buffer.from([4]), leftPad(bytes(jwk.x), 32, 'x'), leftPad(bytes(jwk.y), 32, 'y')]);
+    return new WireWriter()
+      .string(key.keyType)
+      .string('nistp256')
+      .string(point)
+      .string(key.application ?? '')
+      .bytes();
+  }
   if (key.keyType === 'ssh-ed25519') return new WireWriter().string('ssh-ed25519').string(bytes(jwk.x)).bytes();
   if (key.keyType === 'ssh-rsa') {
     return new WireWriter().string('ssh-rsa').mpint(bytes(jwk.e)).mpint(bytes(jwk.n)).bytes();

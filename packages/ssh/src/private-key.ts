@@ -7,12 +7,14 @@
 import { createDecipheriv, createPrivateKey, type KeyObject } from 'node:crypto';
 import { pbkdf } from 'bcrypt-pbkdf';
 import { ErrorCodes, LadingError } from '@lading/core';
-import { parsePublicKey, type SSHKeyType, type SSHPublicKey } from './keys.js';
+import { isSecurityKey, parsePublicKey, type SSHKeyType, type SSHPublicKey } from './keys.js';
 import { WireReader } from './wire.js';
 
 /** A private key read from a file: its public half and the `node:crypto` private key. */
 export interface SSHPrivateKey {
   publicKey: SSHPublicKey;
+  /** The key type (never a FIDO `sk-` type: those keys stay on their token and sign through ssh-agent). */
+  keyType: SSHKeyType;
   privateKey: KeyObject;
   /** The comment stored in the file (often `user@host`). */
   comment: string;
@@ -168,12 +170,16 @@ function parseSection(section: Buffer, publicBlob: Buffer): SSHPrivateKey {
   if (publicKey.certificate || publicKey.type !== type) {
     throw new Error(`the private key is ${type} but the public key is ${publicKey.type}`);
   }
-  const privateKey = readPrivateFields(publicKey.keyType, r, publicKey);
+  const keyType = publicKey.keyType;
+  if (isSecurityKey(keyType)) {
+    throw new Error(`a FIDO security key (${keyType}): its private key is on the token; sign through ssh-agent`);
+  }
+  const privateKey = readPrivateFields(keyType, r, publicKey);
   const comment = r.text();
   // Padding 1, 2, 3, … up to the cipher block size.
   const padding = r.raw(r.remaining);
   if (!padding.every((b, i) => b === i + 1)) throw new Error('bad padding (corrupt key)');
-  return { publicKey, privateKey, comment };
+  return { publicKey, keyType, privateKey, comment };
 }
 
 function readPrivateFields(keyType: SSHKeyType, r: WireReader, publicKey: SSHPublicKey): KeyObject {

@@ -127,7 +127,7 @@ export async function createSshSigner(options: SshSignerOptions): Promise<SshSig
     publicKey = key.publicKey;
     const rsa = options.rsaAlgorithm;
     // eslint-disable-next-line @typescript-eslint/require-await -- same shape as the agent's
-    raw = async (data) => signWithKey(key.publicKey.keyType, key.privateKey, data, rsa);
+    raw = async (data) => signWithKey(key.keyType, key.privateKey, data, rsa);
   } else {
     const socket = typeof options.agent === 'string' ? options.agent : env.SSH_AUTH_SOCK;
     if (socket === undefined || socket === '')

@@ -15,7 +15,14 @@ import {
 } from '@lading/core';
 import { matchPatternList, parseAllowedSigners, type AllowedSigner } from './allowed-signers.js';
 import { commitSignature, DigestGitCommit, GitNamespace, readCommit } from './git-anchor.js';
-import { fingerprintOf, plainKeyBlob, verifySignature, type SSHPublicKey } from './keys.js';
+import {
+  fingerprintOf,
+  plainKeyBlob,
+  SecurityKeyFlags,
+  verifySignatureDetails,
+  type SignatureDetails,
+  type SSHPublicKey,
+} from './keys.js';
 import {
   ArtifactTypeSSHSIG,
   DefaultNamespace,
@@ -138,9 +145,9 @@ class SSHVerifier implements Verifier {
         `wrong namespace: signed in ${JSON.stringify(sig.namespace)}, required ${JSON.stringify(this.#namespace)}`,
       );
     }
-    let algorithm: string;
+    let details: SignatureDetails;
     try {
-      algorithm = verifySignature(
+      details = verifySignatureDetails(
         sig.publicKey,
         signedData(sig.namespace, sig.hashAlgorithm, statement),
         sig.signature,
@@ -154,7 +161,7 @@ class SSHVerifier implements Verifier {
     const revoked = this.#revoked.check(sig.publicKey);
     if (revoked !== undefined) throw fail(revoked);
     const now = this.#clock();
-    const principal = this.#authorize(sig.publicKey, now, fail);
+    const principal = this.#authorize(sig.publicKey, details, now, fail);
     let digests: string[];
     let predicateType: string;
     let gitCommit: string | undefined;
@@ -180,7 +187,7 @@ class SSHVerifier implements Verifier {
       predicateType,
       identity: principal,
       keyHint: fingerprintOf(plainKeyBlob(sig.publicKey)),
-      keyType: sig.publicKey.certificate ? sig.publicKey.type : algorithm,
+      keyType: sig.publicKey.certificate ? sig.publicKey.type : details.algorithm,
       namespace: sig.namespace,
       referrer: candidate.referrer.digest,
     };
@@ -212,18 +219,20 @@ class SSHVerifier implements Verifier {
     }
     if (sig.namespace !== GitNamespace)
       throw failCommit(`signed in namespace ${JSON.stringify(sig.namespace)}, not "git"`);
+    let details: SignatureDetails;
     try {
-      verifySignature(sig.publicKey, signedData(sig.namespace, sig.hashAlgorithm, signed.payload), sig.signature);
+      const data = signedData(sig.namespace, sig.hashAlgorithm, signed.payload);
+      details = verifySignatureDetails(sig.publicKey, data, sig.signature);
     } catch (e) {
       throw failCommit(`its SSH signature does not verify (${(e as Error).message})`, e);
     }
     const revoked = this.#revoked.check(sig.publicKey);
     if (revoked !== undefined) throw failCommit(revoked);
-    return this.#authorize(sig.publicKey, now, failCommit, GitNamespace);
+    return this.#authorize(sig.publicKey, details, now, failCommit, GitNamespace);
   }
 
   /** The first configured principal an allowed_signers line grants this key; otherwise fails with the reason. */
-  #authorize(key: SSHPublicKey, now: Date, fail: Fail, namespace = this.#namespace): string {
+  #authorize(key: SSHPublicKey, details: SignatureDetails, now: Date, fail: Fail, namespace = this.#namespace): string {
     const reasons = new Set<string>();
     let known = false;
     const fp = fingerprintOf(plainKeyBlob(key));
@@ -231,7 +240,7 @@ class SSHVerifier implements Verifier {
       if (!signerCovers(line, key)) continue;
       known = true;
       for (const principal of this.#principals) {
-        const why = lineRefuses(line, key, principal, namespace, now);
+        const why = lineRefuses(line, key, principal, namespace, now) ?? touchRefused(line, details);
         if (why === undefined) return principal;
         reasons.add(why);
       }
@@ -255,6 +264,17 @@ function signerCovers(line: AllowedSigner, key: SSHPublicKey): boolean {
 }
 
 const foreverSeconds = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * FIDO signatures must show user presence (the token was touched). OpenSSH 9.2's `ssh-keygen -Y verify` does not
+ * check this flag and its allowed_signers has no option about it; lading refuses untouched signatures, so a key
+ * made with `ssh-keygen -O no-touch-required` cannot sign for lading.
+ */
+function touchRefused(line: AllowedSigner, details: SignatureDetails): string | undefined {
+  const flags = details.securityKey?.flags;
+  if (flags === undefined || flags & SecurityKeyFlags.userPresence) return undefined;
+  return `no user presence: the security key was not touched (flags 0x${flags.toString(16).padStart(2, '0')}; ${line.source})`;
+}
 
 function lineRefuses(
   line: AllowedSigner,
