@@ -5,7 +5,7 @@
 // user-presence flag, which ssh-keygen 9.2 does not check.
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegistryClient } from '@lading/core';
 import { armorSSHSIG, createSshVerifier, signedData, statementFor, type SSHVerifiedSignature } from '@lading/ssh';
@@ -146,5 +146,26 @@ describe.each(['ed25519', 'ecdsa'] as const)('FIDO %s security key', (kind) => {
       createSshVerifier({ allowedSigners: signers, principals: [principal] }),
     ]);
     expect(pulled.error).toBeUndefined();
+  });
+
+  it('a certificate for the security key, under a cert-authority line: ssh-keygen and lading accept', async () => {
+    const token = makeToken(kind);
+    const ca = path.join(work, `ca-${unique()}`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', ca]);
+    const pub = path.join(work, `token-${unique()}.pub`);
+    await writeFile(pub, `${token.line}\n`);
+    await run('ssh-keygen', ['-q', '-s', ca, '-I', 'token-id', '-n', principal, '-V', '-1h:+1h', pub]);
+    const certLine = (await readFile(pub.replace(/\.pub$/, '-cert.pub'), 'utf8')).trim().split(' ');
+    const certified: Token = { ...token, blob: Buffer.from(certLine[1] ?? '', 'base64') };
+    const { pushed, files } = await tokenSigned(certified, 0x01);
+    const signers = path.join(work, `allowed-ca-${unique()}`);
+    const caLine = (await readFile(`${ca}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
+    await writeFile(signers, `*@example.com cert-authority ${caLine}\n`);
+    expect((await sshKeygenVerify(signers, principal, 'lading', files)).code).toBe(0);
+    const pulled = await gatedPull(pushed, work, [
+      createSshVerifier({ allowedSigners: signers, principals: [principal] }),
+    ]);
+    expect(pulled.error).toBeUndefined();
+    expect(pulled.verified[0] as SSHVerifiedSignature).toMatchObject({ keyType: certLine[0] });
   });
 });
