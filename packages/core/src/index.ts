@@ -103,6 +103,14 @@ export { catArtifact } from './artifact/cat.js';
 export type { CatOptions, CatResult } from './artifact/cat.js';
 export { packArtifact } from './artifact/pack.js';
 export type { PackInput, PackOptions, PackedArtifact } from './artifact/pack.js';
-export type { SignRequest, SignatureCandidate, SignedReferrer, Signer, VerifiedSignature, Verifier } from './trust.js';
+export type {
+  ReferrerLayer,
+  SignRequest,
+  SignatureCandidate,
+  SignedReferrer,
+  Signer,
+  VerifiedSignature,
+  Verifier,
+} from './trust.js';
 export { attachSignature, legacySignatureTag, signatureGate } from './signatures.js';
 export type { SignatureGateOptions } from './signatures.js';

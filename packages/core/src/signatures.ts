@@ -33,18 +33,25 @@ export async function attachSignature(
   signed: SignedReferrer,
   options: CallOptions = {},
 ): Promise<Descriptor> {
-  const layer = descriptorFor(signed.layerMediaType, signed.content);
+  const parts = [...(signed.payloadLayers ?? [])];
+  parts.push({ mediaType: signed.layerMediaType, content: signed.content, annotations: signed.layerAnnotations ?? {} });
   const empty = Buffer.from('{}');
   const config: Descriptor = { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size };
   if (!(await target.exists(config, options))) await target.push(config, empty, options);
-  if (!(await target.exists(layer, options))) await target.push(layer, signed.content, options);
+  const layers: Descriptor[] = [];
+  for (const part of parts) {
+    const layer = descriptorFor(part.mediaType, part.content);
+    if (part.annotations && Object.keys(part.annotations).length > 0) layer.annotations = part.annotations;
+    if (!(await target.exists(layer, options))) await target.push(layer, part.content, options);
+    layers.push(layer);
+  }
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaTypeImageManifest,
       artifactType: signed.artifactType,
       config,
-      layers: [layer],
+      layers,
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
       annotations: signed.annotations,
     }),
@@ -90,6 +97,8 @@ const defaultMaxRequests = 128;
 const defaultMaxBytes = 32 * 1024 * 1024;
 /** Refusal reasons quoted in a verification error; the rest are counted. */
 const quotedReasons = 5;
+/** Most layers a referrer may have to be a signature candidate (payload layers plus the signature). */
+const maxReferrerLayers = 4;
 
 /** A manifest the gate looks for signatures of: its descriptor and its verified bytes. */
 interface Signed {
@@ -169,12 +178,18 @@ async function loadCandidate(
   if (parsed.manifest.subject?.digest !== signed.descriptor.digest) {
     return { skipped: `${referrer.digest}: its subject is not ${signed.descriptor.digest}` };
   }
-  const [layer, ...more] = parsed.manifest.layers;
-  if (!layer || more.length > 0) return { skipped: `${referrer.digest}: not exactly one layer` };
-  if (layer.size > max) return { skipped: `${referrer.digest}: signature layer larger than ${max} bytes` };
-  if (!budget.pay(layer.size)) return { unread: true };
-  const content = await fetchAll(target, layer, where, options, max);
+  // A signature is one layer (a bundle), or a few: a payload beside its detached signature (SSH), signature last.
+  const all = parsed.manifest.layers;
+  const layer = all.at(-1);
+  if (!layer || all.length > maxReferrerLayers) return { skipped: `${referrer.digest}: not 1 to 4 layers` };
+  if (all.some((l) => l.size > max)) return { skipped: `${referrer.digest}: signature layer larger than ${max} bytes` };
+  const layers: { descriptor: Descriptor; content: Uint8Array }[] = [];
+  for (const descriptor of all) {
+    if (!budget.pay(descriptor.size)) return { unread: true };
+    layers.push({ descriptor, content: await fetchAll(target, descriptor, where, options, max) });
+  }
   budget.candidates += 1;
+  const content = layers.at(-1)?.content ?? new Uint8Array();
   const described: Descriptor = { ...referrer };
   const artifactType = parsed.manifest.artifactType ?? parsed.manifest.config.mediaType;
   described.artifactType = artifactType;
@@ -186,6 +201,7 @@ async function loadCandidate(
       manifest: bytes,
       layer,
       content,
+      layers,
     },
   };
 }

@@ -54,6 +54,20 @@ export interface SignedReferrer {
   layerMediaType: string;
   content: Uint8Array;
   annotations: Record<string, string>;
+  /** Annotations of the signature layer (say `org.opencontainers.image.title`). Default none. */
+  layerAnnotations?: Record<string, string>;
+  /**
+   * Layers placed before the signature layer, in order: a signed payload kept as its own file (SSH signatures sign
+   * `statement.json`, stored beside `statement.json.sig`). Default none: the signature is the only layer.
+   */
+  payloadLayers?: readonly ReferrerLayer[];
+}
+
+/** One payload layer of a {@link SignedReferrer}: media type, bytes, annotations. */
+export interface ReferrerLayer {
+  mediaType: string;
+  content: Uint8Array;
+  annotations?: Record<string, string>;
 }
 
 /** Produces signatures. Plugins implement it (`@lading/sigstore`, `@lading/ssh`); core never signs by itself. */
@@ -71,10 +85,12 @@ export interface SignatureCandidate {
   referrer: Descriptor;
   /** The referrer manifest's bytes. */
   manifest: Uint8Array;
-  /** The referrer's layer descriptor. */
+  /** The referrer's layer descriptor; for a referrer with several layers, the last one (the signature). */
   layer: Descriptor;
   /** The layer's bytes (size-capped by the gate). */
   content: Uint8Array;
+  /** Every layer of the referrer in order, each digest-checked and size-capped (the last is `layer`). */
+  layers?: readonly { descriptor: Descriptor; content: Uint8Array }[];
 }
 
 /** What a verifier vouches for after checking a candidate. Plain data, for `--json` output. */
@@ -89,6 +105,10 @@ export interface VerifiedSignature {
   issuer?: string;
   /** Key hint or fingerprint (key-based). */
   keyHint?: string;
+  /** Key type (SSH: `ssh-ed25519`, `ecdsa-sha2-nistp256`, `rsa-sha2-512` as signed…). */
+  keyType?: string;
+  /** Signature namespace (SSH signatures: `lading` by default). */
+  namespace?: string;
   /** Transparency log index, when the signature is logged. */
   tlogIndex?: string;
   /** Trusted time of signing (RFC 3339), from a log entry or a timestamp authority. */
