@@ -199,4 +199,34 @@ describe('OpenSSH certificates and cert-authority', () => {
       `revoked key: the certificate's CA ${ca.fingerprint} is listed in ${revoked}:1`,
     );
   });
+
+  it('a key and its certificate held by ssh-agent: lading signs with the certificate through the agent', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lading-agent-'));
+    const sock = path.join(dir, 'agent.sock');
+    const second = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      await waitFor('second ssh-agent socket', () => Promise.resolve(existsSync(sock)));
+      // ssh-add loads user-valid-cert.pub beside the key user-valid: the agent holds the key and its certificate.
+      await copyFile(user.file, path.join(work, 'user-valid'));
+      await run('ssh-add', [path.join(work, 'user-valid')], { env: { ...env, SSH_AUTH_SOCK: sock } });
+      const listed = await run('ssh-add', ['-l'], { env: { ...env, SSH_AUTH_SOCK: sock } });
+      expect(listed.stdout).toContain('ECDSA-CERT');
+      const pushed = await pushSample(client, host(), work, `ssh-cert/agent-${unique()}`);
+      const referrer = await ladingSign(pushed, { agent: sock, certificateFile: userCert });
+      const allowed = await file(caLine());
+      const files = await orasPullReferrer(env, work, pushed.reference.replace(/:v1$/, ''), referrer.digest);
+      const openssh = await sshKeygenVerify(allowed, principal, 'lading', files);
+      expect(openssh.stdout).toContain(`with ECDSA-CERT key ${user.fingerprint}`);
+      const pulled = await gatedPull(pushed, work, [
+        createSshVerifier({ allowedSigners: allowed, principals: [principal] }),
+      ]);
+      expect(pulled.error).toBeUndefined();
+      expect(pulled.verified).toMatchObject([
+        { identity: principal, keyType: 'ecdsa-sha2-nistp256-cert-v01@openssh.com' },
+      ]);
+    } finally {
+      second.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
