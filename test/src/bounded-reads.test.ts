@@ -9,11 +9,24 @@ import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ErrorJSON } from '@lading/cli';
-import { MaxTokenReplyBytes } from '@lading/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, isLadingError, MaxTokenReplyBytes, type LadingError } from '@lading/core';
+import { ambientIdentityToken, browserIdentityToken, fetchTrustedRoot } from '@lading/sigstore';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { json, ladingIn } from './cli-runner.js';
-import { makeToolHome, testbed, tokenRequests, type OversizedReplyRecord } from './testbed/index.js';
+import { startSigstoreHarness } from './sigstore-harness/index.js';
+import { startTUFRepository } from './sigstore-harness/tuf.js';
+import {
+  makeToolHome,
+  startOversizedServer,
+  testbed,
+  tokenRequests,
+  type OversizedReplyRecord,
+  type OversizedServer,
+} from './testbed/index.js';
+
+/** The 1 MiB bound on identity provider and CI token endpoint replies (MaxServiceReplyBytes of @lading/sigstore). */
+const MaxServiceReplyBytes = 1024 * 1024;
 
 /** Size of every oversized reply: 64 times the 1 MiB bounds, so reading it whole is unmistakable. */
 const ReplyBytes = 64 * 1024 * 1024;
@@ -78,5 +91,91 @@ describe('the token server reply (registry Bearer auth)', () => {
       return records.find((r) => r.scopes.some((scope) => scope.includes(repository)))?.oversized;
     };
     expectStoppedEarly(await settled(reply));
+  });
+});
+
+async function refusal(promise: Promise<unknown>): Promise<LadingError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isLadingError(error)) throw new Error(`expected a LadingError, got ${String(error)}`);
+  return error;
+}
+
+const servers: OversizedServer[] = [];
+async function oversized(options: Parameters<typeof startOversizedServer>[0]): Promise<OversizedServer> {
+  const server = await startOversizedServer(options);
+  servers.push(server);
+  return server;
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+describe('identity tokens and OIDC replies (@lading/sigstore)', () => {
+  it("a CI token endpoint's 64 MiB answer is refused as too large after 1 MiB, the request token never shown", async () => {
+    const server = await oversized({ path: '/token', bytes: ReplyBytes, head: '{"value": "' });
+    const requestToken = `request-${randomBytes(8).toString('hex')}`;
+    const provider = ambientIdentityToken({
+      env: {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${server.url}/token?api-version=2.0&secret=${requestToken}`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken,
+      },
+    });
+    const error = await refusal(provider());
+    expect(error.code).toBe(ErrorCodes.protocol);
+    expect(error.message).toBe(
+      `identity token github-actions: reply from ${server.url}/token: too large: more than the ${MaxServiceReplyBytes}-byte limit`,
+    );
+    expect(error.service).toBe('identity provider');
+    expect(error.message).not.toContain(requestToken);
+    expectStoppedEarly(await settled(() => server.replies[0]));
+  });
+
+  it("an OpenID provider's 64 MiB discovery document is refused as too large after 1 MiB", async () => {
+    const server = await oversized({
+      path: '/.well-known/openid-configuration',
+      bytes: ReplyBytes,
+      head: '{"issuer": "',
+    });
+    const urls: string[] = [];
+    const error = await refusal(
+      browserIdentityToken({ issuer: server.url, openBrowser: false, onAuthorizationURL: (url) => urls.push(url) }),
+    );
+    expect(error.code).toBe(ErrorCodes.protocol);
+    expect(error.message).toMatch(
+      `: reply from ${server.url}/.well-known/openid-configuration: too large: more than the ${MaxServiceReplyBytes}-byte limit`,
+    );
+    expect(urls).toEqual([]);
+    expectStoppedEarly(await settled(() => server.replies[0]));
+  });
+});
+
+describe('TUF mirror replies (fetchTrustedRoot)', () => {
+  it('a 64 MiB timestamp.json is refused as too large; tuf-js reads it under its 16 KiB bound', async () => {
+    const harness = await startSigstoreHarness();
+    const repo = await startTUFRepository({ trustedRoot: harness.trustedRoot });
+    try {
+      // A mirror that has no newer root (404) and answers timestamp.json with 64 MiB.
+      const server = await oversized({ path: '/timestamp.json', bytes: ReplyBytes, head: '{"signed": "' });
+      const cachePath = await mkdtemp(path.join(testbed().dir, 'tuf-cache-'));
+      const error = await refusal(
+        fetchTrustedRoot({ mirrorURL: server.url, rootPath: repo.initialRootPath, cachePath }),
+      );
+      expect(server.paths).toEqual(['/2.root.json', '/timestamp.json']);
+      expect(error.code).toBe(ErrorCodes.verification);
+      expect(error.message).toContain(`load trusted root tuf ${server.url}: a file of the mirror is too large`);
+      expect(error.message).toContain('timestamp.json 16384 bytes');
+      // tuf-js stops reading but leaves the connection open (it never cancels the body): what went out is the
+      // bound plus socket buffers, far below the reply.
+      const reply = server.replies[0];
+      expect(reply?.complete).toBe(false);
+      expect(reply?.sent).toBeLessThan(ReplyBytes / 2);
+    } finally {
+      await repo.close();
+      await harness.close();
+    }
   });
 });

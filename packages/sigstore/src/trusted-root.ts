@@ -168,6 +168,15 @@ function tufFailure(where: string, e: unknown): LadingError {
   if (chain.some((c) => c instanceof TUFError && c.code === 'TUF_INIT_CACHE_ERROR')) {
     return usage(where, `${reason}; give the mirror's initial root.json (rootPath, --tuf-root)`, e);
   }
+  if (chain.some(isLengthExceeded)) {
+    // tuf-js reads every file under a bound (timestamp.json 16 KiB, root.json 500 KB, the others the length their
+    // signed metadata gives) and stops at the first byte past it; it names neither the file nor the bound.
+    return new LadingError(
+      ErrorCodes.verification,
+      `load trusted root ${where}: a file of the mirror is too large: more than the length TUF allows it (timestamp.json ${TUFMaxLength.timestamp} bytes, root.json ${TUFMaxLength.root} bytes, other files the length their signed metadata states); the read stopped there and nothing from the mirror is trusted: check the mirror, or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
+      { cause: e },
+    );
+  }
   if (chain.some(isNetworkFailure)) {
     return new LadingError(
       ErrorCodes.network,
@@ -181,6 +190,14 @@ function tufFailure(where: string, e: unknown): LadingError {
     `load trusted root ${where}: ${reason}; the mirror's TUF metadata or target was refused and nothing from it is trusted: check the mirror and its initial root (--tuf-root), or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
     { cause: e },
   );
+}
+
+/** The bounds tuf-js (6.x) puts on metadata without a length in signed metadata (its `defaultConfig`). */
+const TUFMaxLength = { root: 512000, timestamp: 16384 } as const;
+
+/** tuf-js's DownloadLengthMismatchError ("Max length reached"), also when rethrown as text inside a RuntimeError. */
+function isLengthExceeded(error: Error): boolean {
+  return error.constructor.name === 'DownloadLengthMismatchError' || /\bMax length reached\b/.test(error.message);
 }
 
 function isNetworkFailure(error: Error): boolean {
