@@ -9,12 +9,19 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ErrorJSON, PushCommandResult } from '@lading/cli';
-import { ErrorCodes, isLadingError, type LadingError, type SignedReferrer } from '@lading/core';
+import {
+  attachSignature,
+  ErrorCodes,
+  isLadingError,
+  RegistryClient,
+  type LadingError,
+  type SignedReferrer,
+} from '@lading/core';
 import { createKeylessSigner, createSigstoreVerifier, fetchTrustedRoot, loadTrustedRoot } from '@lading/sigstore';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { expectOK, json, ladingIn } from '../cli-runner.js';
+import { expectOK, expectVerificationRefused, json, ladingIn } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { startTUFRepository } from '../sigstore-harness/tuf.js';
 import { makeToolHome, testbed } from '../testbed/index.js';
@@ -150,8 +157,9 @@ function olderBundle(
   version: '0.1' | '0.2',
   extra: readonly string[] = [],
   edit: (bundle: BundleJSON) => void = () => undefined,
+  source: SignedReferrer = signed,
 ): SignedReferrer {
-  const bundle = JSON.parse(Buffer.from(signed.content).toString()) as BundleJSON;
+  const bundle = JSON.parse(Buffer.from(source.content).toString()) as BundleJSON;
   const leaf = bundle.verificationMaterial.certificate;
   if (leaf === undefined) throw new Error('the lading bundle has no leaf certificate');
   const mediaType = `application/vnd.dev.sigstore.bundle+json;version=${version}`;
@@ -209,7 +217,7 @@ describe('bundles: no root in the chain, no inclusion proof without a checkpoint
   });
 });
 
-describe('lading verify --trusted-root with an undated authority', () => {
+describe('lading verify: undated trusted roots and malformed bundles', () => {
   let cwd: string;
   let env: NodeJS.ProcessEnv;
   const lading = ladingIn(() => ({ cwd, env }));
@@ -221,7 +229,7 @@ describe('lading verify --trusted-root with an undated authority', () => {
     await writeFile(path.join(cwd, 'config/app.yaml'), 'name: app\n');
   });
 
-  it('is exit 2 (usage) naming the file and the authority, before any signature is read', async () => {
+  it('--trusted-root with an undated authority is exit 2 (usage) naming the file and the authority', async () => {
     const name = `${testbed().registries.anonymous.host}/strict/undated-${randomBytes(4).toString('hex')}`;
     const token = harness.identityToken({ subject: 'account-1', email: alice });
     const pushed = await lading([
@@ -246,5 +254,52 @@ describe('lading verify --trusted-root with an undated authority', () => {
     expect(error.message).toContain(
       `load trusted root ${file}: tlogs[0] (${harness.rekorURL}) public key has no validFor.start`,
     );
+  });
+
+  /**
+   * Pushes an unsigned artifact, signs its manifest keylessly with lading's signer, and attaches `edit` of that
+   * bundle as the only signature referrer (as an old cosign would have). Returns the digest reference.
+   */
+  async function attachEdited(edit: (signature: SignedReferrer) => SignedReferrer): Promise<string> {
+    const name = `${testbed().registries.anonymous.host}/strict/bundle-${randomBytes(4).toString('hex')}`;
+    expectOK(await lading(['push', `${name}:v1`, 'config']));
+    const client = new RegistryClient();
+    try {
+      const repository = client.repository(name);
+      const manifest = await repository.resolve('v1');
+      const signer = await createKeylessSigner({
+        identityToken: harness.identityToken({ subject: 'account-1', email: alice }),
+        signingConfig: harness.signingConfigPath,
+      });
+      await attachSignature(repository, manifest, edit(await signer.sign({ subject: manifest })));
+      return `${name}@${manifest.digest}`;
+    } finally {
+      await client.http.close();
+    }
+  }
+
+  it('a bundle carrying the root certificate is exit 5 with the reason', async () => {
+    const ref = await attachEdited((signature) => olderBundle('0.2', [fulcioRoot()], undefined, signature));
+    const result = await lading(['verify', '--json', ...ladingIdentityFlags(harness, alice), ref]);
+    expect(expectVerificationRefused(result).message).toContain(
+      'certificate chain [1] is a root certificate (self-issued); a bundle must not carry its root',
+    );
+  });
+
+  it('a v0.1 bundle whose inclusion proof has no checkpoint is exit 5 with the reason, not a crash', async () => {
+    const ref = await attachEdited((signature) =>
+      olderBundle(
+        '0.1',
+        [],
+        (bundle) => {
+          delete bundle.verificationMaterial.tlogEntries[0]?.inclusionProof?.checkpoint;
+        },
+        signature,
+      ),
+    );
+    const result = await lading(['verify', '--json', ...ladingIdentityFlags(harness, alice), ref]);
+    const error = expectVerificationRefused(result);
+    expect(error.message).toMatch(/tlogEntries\[0\] \(log index \d+\) has an inclusion proof without a checkpoint/);
+    expect(error.message).not.toMatch(/Cannot read properties/);
   });
 });
