@@ -344,8 +344,9 @@ export class Authenticator {
       });
     }
     if (response.status !== 200) {
-      // The reply is not read: close it rather than leave the connection holding it.
-      await response.body[Symbol.asyncIterator]().return?.();
+      // The reply is not read: close it rather than leave the connection holding it (a failure to close changes
+      // nothing about the answer).
+      await Promise.resolve(response.body[Symbol.asyncIterator]().return?.()).catch(() => undefined);
       if (response.status === 401 || response.status === 403) {
         throw credential ? refusedCredentials(host, realmURL, searched) : noCredentials(host, searched);
       }
