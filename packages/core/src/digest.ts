@@ -132,15 +132,19 @@ export async function* verifyContent(
 }
 
 /**
- * Reads a whole stream into memory, refusing more than `limit` bytes with `ERR_LADING_PROTOCOL`
- * (`what` names the document). Use only for small documents (manifests, listings).
+ * Reads a whole stream into memory, refusing more than `limit` bytes with `ERR_LADING_PROTOCOL` "<what>: too large:
+ * more than the <limit>-byte limit" as soon as the limit is passed: the rest is never read, and the stream is
+ * closed (its iterator's `return`, which destroys a Node or web stream). Use only for small documents (manifests,
+ * listings, service replies).
  */
 export async function readAll(source: AsyncIterable<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of source) {
     size += chunk.byteLength;
-    if (size > limit) throw new LadingError(ErrorCodes.protocol, `${what}: larger than the ${limit}-byte limit`);
+    if (size > limit) {
+      throw new LadingError(ErrorCodes.protocol, `${what}: too large: more than the ${limit}-byte limit`);
+    }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

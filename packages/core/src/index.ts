@@ -35,7 +35,7 @@ export type {
   Tagger,
   Target,
 } from './content.js';
-export { Authenticator, checkRealm, mergeScopes, parseChallenges } from './registry/auth.js';
+export { Authenticator, checkRealm, MaxTokenReplyBytes, mergeScopes, parseChallenges } from './registry/auth.js';
 export type { AuthenticatorOptions, Challenge, CredentialProvider, TokenRequester } from './registry/auth.js';
 export { DiagnosticsChannels, RegistryHTTP, redactURL, responseHeader } from './registry/http.js';
 export type { RegistryHTTPOptions, RegistryRequest, RegistryResponse, TransportOptions } from './registry/http.js';

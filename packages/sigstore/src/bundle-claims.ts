@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { SignatureCandidate } from '@lading/core';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { X509Certificate } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { PayloadTypeInToto, PredicateTypeCosignSign } from './media-types.js';
 import { parseStatement, statementHasSubject, type Statement } from './statement.js';
@@ -22,6 +23,7 @@ export type BundleClaim =
  */
 export function readBundleClaim(candidate: SignatureCandidate): BundleClaim {
   const bundle = parseBundle(candidate.content);
+  checkBundle(bundle);
   const content = bundle.content;
   if (content.$case === 'dsseEnvelope') {
     const envelope = content.dsseEnvelope;
@@ -58,6 +60,56 @@ export function checkClaim(claim: BundleClaim, subjectDigest: string, predicateT
     throw new Error(`predicate type ${JSON.stringify(stated)} is not the required ${JSON.stringify(predicateType)}`);
   }
   return stated;
+}
+
+/**
+ * The checks lading makes on a bundle before `@sigstore/verify` sees it, where that library is lenient or trips
+ * (protobuf-specs' sigstore_bundle.proto and sigstore_rekor.proto say what is allowed). Throws a plain `Error` with
+ * the reason:
+ *
+ * - A log entry's inclusion proof must carry a checkpoint (the signed tree head it proves inclusion in). `@sigstore/
+ *   bundle` requires one from v0.2 on, but a v0.1 bundle (where the inclusion promise is what is required) with a
+ *   proof and no checkpoint went on and crashed inside the verifier.
+ * - Certificates must parse, and none may be a root, i.e. self-issued ("Signers MUST NOT include root CA certificates
+ *   in bundles"): trust comes from the trusted root alone, and a bundle that carries a root is malformed or an
+ *   attempt to pass one off. The first certificate must be a leaf, not a CA.
+ */
+export function checkBundle(bundle: Bundle): void {
+  bundle.verificationMaterial.tlogEntries.forEach((entry, i) => {
+    const proof = entry.inclusionProof;
+    if (proof !== undefined && (proof.checkpoint === undefined || proof.checkpoint.envelope === '')) {
+      throw new Error(
+        `tlogEntries[${i}] (log index ${entry.logIndex}) has an inclusion proof without a checkpoint, so the proof proves nothing`,
+      );
+    }
+  });
+  const content = bundle.verificationMaterial.content;
+  const certificates =
+    content.$case === 'x509CertificateChain'
+      ? content.x509CertificateChain.certificates
+      : content.$case === 'certificate'
+        ? [content.certificate]
+        : [];
+  certificates.forEach((raw, i) => {
+    const where = content.$case === 'certificate' ? 'the certificate' : `certificate chain [${i}]`;
+    let certificate: X509Certificate;
+    try {
+      certificate = X509Certificate.parse(Buffer.from(raw.rawBytes));
+    } catch (e) {
+      throw new Error(`${where} is not an X.509 certificate: ${(e as Error).message}`, { cause: e });
+    }
+    if (isSelfIssued(certificate)) {
+      throw new Error(
+        `${where} is a root certificate (self-issued); a bundle must not carry its root: the trusted root alone says which roots are trusted`,
+      );
+    }
+    if (i === 0 && certificate.isCA) throw new Error(`${where} is a CA certificate, not the signing leaf`);
+  });
+}
+
+/** True when the certificate's issuer is its own subject: a root (or a self-signed leaf, which no CA issued). */
+export function isSelfIssued(certificate: X509Certificate): boolean {
+  return certificate.subject.equals(certificate.issuer);
 }
 
 function parseBundle(content: Uint8Array): Bundle {

@@ -4,6 +4,7 @@
  */
 import { attributeError, ErrorCodes, LadingError } from '@lading/core';
 import { SigstoreAudience } from './media-types.js';
+import { readJSONReply } from './service-reply.js';
 
 /** Returns an OIDC identity token for Fulcio; called once per signature (tokens are short-lived). */
 export type IdentityTokenProvider = (options?: { signal?: AbortSignal | undefined }) => Promise<string>;
@@ -147,7 +148,7 @@ async function requestToken(
   if (!response.ok) {
     throw new LadingError(ErrorCodes.auth, `${what}: ${url.host} answered HTTP ${response.status}`);
   }
-  const body: unknown = await response.json().catch(() => undefined);
+  const body = await readJSONReply(response, what);
   const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   if (typeof token !== 'string' || token === '') {
     throw new LadingError(ErrorCodes.auth, `${what}: the answer has no "${field}" token`);

@@ -61,5 +61,11 @@ export type { SigstoreVerifierPolicy } from './verifier.js';
 export type { Thresholds } from './signed-entity.js';
 export { anchoredRegExp } from './identity-policy.js';
 export type { CertificateIdentity } from './identity-policy.js';
-export { emptyTrustedRoot, fetchTrustedRoot, loadTrustedRoot, parseTrustedRoot } from './trusted-root.js';
+export {
+  checkTrustedRoot,
+  emptyTrustedRoot,
+  fetchTrustedRoot,
+  loadTrustedRoot,
+  parseTrustedRoot,
+} from './trusted-root.js';
 export type { TUFOptions } from './trusted-root.js';

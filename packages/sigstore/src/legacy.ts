@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { MediaTypeCosignSimpleSigning, type Descriptor, type SignatureCandidate } from '@lading/core';
-import { bundleFromJSON } from '@sigstore/bundle';
-import type { BundleClaim } from './bundle-claims.js';
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { X509Certificate } from '@sigstore/core';
+import { checkBundle, isSelfIssued, type BundleClaim } from './bundle-claims.js';
 import {
   AnnotationCosignBundle,
   AnnotationCosignCertificate,
@@ -35,11 +36,12 @@ export function isLegacySignature(layer: Pick<Descriptor, 'mediaType'>): boolean
  * (`critical.identity.docker-reference` is not checked, as cosign does not: an image may be copied elsewhere).
  *
  * The claim's bundle (v0.1) holds: the signature of `dev.cosignproject.cosign/signature` over the SHA-256 of the
- * payload; the certificate of `dev.sigstore.cosign/certificate` then its `…/chain`, or else an empty key hint (the
- * policy's keys are tried); the Rekor entry of `dev.sigstore.cosign/bundle` with its SET as inclusion promise (kind
- * and version from its body); the timestamp of `dev.sigstore.cosign/rfc3161timestamp`. None of these annotations is
- * signed: each is evidence that verification checks. A legacy signature states no predicate type: the verifier
- * counts it as a plain signature, never as an attestation.
+ * payload; the certificate of `dev.sigstore.cosign/certificate` then its `…/chain` without the root cosign puts
+ * there, or else an empty key hint (the policy's keys are tried); the Rekor entry of `dev.sigstore.cosign/bundle`
+ * with its SET as inclusion promise (kind and version from its body); the timestamp of
+ * `dev.sigstore.cosign/rfc3161timestamp`. None of these annotations is signed: each is evidence that verification
+ * checks, and the bundle gets the checks of `checkBundle`. A legacy signature states no predicate type: the
+ * verifier counts it as a plain signature, never as an attestation.
  *
  * Throws a plain `Error` with the reason (the verifier adds the referrer).
  */
@@ -76,11 +78,14 @@ export function readLegacyClaim(candidate: SignatureCandidate): BundleClaim {
       signature,
     },
   };
+  let bundle: Bundle;
   try {
-    return { kind: 'message-signature', bundle: bundleFromJSON(json), artifact: payload };
+    bundle = bundleFromJSON(json);
   } catch (e) {
     throw new Error(`legacy signature annotations do not make a valid bundle: ${(e as Error).message}`, { cause: e });
   }
+  checkBundle(bundle);
+  return { kind: 'message-signature', bundle, artifact: payload };
 }
 
 interface SimpleSigningPayload {
@@ -102,7 +107,12 @@ function checkPayload(payload: Buffer, subjectDigest: string): void {
   }
 }
 
-/** The DER certificates of the certificate annotation then the chain annotation; none when there is no certificate. */
+/**
+ * The DER certificates of the certificate annotation then the chain annotation without its root; none when there is
+ * no certificate. cosign writes the whole chain Fulcio returned, root included, in `…/chain`: unlike a bundle, this
+ * format always carries the root, so it is left out here (the trusted root alone says which roots are trusted) rather
+ * than refused.
+ */
 function readCertificates(annotations: Record<string, string>): Buffer[] {
   const leaf = annotations[AnnotationCosignCertificate];
   if (leaf === undefined || leaf.trim() === '') return [];
@@ -110,7 +120,16 @@ function readCertificates(annotations: Record<string, string>): Buffer[] {
   if (leaves.length !== 1) {
     throw new Error(`${AnnotationCosignCertificate} holds ${leaves.length} PEM certificates, not 1`);
   }
-  return [...leaves, ...pemCertificates(annotations[AnnotationCosignChain] ?? '')];
+  const chain = pemCertificates(annotations[AnnotationCosignChain] ?? '').filter((der) => !isRoot(der));
+  return [...leaves, ...chain];
+}
+
+function isRoot(der: Buffer): boolean {
+  try {
+    return isSelfIssued(X509Certificate.parse(Buffer.from(der)));
+  } catch {
+    return false; // kept, and refused as not a certificate by checkBundle
+  }
 }
 
 const pemCertificatePattern = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END CERTIFICATE-----/g;

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { attributeError, ErrorCodes, LadingError } from '@lading/core';
 
 import { IdentityProviderService } from './identity-token.js';
+import { readJSONReply } from './service-reply.js';
 
 /** The public-good Sigstore OIDC issuer (Dex federating GitHub, Google and Microsoft accounts). */
 export const PublicGoodOIDCIssuer = 'https://oauth2.sigstore.dev/auth';
@@ -216,7 +217,7 @@ async function discover(issuer: string, what: string, signal: AbortSignal | unde
       `${what}: ${url} answered HTTP ${response.status}; check that the issuer URL is an OpenID Connect provider`,
     );
   }
-  const body = await jsonObject(response);
+  const body = await jsonObject(response, what);
   const field = (name: string): string => {
     const value = body?.[name];
     if (typeof value !== 'string' || value === '') {
@@ -301,7 +302,7 @@ async function exchangeCode(
     what,
     options.signal,
   );
-  const body = await jsonObject(response);
+  const body = await jsonObject(response, what);
   if (!response.ok) {
     const error = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
     const description = typeof body?.error_description === 'string' ? ` (${body.error_description})` : '';
@@ -515,8 +516,8 @@ async function request(url: string, init: RequestInit, what: string, signal: Abo
   }
 }
 
-async function jsonObject(response: Response): Promise<Record<string, unknown> | undefined> {
-  const body: unknown = await response.json().catch(() => undefined);
+async function jsonObject(response: Response, what: string): Promise<Record<string, unknown> | undefined> {
+  const body = await readJSONReply(response, what);
   return typeof body === 'object' && body !== null && !Array.isArray(body)
     ? (body as Record<string, unknown>)
     : undefined;

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isLadingError, type LadingError } from '@lading/core';
-import { fetchTrustedRoot } from './trusted-root.js';
+import {
+  HashAlgorithm,
+  PublicKeyDetails,
+  type TimeRange,
+  type TransparencyLogInstance,
+  type TrustedRoot,
+} from '@sigstore/protobuf-specs';
+import { checkTrustedRoot, emptyTrustedRoot, fetchTrustedRoot } from './trusted-root.js';
 
 // The TUF happy path, TUF-check failures and network failures run against a signed loopback repository in
 // test/src/sigstore/tuf.test.ts; here, what fails before TUF gets going: arguments and files.
@@ -101,5 +108,57 @@ describe('fetchTrustedRoot', () => {
     expect(error.code).toBe(ErrorCodes.verification);
     expect(error.message).toMatch(new RegExp(`^load trusted root tuf ${server.url}: .*nothing from it is trusted`));
     expect(server.paths.length).toBe(before);
+  });
+});
+
+describe('checkTrustedRoot', () => {
+  const start = new Date('2024-01-01T00:00:00Z');
+  const log = (validFor: TimeRange | undefined, keyId = Buffer.from('id')): TransparencyLogInstance => ({
+    baseUrl: 'https://log.example',
+    hashAlgorithm: HashAlgorithm.SHA2_256,
+    publicKey: { rawBytes: Buffer.from('key'), keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256, validFor },
+    logId: { keyId },
+    checkpointKeyId: undefined,
+    operator: '',
+  });
+  const root = (parts: Partial<TrustedRoot>): TrustedRoot => ({ ...emptyTrustedRoot(), ...parts });
+  const problem = (r: TrustedRoot): string => {
+    try {
+      checkTrustedRoot(r, 'test');
+    } catch (e) {
+      expect(isLadingError(e, ErrorCodes.usage)).toBe(true);
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it('accepts dated logs, with or without an end, and the empty root', () => {
+    expect(problem(root({ tlogs: [log({ start })], ctlogs: [log({ start, end: start })] }))).toBe('accepted');
+    expect(problem(emptyTrustedRoot())).toBe('accepted');
+  });
+
+  it('refuses a log key without a start, ending before its start, without bytes or without a log ID', () => {
+    expect(problem(root({ tlogs: [log(undefined)] }))).toMatch(
+      /^load trusted root test: tlogs\[0\] \(https:\/\/log\.example\) public key has no validFor\.start; /,
+    );
+    expect(problem(root({ ctlogs: [log({ start, end: new Date(start.getTime() - 1000) })] }))).toContain(
+      'ctlogs[0] (https://log.example) public key has validFor.end 2023-12-31T23:59:59.000Z before its start',
+    );
+    const keyless = { ...log({ start }), publicKey: undefined };
+    expect(problem(root({ tlogs: [keyless] }))).toContain('tlogs[0] (https://log.example) has no public key');
+    expect(problem(root({ tlogs: [log({ start }, Buffer.alloc(0))] }))).toContain('has no log ID');
+  });
+
+  it('refuses an authority without a certificate chain', () => {
+    const ca = {
+      subject: undefined,
+      uri: 'https://ca.example',
+      certChain: { certificates: [] },
+      validFor: { start },
+      operator: '',
+    };
+    expect(problem(root({ timestampAuthorities: [ca] }))).toContain(
+      'timestampAuthorities[0] (https://ca.example) has no certificate chain',
+    );
   });
 });

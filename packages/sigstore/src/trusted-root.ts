@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, LadingError } from '@lading/core';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { X509Certificate } from '@sigstore/core';
+import { TrustedRoot, type TimeRange } from '@sigstore/protobuf-specs';
 import { DEFAULT_MIRROR_URL, getTrustedRoot, TUFError, type TUFOptions as SigstoreTUFOptions } from '@sigstore/tuf';
 import { MediaTypeTrustedRoot } from './media-types.js';
 
@@ -34,7 +35,10 @@ export interface TUFOptions {
   forceCache?: boolean;
 }
 
-/** Reads a `trusted_root.json` (what `cosign --trusted-root` takes). Throws `ERR_LADING_USAGE`. */
+/**
+ * Reads a `trusted_root.json` (what `cosign --trusted-root` takes) and checks it as {@link checkTrustedRoot} does.
+ * Throws `ERR_LADING_USAGE`.
+ */
 export async function loadTrustedRoot(path: string): Promise<TrustedRoot> {
   let text: string;
   try {
@@ -45,7 +49,10 @@ export async function loadTrustedRoot(path: string): Promise<TrustedRoot> {
   return parseTrustedRoot(text, path);
 }
 
-/** Parses trusted root JSON text and checks its media type; `where` names it in errors. Throws `ERR_LADING_USAGE`. */
+/**
+ * Parses trusted root JSON text and checks it as {@link checkTrustedRoot} does; `where` names it in errors. Throws
+ * `ERR_LADING_USAGE`.
+ */
 export function parseTrustedRoot(text: string, where = 'JSON'): TrustedRoot {
   let root: TrustedRoot;
   try {
@@ -53,10 +60,77 @@ export function parseTrustedRoot(text: string, where = 'JSON'): TrustedRoot {
   } catch (e) {
     throw usage(where, `not a trusted root: ${(e as Error).message}`, e);
   }
+  return checkTrustedRoot(root, where);
+}
+
+/**
+ * Checks a trusted root before anything trusts it, whatever its source (file, object, TUF): its media type, and
+ * that every transparency log and CT log has a public key dated by `validFor.start` and a log ID, and every
+ * certificate and timestamp authority a chain of X.509 certificates dated by `validFor.start` (no window ending
+ * before it starts). Returns the root; throws `ERR_LADING_USAGE` "load trusted root <where>: <what is wrong>".
+ */
+export function checkTrustedRoot(root: TrustedRoot, where = 'object'): TrustedRoot {
   if (root.mediaType !== MediaTypeTrustedRoot) {
     throw usage(where, `media type ${JSON.stringify(root.mediaType)} is not ${MediaTypeTrustedRoot}`);
   }
+  const problem = trustedRootProblem(root);
+  if (problem !== undefined) throw usage(where, `${problem}; ${FixTheRoot}`);
   return root;
+}
+
+const FixTheRoot =
+  'every log key and certificate authority of a trusted root must say since when it is trusted (validFor.start), as the format requires: fix the trusted root or get it from its publisher';
+
+/**
+ * What makes a trusted root unsafe to hand to `@sigstore/verify`, or undefined when nothing does. sigstore-js takes
+ * an authority without `validFor.start` as valid since 1970 (and without `end` as valid for ever), so a signature
+ * dated before the authority existed would be accepted; protobuf-specs' `TimeRange.start` is not optional. Every
+ * transparency log and CT log needs a public key (bytes and a start), and a log ID; every certificate and timestamp
+ * authority a non-empty chain of X.509 certificates and a start. A window must not end before it starts.
+ */
+function trustedRootProblem(root: TrustedRoot): string | undefined {
+  const logs = [
+    ...root.tlogs.map((log, i) => ({ log, name: `tlogs[${i}]` })),
+    ...root.ctlogs.map((log, i) => ({ log, name: `ctlogs[${i}]` })),
+  ];
+  for (const { log, name } of logs) {
+    const what = `${name} (${log.baseUrl || 'no baseUrl'})`;
+    const key = log.publicKey;
+    if (key?.rawBytes === undefined || key.rawBytes.length === 0) return `${what} has no public key`;
+    const window = windowProblem(key.validFor);
+    if (window !== undefined) return `${what} public key ${window}`;
+    const id = log.checkpointKeyId ?? log.logId;
+    if (id === undefined || id.keyId.length === 0) return `${what} has no log ID`;
+  }
+  const authorities = [
+    ...root.certificateAuthorities.map((ca, i) => ({ ca, name: `certificateAuthorities[${i}]` })),
+    ...root.timestampAuthorities.map((ca, i) => ({ ca, name: `timestampAuthorities[${i}]` })),
+  ];
+  for (const { ca, name } of authorities) {
+    const what = `${name} (${ca.uri || 'no uri'})`;
+    const certificates = ca.certChain?.certificates ?? [];
+    if (certificates.length === 0) return `${what} has no certificate chain`;
+    for (const [i, certificate] of certificates.entries()) {
+      try {
+        X509Certificate.parse(Buffer.from(certificate.rawBytes));
+      } catch (e) {
+        return `${what} certChain[${i}] is not an X.509 certificate (${(e as Error).message})`;
+      }
+    }
+    const window = windowProblem(ca.validFor);
+    if (window !== undefined) return `${what} ${window}`;
+  }
+  return undefined;
+}
+
+function windowProblem(validFor: TimeRange | undefined): string | undefined {
+  const start = validFor?.start;
+  if (start === undefined || Number.isNaN(start.getTime())) return 'has no validFor.start';
+  const end = validFor?.end;
+  if (end !== undefined && end.getTime() < start.getTime()) {
+    return `has validFor.end ${end.toISOString()} before its start ${start.toISOString()}`;
+  }
+  return undefined;
 }
 
 /**
@@ -92,6 +166,13 @@ export async function fetchTrustedRoot(options: TUFOptions = {}): Promise<Truste
     throw new LadingError(
       ErrorCodes.verification,
       `load trusted root ${where}: target trusted_root.json has media type ${JSON.stringify(root.mediaType)}, not ${MediaTypeTrustedRoot}; the mirror does not serve a Sigstore trusted root`,
+    );
+  }
+  const problem = trustedRootProblem(root);
+  if (problem !== undefined) {
+    throw new LadingError(
+      ErrorCodes.verification,
+      `load trusted root ${where}: target trusted_root.json is refused: ${problem}; nothing from it is trusted: its publisher must fix it, or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
     );
   }
   return root;
@@ -168,6 +249,15 @@ function tufFailure(where: string, e: unknown): LadingError {
   if (chain.some((c) => c instanceof TUFError && c.code === 'TUF_INIT_CACHE_ERROR')) {
     return usage(where, `${reason}; give the mirror's initial root.json (rootPath, --tuf-root)`, e);
   }
+  if (chain.some(isLengthExceeded)) {
+    // tuf-js reads every file under a bound (timestamp.json 16 KiB, root.json 500 KB, the others the length their
+    // signed metadata gives) and stops at the first byte past it; it names neither the file nor the bound.
+    return new LadingError(
+      ErrorCodes.verification,
+      `load trusted root ${where}: a file of the mirror is too large: more than the length TUF allows it (timestamp.json ${TUFMaxLength.timestamp} bytes, root.json ${TUFMaxLength.root} bytes, other files the length their signed metadata states); the read stopped there and nothing from the mirror is trusted: check the mirror, or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
+      { cause: e },
+    );
+  }
   if (chain.some(isNetworkFailure)) {
     return new LadingError(
       ErrorCodes.network,
@@ -181,6 +271,14 @@ function tufFailure(where: string, e: unknown): LadingError {
     `load trusted root ${where}: ${reason}; the mirror's TUF metadata or target was refused and nothing from it is trusted: check the mirror and its initial root (--tuf-root), or verify against a trusted_root.json (trustedRoot, --trusted-root)`,
     { cause: e },
   );
+}
+
+/** The bounds tuf-js (6.x) puts on metadata without a length in signed metadata (its `defaultConfig`). */
+const TUFMaxLength = { root: 512000, timestamp: 16384 } as const;
+
+/** tuf-js's DownloadLengthMismatchError ("Max length reached"), also when rethrown as text inside a RuntimeError. */
+function isLengthExceeded(error: Error): boolean {
+  return error.constructor.name === 'DownloadLengthMismatchError' || /\bMax length reached\b/.test(error.message);
 }
 
 function isNetworkFailure(error: Error): boolean {

@@ -31,13 +31,20 @@ import {
   type Thresholds,
   type VerifiedSigner,
 } from './signed-entity.js';
-import { emptyTrustedRoot, fetchTrustedRoot, loadTrustedRoot, type TUFOptions } from './trusted-root.js';
+import {
+  checkTrustedRoot,
+  emptyTrustedRoot,
+  fetchTrustedRoot,
+  loadTrustedRoot,
+  type TUFOptions,
+} from './trusted-root.js';
 
 /** What a {@link createSigstoreVerifier} verifier accepts. Give identities, keys, or both. */
 export interface SigstoreVerifierPolicy {
   /**
    * The trusted root (CAs, logs, TSAs): a parsed `TrustedRoot` or the path of a `trusted_root.json`. Exclusive
-   * with `tuf`. Needed for keyless bundles and for checking log entries of key-based ones.
+   * with `tuf`. Needed for keyless bundles and for checking log entries of key-based ones. Checked strictly,
+   * whatever its source (`checkTrustedRoot`): every log key and authority must have a `validFor.start`.
    */
   trustedRoot?: TrustedRoot | string;
   /** Take the public-good trusted root from TUF (`true`, or options such as the cache folder). */
@@ -116,6 +123,8 @@ class SigstoreVerifier implements Verifier {
     this.#thresholds = checkThresholds(policy.thresholds ?? {});
     this.#clock = policy.clock ?? (() => new Date());
     checkPolicy(policy, this.#identities.length, this.#keys.length, this.#predicateType);
+    // A root given as an object gets the checks of a root read from a file or TUF, before anything trusts it.
+    if (typeof policy.trustedRoot === 'object') checkTrustedRoot(policy.trustedRoot);
   }
 
   accepts(candidate: Pick<SignatureCandidate, 'referrer' | 'layer'>): boolean {

@@ -19,7 +19,8 @@ export type {
   TokenServerInfo,
   TokenUserInfo,
 } from './types.js';
-export type { Access, TokenClaims, TokenGrant, TokenRequestRecord } from './token-server.js';
+export type { Access, OversizedReplyFault, TokenClaims, TokenGrant, TokenRequestRecord } from './token-server.js';
+export { startOversizedServer, type OversizedReplyRecord, type OversizedServer } from './oversized.js';
 export type { PeerToolVersion } from './peers.js';
 export type { TokenSigner } from './pki.js';
 export { decodeJWT, formatScope, parseScope, signJWT } from './token-server.js';

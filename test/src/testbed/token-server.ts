@@ -9,6 +9,7 @@ import {
 } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { oversizedRecord, sendOversized, type OversizedReplyRecord } from './oversized.js';
 import type { TokenSigner } from './pki.js';
 
 // A Docker registry v2 token server (https://distribution.github.io/distribution/spec/auth/token/ and
@@ -78,6 +79,19 @@ export interface TokenRequestRecord {
   offline: boolean;
   /** The client's `User-Agent` (`oras/1.3.3`, `go-containerregistry/...`), null when absent. */
   userAgent: string | null;
+  /** Set when an {@link OversizedReplyFault} answered: how much of the reply went out, live while it streams. */
+  oversized?: OversizedReplyRecord;
+}
+
+/**
+ * A fault of the token server: requests whose scopes name `repository` are answered 200 with a JSON reply of
+ * `bytes` bytes (`{"token": "` then spaces, chunked, no `Content-Length`), streamed with backpressure, so that how
+ * much the client read before hanging up shows in {@link OversizedReplyRecord}. Registered by `POST /_faults` with
+ * this object as JSON; it applies to that repository only, so tests sharing the server are not affected.
+ */
+export interface OversizedReplyFault {
+  repository: string;
+  bytes: number;
 }
 
 /** A running token server. */
@@ -88,6 +102,8 @@ export interface TokenServer {
   readonly realm: string;
   /** `GET` on this URL answers the request records as a JSON array (for test workers in other processes). */
   readonly requestsURL: string;
+  /** `POST` an {@link OversizedReplyFault} as JSON to this URL to register it (answers 204). */
+  readonly faultsURL: string;
   /** Request records, oldest first. */
   readonly requests: readonly TokenRequestRecord[];
   /** Stops listening and closes open connections. */
@@ -134,6 +150,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     url,
     realm: `${url}/token`,
     requestsURL: `${url}/_requests`,
+    faultsURL: `${url}/_faults`,
     requests: state.records,
     close: () => closeServer(server),
   };
@@ -145,10 +162,18 @@ interface State {
   records: TokenRequestRecord[];
   /** Refresh token → account. */
   refreshTokens: Map<string, string>;
+  /** Oversized-reply faults by repository name. */
+  oversized: Map<string, number>;
 }
 
 function newState(options: TokenServerOptions): State {
-  return { options, key: createPrivateKey(options.signer.keyPem), records: [], refreshTokens: new Map() };
+  return {
+    options,
+    key: createPrivateKey(options.signer.keyPem),
+    records: [],
+    refreshTokens: new Map(),
+    oversized: new Map(),
+  };
 }
 
 async function closeServer(server: Server): Promise<void> {
@@ -178,6 +203,16 @@ async function handle(state: State, req: IncomingMessage, res: ServerResponse): 
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   if (url.pathname === '/_requests' && req.method === 'GET') {
     sendJSON(res, 200, state.records);
+    return;
+  }
+  if (url.pathname === '/_faults' && req.method === 'POST') {
+    const fault = JSON.parse(await readBody(req)) as Partial<OversizedReplyFault>;
+    if (typeof fault.repository !== 'string' || typeof fault.bytes !== 'number' || !(fault.bytes > 0)) {
+      sendJSON(res, 400, errorBody('INVALID_REQUEST', 'a fault is {"repository": name, "bytes": count}'));
+      return;
+    }
+    state.oversized.set(fault.repository, fault.bytes);
+    res.writeHead(204).end();
     return;
   }
   if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
@@ -210,6 +245,12 @@ function answer(state: State, r: TokenRequest, res: ServerResponse): void {
     return;
   }
   const requested = r.scopes.flatMap((s) => parseScope(s) ?? []);
+  const oversized = requested.map((a) => state.oversized.get(a.name)).find((n) => n !== undefined);
+  if (oversized !== undefined) {
+    record.oversized = oversizedRecord(oversized);
+    void sendOversized(res, record.oversized);
+    return;
+  }
   record.granted = grant(rulesOf(state.options, record.account), requested);
   sendJSON(res, 200, tokenResponse(state, r, record));
 }

@@ -1,7 +1,20 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 
 import { isLadingError } from '../errors.js';
-import { Authenticator, checkRealm, mergeScopes, parseChallenges, type TokenRequester } from './auth.js';
+import {
+  Authenticator,
+  checkRealm,
+  MaxTokenReplyBytes,
+  mergeScopes,
+  parseChallenges,
+  type TokenRequester,
+} from './auth.js';
+
+/** A reply body: `value` as JSON bytes, or nothing when undefined. */
+function jsonStream(value: unknown): AsyncIterable<Uint8Array> {
+  return Readable.from(value === undefined ? [] : [Buffer.from(JSON.stringify(value))]);
+}
 
 describe('parseChallenges', () => {
   it('parses a Bearer challenge with quoted values containing commas', () => {
@@ -81,7 +94,7 @@ describe('Authenticator', () => {
     const requester: TokenRequester = (url, init) => {
       calls.push({ url, init });
       const answer = answers.shift() ?? { status: 500 };
-      return Promise.resolve({ status: answer.status, json: () => Promise.resolve(answer.body) });
+      return Promise.resolve({ status: answer.status, body: jsonStream(answer.body) });
     };
     return { requester, calls };
   }
@@ -181,5 +194,43 @@ describe('Authenticator', () => {
       auth.answer(registry, 'reg.example.com', 'Bearer realm="https://collector.evil.test/t"', []),
     ).rejects.toThrow(/refusing token realm/);
     expect(server.calls).toHaveLength(0);
+  });
+
+  it('refuses a token reply past 1 MiB as too large, reading no further, the realm named without its query', async () => {
+    let pulled = 0;
+    let closed = false;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    // An endless reply, one chunk per pull: only the bound can stop the read.
+    const endless = (): AsyncIterable<Uint8Array> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          pulled++;
+          const value = pulled === 1 ? Buffer.from('{"token": "') : chunk;
+          return Promise.resolve({ done: false, value });
+        },
+        return: () => {
+          closed = true;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    });
+    const auth = new Authenticator({
+      requestToken: () => Promise.resolve({ status: 200, body: endless() }),
+      credentials: () =>
+        Promise.resolve({
+          registry: 'r',
+          credential: { kind: 'basic', username: 'u', password: 's3cret' },
+          searched: [],
+        }),
+    });
+    const error: unknown = await auth
+      .answer(registry, 'reg.example.com', 'Bearer realm="https://auth.example.com/token?k=v",service="reg"', [])
+      .catch((e: unknown) => e);
+    expect(isLadingError(error, 'ERR_LADING_PROTOCOL')).toBe(true);
+    expect((error as Error).message).toBe(
+      `authenticate reg.example.com: token server reply from https://auth.example.com/token: too large: more than the ${MaxTokenReplyBytes}-byte limit`,
+    );
+    expect(pulled).toBe(1 + MaxTokenReplyBytes / chunk.length);
+    expect(closed).toBe(true);
   });
 });

@@ -6,8 +6,9 @@
  */
 import { isIP } from 'node:net';
 
-import type { CallOptions } from '../content.js';
+import type { ByteStream, CallOptions } from '../content.js';
 import type { CredentialSearch } from '../credentials.js';
+import { readAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 
 /** One parsed `WWW-Authenticate` challenge. */
@@ -75,11 +76,21 @@ export function parseChallenges(header: string): Challenge[] {
  */
 export type CredentialProvider = (registry: string, options?: CallOptions) => Promise<CredentialSearch>;
 
-/** A minimal HTTP exchange the authenticator uses to reach token realms (given by the registry client). */
+/**
+ * A minimal HTTP exchange the authenticator uses to reach token realms (given by the registry client). It answers the
+ * status and the reply body as a stream, unread: the authenticator reads at most {@link MaxTokenReplyBytes} of it
+ * and stops (leaving the stream to be closed) on the first byte past that, so the requester must not buffer it.
+ */
 export type TokenRequester = (
   url: URL,
   init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal },
-) => Promise<{ status: number; json: () => Promise<unknown> }>;
+) => Promise<{ status: number; body: ByteStream }>;
+
+/**
+ * Largest token-server reply read, in bytes: 1 MiB. Real replies are a few KiB (a JWT and a few fields); a larger
+ * one is refused with `ERR_LADING_PROTOCOL` as soon as it passes the limit, without reading the rest.
+ */
+export const MaxTokenReplyBytes = 1024 * 1024;
 
 /** Options of {@link Authenticator}. */
 export interface AuthenticatorOptions {
@@ -332,23 +343,50 @@ export class Authenticator {
         cause,
       });
     }
-    if (response.status === 401 || response.status === 403) {
-      throw credential ? refusedCredentials(host, realmURL, searched) : noCredentials(host, searched);
-    }
     if (response.status !== 200) {
+      // The reply is not read: close it rather than leave the connection holding it (a failure to close changes
+      // nothing about the answer).
+      await Promise.resolve(response.body[Symbol.asyncIterator]().return?.()).catch(() => undefined);
+      if (response.status === 401 || response.status === 403) {
+        throw credential ? refusedCredentials(host, realmURL, searched) : noCredentials(host, searched);
+      }
       throw new LadingError(
         ErrorCodes.auth,
         `authenticate ${host}: token server ${realmURL.origin} answered ${response.status}`,
       );
     }
-    const body = (await response.json().catch(() => undefined)) as
-      { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
+    const body = await readTokenReply(response.body, host, realmURL);
     const token = typeof body?.token === 'string' && body.token ? body.token : body?.access_token;
     if (typeof token !== 'string' || token === '') {
       throw new LadingError(ErrorCodes.auth, `authenticate ${host}: token server ${realmURL.origin} sent no token`);
     }
     const expiresIn = typeof body?.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { header: `Bearer ${token}`, expiresAt: this.now() + expiresIn * 900 };
+  }
+}
+
+interface TokenReply {
+  token?: unknown;
+  access_token?: unknown;
+  expires_in?: unknown;
+}
+
+/**
+ * Reads a token server's 200 reply, at most {@link MaxTokenReplyBytes}: past that the read stops at once and the
+ * reply is refused as too large (`ERR_LADING_PROTOCOL`, naming the limit and the realm without its query), never
+ * buffered whole first. A reply that is not a JSON object gives undefined (the caller reports "sent no token").
+ */
+async function readTokenReply(body: ByteStream, host: string, realm: URL): Promise<TokenReply | undefined> {
+  const bytes = await readAll(
+    body,
+    MaxTokenReplyBytes,
+    `authenticate ${host}: token server reply from ${realm.origin}${realm.pathname}`,
+  );
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -199,14 +199,8 @@ export class RegistryHTTP {
           attempt: 0,
           durationMs: Math.round(performance.now() - started),
         });
-        return {
-          status: res.statusCode,
-          json: async () => {
-            const text = await res.body.text();
-            if (text.length > 1024 * 1024) throw new Error('token response too large');
-            return JSON.parse(text) as unknown;
-          },
-        };
+        // The body goes back unread: the authenticator reads it under its own bound and stops early.
+        return { status: res.statusCode, body: res.body };
       },
     };
     if (options.credentials) authOptions.credentials = options.credentials;
