@@ -1,6 +1,6 @@
 // What the `lading` binary loads at start-up: a command imports only what it needs (docs/cli.md, "Start-up").
 // `lading version` and `lading --help` load no command module but version's and neither @lading/core nor
-// @lading/sigstore; `ls` and `pull` without a --verify-* flag load @lading/core but not @lading/sigstore nor
+// @lading/sigstore; `ls`, `cat` and `pull` without a --verify-* flag load @lading/core but not @lading/sigstore nor
 // sigstore-js; with --verify-key they do (the control that proves the probe sees them). The probe is a module hook
 // (node:module registerHooks) preloaded with --import into the real child process, recording every file URL the
 // process loads: behaviour, not timing.
@@ -90,11 +90,12 @@ describe('start-up: a command loads only what it needs', () => {
     expect(sigstorePackages(run.modules)).toEqual([]);
   });
 
-  // ls borrows pull's --platform flag, hence loads pull's module too.
+  // ls and cat borrow pull's --platform flag, hence load pull's module too.
   it.each([
     ['ls (OCI layout)', () => ['ls', layout], ['ls', 'pull']],
     ['pull (OCI layout)', () => ['pull', '--no-progress', layout, path.join(work, `out-${runs}`)], ['pull']],
     ['ls (registry)', () => ['ls', registryRef], ['ls', 'pull']],
+    ['cat (registry)', () => ['cat', registryRef, 'app.conf'], ['cat', 'pull']],
     ['pull (registry)', () => ['pull', '--no-progress', registryRef, path.join(work, `out-${runs}`)], ['pull']],
   ])('%s without a --verify-* flag does not load @lading/sigstore nor sigstore-js', async (_name, args, commands) => {
     const run = await loaded(args());
