@@ -10,6 +10,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
+          // A hang guard, not a speed limit: key derivations (scrypt, bcrypt-pbkdf) and large packs take seconds on
+          // a loaded 2-core machine, past vitest's 5 s default.
+          testTimeout: 60_000,
         },
       },
       {
