@@ -13,6 +13,7 @@ import * as Flags from '@oclif/core/flags';
 import { traceRegistry } from './debug.js';
 import { describeFailure, type Failure, type FailureContext } from './exit-codes.js';
 import { terminalSafe } from './format.js';
+import { parseErrorMessage } from './help.js';
 import { Progress, progressMode } from './progress.js';
 
 /** The parsed flags of a command `T`: its own and the base flags. */
@@ -221,7 +222,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       explicitCredentials: this.explicitCredentials,
       ...(this.interruptedBy && { signal: this.interruptedBy }),
     };
-    reportFailure(error, context, {
+    reportFailure(this.withParseAdvice(error), context, {
       json: this.jsonEnabled(),
       debug: this.debugEnabled,
       logJson: (out) => {
@@ -229,6 +230,19 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       },
     });
     await Promise.resolve();
+  }
+
+  /**
+   * An argument-parser error with its message made accurate (see {@link parseErrorMessage}): an unknown flag gets
+   * "did you mean --x?" from this command's flags. Other errors are returned as they are.
+   */
+  private withParseAdvice(error: Interfaces.CommandError): Interfaces.CommandError {
+    const parse = error as Interfaces.CommandError & { oclif?: { exit?: unknown }; flags?: unknown };
+    if (typeof parse.oclif?.exit !== 'number') return error;
+    const unknown = Array.isArray(parse.flags) ? parse.flags.map(String) : [];
+    const names = Object.entries({ ...this.ctor.baseFlags, ...this.ctor.flags }).map(([name]) => name);
+    parse.message = parseErrorMessage(parse.message, unknown, names);
+    return parse;
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { Attest } from './commands/attest.js';
 import type { Cat } from './commands/cat.js';
 import type { Discover } from './commands/discover.js';
+import type { HelpCommand } from './commands/help.js';
 import type { KeyGenerate } from './commands/key/generate.js';
 import type { Ls } from './commands/ls.js';
 import type { Pull } from './commands/pull.js';
@@ -34,6 +35,9 @@ export const commands = {
   },
   get discover(): typeof Discover {
     return (load('./commands/discover.js') as typeof import('./commands/discover.js')).Discover;
+  },
+  get help(): typeof HelpCommand {
+    return (load('./commands/help.js') as typeof import('./commands/help.js')).HelpCommand;
   },
   get 'key:generate'(): typeof KeyGenerate {
     return (load('./commands/key/generate.js') as typeof import('./commands/key/generate.js')).KeyGenerate;
