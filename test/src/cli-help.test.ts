@@ -16,7 +16,20 @@ let work: string;
 const lading = ladingIn(() => ({ cwd: work, env }));
 
 /** Every command id, space-separated as typed (but help: `help -h` is the command list, as `-h` alone). */
-const commands = ['attest', 'cat', 'discover', 'key generate', 'ls', 'pull', 'push', 'sign', 'verify', 'version'];
+const commands = [
+  'attest',
+  'cat',
+  'discover',
+  'key generate',
+  'login',
+  'logout',
+  'ls',
+  'pull',
+  'push',
+  'sign',
+  'verify',
+  'version',
+];
 
 beforeAll(async () => {
   const bed = testbed();

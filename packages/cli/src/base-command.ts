@@ -112,7 +112,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   private progressRenderer: Progress | undefined;
   private untrace: (() => void) | undefined;
   private debugEnabled = false;
-  private explicitCredentials = false;
+  /** Credentials were given on the command line: an auth failure is then about them (see exit-codes.ts). */
+  protected explicitCredentials = false;
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
@@ -159,6 +160,22 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   protected async registryClient(): Promise<RegistryClient> {
     if (this.client) return this.client;
     const flags = this.flags;
+    const options = await this.transportOptions();
+    if (flags.username !== undefined) {
+      const password = await this.passwordFromFlags(flags.username);
+      options.credential = { kind: 'basic', username: flags.username, password };
+      this.explicitCredentials = true;
+    }
+    this.client = new RegistryClient(options);
+    return this.client;
+  }
+
+  /**
+   * The client options the transport flags ask for (plain HTTP, `--insecure` with its warning, CA, client
+   * certificate), files read; no credential.
+   */
+  protected async transportOptions(): Promise<RegistryClientOptions> {
+    const flags = this.flags;
     const options: RegistryClientOptions = { userAgent: `lading/${this.config.version}` };
     // oclif types a boolean flag as boolean, but one without a default is undefined when absent: then the core's
     // default applies (plain HTTP for loopback registries only).
@@ -173,31 +190,28 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
     if (flags['ca-file'] !== undefined) options.ca = await readPEM(flags['ca-file'], '--ca-file');
     if (flags['cert-file'] !== undefined) options.cert = await readPEM(flags['cert-file'], '--cert-file');
     if (flags['key-file'] !== undefined) options.key = await readPEM(flags['key-file'], '--key-file');
-    if (flags.username !== undefined) {
-      let password = flags.password;
-      if (password !== undefined) {
-        this.warn(
-          '--password on the command line is visible to other users and kept in shell history; prefer --password-stdin',
-        );
-      } else if (flags['password-stdin']) {
-        if (this.stdinTaken) {
-          throw new LadingError(
-            ErrorCodes.usage,
-            '--password-stdin: standard input is already the content to push (-)',
-          );
-        }
-        password = await readPassword(process.stdin);
-      } else {
-        throw new LadingError(
-          ErrorCodes.usage,
-          `--username ${flags.username}: give the password with --password-stdin`,
-        );
-      }
-      options.credential = { kind: 'basic', username: flags.username, password };
-      this.explicitCredentials = true;
+    return options;
+  }
+
+  /**
+   * The password for `-u username`: `--password` (with a warning), else standard input with `--password-stdin`;
+   * a usage error otherwise.
+   */
+  protected async passwordFromFlags(username: string): Promise<string> {
+    const flags = this.flags;
+    if (flags.password !== undefined) {
+      this.warn(
+        '--password on the command line is visible to other users and kept in shell history; prefer --password-stdin',
+      );
+      return flags.password;
     }
-    this.client = new RegistryClient(options);
-    return this.client;
+    if (flags['password-stdin']) {
+      if (this.stdinTaken) {
+        throw new LadingError(ErrorCodes.usage, '--password-stdin: standard input is already the content to push (-)');
+      }
+      return readPassword(process.stdin);
+    }
+    throw new LadingError(ErrorCodes.usage, `--username ${username}: give the password with --password-stdin`);
   }
 
   /** Progress on standard error in the mode the flags and the terminal call for. */

@@ -5,6 +5,8 @@ import type { Cat } from './commands/cat.js';
 import type { Discover } from './commands/discover.js';
 import type { HelpCommand } from './commands/help.js';
 import type { KeyGenerate } from './commands/key/generate.js';
+import type { Login } from './commands/login.js';
+import type { Logout } from './commands/logout.js';
 import type { Ls } from './commands/ls.js';
 import type { Pull } from './commands/pull.js';
 import type { Push } from './commands/push.js';
@@ -41,6 +43,12 @@ export const commands = {
   },
   get 'key:generate'(): typeof KeyGenerate {
     return (load('./commands/key/generate.js') as typeof import('./commands/key/generate.js')).KeyGenerate;
+  },
+  get login(): typeof Login {
+    return (load('./commands/login.js') as typeof import('./commands/login.js')).Login;
+  },
+  get logout(): typeof Logout {
+    return (load('./commands/logout.js') as typeof import('./commands/logout.js')).Logout;
   },
   get ls(): typeof Ls {
     return (load('./commands/ls.js') as typeof import('./commands/ls.js')).Ls;

@@ -10,6 +10,8 @@ export type { AttestCommandResult } from './commands/attest.js';
 export type { CatCommandResult } from './commands/cat.js';
 export type { DiscoverCommandResult } from './commands/discover.js';
 export type { ListCommandResult } from './commands/ls.js';
+export type { LoginCommandResult } from './commands/login.js';
+export type { LogoutCommandResult } from './commands/logout.js';
 export type { PullCommandResult, PulledEntryJSON } from './commands/pull.js';
 export type { KeyGenerateResult } from './commands/key/generate.js';
 export type {

@@ -60,10 +60,21 @@ export {
   createCredential,
   credentialProvider,
   dockerConfigPath,
+  eraseCredentials,
   findCredentials,
   noCredentialsMessage,
+  storeCredentials,
 } from './credentials.js';
-export type { CredentialOptions, CredentialSearch, RegistryCredential } from './credentials.js';
+export type {
+  CredentialOptions,
+  CredentialSearch,
+  CredentialStoreOptions,
+  ErasedCredential,
+  RegistryCredential,
+  StoredCredential,
+} from './credentials.js';
+export { checkCredentials, login, loginRegistry } from './login.js';
+export type { LoginOptions, LoginResult } from './login.js';
 export { MemoryStore } from './memory-store.js';
 export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
