@@ -19,6 +19,7 @@ const lading = ladingIn(() => ({ cwd: work, env }));
 const commands = [
   'attest',
   'cat',
+  'delete',
   'discover',
   'key generate',
   'login',
@@ -27,6 +28,7 @@ const commands = [
   'pull',
   'push',
   'sign',
+  'tag',
   'verify',
   'version',
 ];

@@ -105,6 +105,8 @@ export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
 export { layerKind, loadArtifact } from './artifact/read.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
 export { pushArtifact, tagArtifact } from './artifact/push.js';
+export { deleteArtifact } from './artifact/delete.js';
+export type { DeleteResult, DeleteTarget } from './artifact/delete.js';
 export type { PushEvent, PushOptions, PushResult, TagOptions } from './artifact/push.js';
 export { DefaultPullLimits, pullArtifact } from './artifact/pull.js';
 export type { PullEvent, PullLimits, PullOptions, PullResult, PulledEntry } from './artifact/pull.js';
