@@ -449,7 +449,7 @@ describe('lading with credentials (htpasswd registry)', () => {
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(new RegExp(`^Error: \\S+ ${registry.host.replace(/\./g, '\\.')}`));
     expect(result.stderr).toMatch(
-      /\nHint: log in with `docker login <registry>` \(lading reads docker credentials\), or pass -u <user> --password-stdin\n$/,
+      /\nHint: log in with `lading login <registry>` \(lading also reads what docker login and oras login store\), or pass -u <user> --password-stdin\n$/,
     );
   });
 

@@ -13,6 +13,7 @@ import * as Flags from '@oclif/core/flags';
 import { traceRegistry } from './debug.js';
 import { describeFailure, type Failure, type FailureContext } from './exit-codes.js';
 import { terminalSafe } from './format.js';
+import { parseErrorMessage } from './help.js';
 import { Progress, progressMode } from './progress.js';
 
 /** The parsed flags of a command `T`: its own and the base flags. */
@@ -111,7 +112,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   private progressRenderer: Progress | undefined;
   private untrace: (() => void) | undefined;
   private debugEnabled = false;
-  private explicitCredentials = false;
+  /** Credentials were given on the command line: an auth failure is then about them (see exit-codes.ts). */
+  protected explicitCredentials = false;
   private readonly controller = new AbortController();
   private interruptedBy: NodeJS.Signals | undefined;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
@@ -158,6 +160,22 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   protected async registryClient(): Promise<RegistryClient> {
     if (this.client) return this.client;
     const flags = this.flags;
+    const options = await this.transportOptions();
+    if (flags.username !== undefined) {
+      const password = await this.passwordFromFlags(flags.username);
+      options.credential = { kind: 'basic', username: flags.username, password };
+      this.explicitCredentials = true;
+    }
+    this.client = new RegistryClient(options);
+    return this.client;
+  }
+
+  /**
+   * The client options the transport flags ask for (plain HTTP, `--insecure` with its warning, CA, client
+   * certificate), files read; no credential.
+   */
+  protected async transportOptions(): Promise<RegistryClientOptions> {
+    const flags = this.flags;
     const options: RegistryClientOptions = { userAgent: `lading/${this.config.version}` };
     // oclif types a boolean flag as boolean, but one without a default is undefined when absent: then the core's
     // default applies (plain HTTP for loopback registries only).
@@ -172,31 +190,28 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
     if (flags['ca-file'] !== undefined) options.ca = await readPEM(flags['ca-file'], '--ca-file');
     if (flags['cert-file'] !== undefined) options.cert = await readPEM(flags['cert-file'], '--cert-file');
     if (flags['key-file'] !== undefined) options.key = await readPEM(flags['key-file'], '--key-file');
-    if (flags.username !== undefined) {
-      let password = flags.password;
-      if (password !== undefined) {
-        this.warn(
-          '--password on the command line is visible to other users and kept in shell history; prefer --password-stdin',
-        );
-      } else if (flags['password-stdin']) {
-        if (this.stdinTaken) {
-          throw new LadingError(
-            ErrorCodes.usage,
-            '--password-stdin: standard input is already the content to push (-)',
-          );
-        }
-        password = await readPassword(process.stdin);
-      } else {
-        throw new LadingError(
-          ErrorCodes.usage,
-          `--username ${flags.username}: give the password with --password-stdin`,
-        );
-      }
-      options.credential = { kind: 'basic', username: flags.username, password };
-      this.explicitCredentials = true;
+    return options;
+  }
+
+  /**
+   * The password for `-u username`: `--password` (with a warning), else standard input with `--password-stdin`;
+   * a usage error otherwise.
+   */
+  protected async passwordFromFlags(username: string): Promise<string> {
+    const flags = this.flags;
+    if (flags.password !== undefined) {
+      this.warn(
+        '--password on the command line is visible to other users and kept in shell history; prefer --password-stdin',
+      );
+      return flags.password;
     }
-    this.client = new RegistryClient(options);
-    return this.client;
+    if (flags['password-stdin']) {
+      if (this.stdinTaken) {
+        throw new LadingError(ErrorCodes.usage, '--password-stdin: standard input is already the content to push (-)');
+      }
+      return readPassword(process.stdin);
+    }
+    throw new LadingError(ErrorCodes.usage, `--username ${username}: give the password with --password-stdin`);
   }
 
   /** Progress on standard error in the mode the flags and the terminal call for. */
@@ -221,7 +236,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       explicitCredentials: this.explicitCredentials,
       ...(this.interruptedBy && { signal: this.interruptedBy }),
     };
-    reportFailure(error, context, {
+    reportFailure(this.withParseAdvice(error), context, {
       json: this.jsonEnabled(),
       debug: this.debugEnabled,
       logJson: (out) => {
@@ -229,6 +244,19 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       },
     });
     await Promise.resolve();
+  }
+
+  /**
+   * An argument-parser error with its message made accurate (see {@link parseErrorMessage}): an unknown flag gets
+   * "did you mean --x?" from this command's flags. Other errors are returned as they are.
+   */
+  private withParseAdvice(error: Interfaces.CommandError): Interfaces.CommandError {
+    const parse = error as Interfaces.CommandError & { oclif?: { exit?: unknown }; flags?: unknown };
+    if (typeof parse.oclif?.exit !== 'number') return error;
+    const unknown = Array.isArray(parse.flags) ? parse.flags.map(String) : [];
+    const names = Object.entries({ ...this.ctor.baseFlags, ...this.ctor.flags }).map(([name]) => name);
+    parse.message = parseErrorMessage(parse.message, unknown, names);
+    return parse;
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

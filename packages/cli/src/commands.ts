@@ -2,12 +2,17 @@ import { createRequire } from 'node:module';
 
 import type { Attest } from './commands/attest.js';
 import type { Cat } from './commands/cat.js';
+import type { Delete } from './commands/delete.js';
 import type { Discover } from './commands/discover.js';
+import type { HelpCommand } from './commands/help.js';
 import type { KeyGenerate } from './commands/key/generate.js';
+import type { Login } from './commands/login.js';
+import type { Logout } from './commands/logout.js';
 import type { Ls } from './commands/ls.js';
 import type { Pull } from './commands/pull.js';
 import type { Push } from './commands/push.js';
 import type { Sign } from './commands/sign.js';
+import type { Tag } from './commands/tag.js';
 import type { Verify } from './commands/verify.js';
 import type { Version } from './commands/version.js';
 
@@ -32,11 +37,23 @@ export const commands = {
   get cat(): typeof Cat {
     return (load('./commands/cat.js') as typeof import('./commands/cat.js')).Cat;
   },
+  get delete(): typeof Delete {
+    return (load('./commands/delete.js') as typeof import('./commands/delete.js')).Delete;
+  },
   get discover(): typeof Discover {
     return (load('./commands/discover.js') as typeof import('./commands/discover.js')).Discover;
   },
+  get help(): typeof HelpCommand {
+    return (load('./commands/help.js') as typeof import('./commands/help.js')).HelpCommand;
+  },
   get 'key:generate'(): typeof KeyGenerate {
     return (load('./commands/key/generate.js') as typeof import('./commands/key/generate.js')).KeyGenerate;
+  },
+  get login(): typeof Login {
+    return (load('./commands/login.js') as typeof import('./commands/login.js')).Login;
+  },
+  get logout(): typeof Logout {
+    return (load('./commands/logout.js') as typeof import('./commands/logout.js')).Logout;
   },
   get ls(): typeof Ls {
     return (load('./commands/ls.js') as typeof import('./commands/ls.js')).Ls;
@@ -49,6 +66,9 @@ export const commands = {
   },
   get sign(): typeof Sign {
     return (load('./commands/sign.js') as typeof import('./commands/sign.js')).Sign;
+  },
+  get tag(): typeof Tag {
+    return (load('./commands/tag.js') as typeof import('./commands/tag.js')).Tag;
   },
   get verify(): typeof Verify {
     return (load('./commands/verify.js') as typeof import('./commands/verify.js')).Verify;

@@ -77,7 +77,7 @@ function suggestionFor(code: LadingErrorCode, context: FailureContext): string |
     case ErrorCodes.auth:
       return context.explicitCredentials
         ? 'check the user name and password given with -u, and that this user may access the repository'
-        : 'log in with `docker login <registry>` (lading reads docker credentials), or pass -u <user> --password-stdin';
+        : 'log in with `lading login <registry>` (lading also reads what docker login and oras login store), or pass -u <user> --password-stdin';
     case ErrorCodes.network:
       return 'check the registry address and that it is up; for a plain-HTTP registry pass --plain-http, for a private CA --ca-file';
     case ErrorCodes.integrity:

@@ -8,8 +8,11 @@ export type { ExitCode, Failure } from './exit-codes.js';
 export type { ErrorJSON } from './base-command.js';
 export type { AttestCommandResult } from './commands/attest.js';
 export type { CatCommandResult } from './commands/cat.js';
+export type { DeleteCommandResult } from './commands/delete.js';
 export type { DiscoverCommandResult } from './commands/discover.js';
 export type { ListCommandResult } from './commands/ls.js';
+export type { LoginCommandResult } from './commands/login.js';
+export type { LogoutCommandResult } from './commands/logout.js';
 export type { PullCommandResult, PulledEntryJSON } from './commands/pull.js';
 export type { KeyGenerateResult } from './commands/key/generate.js';
 export type {
@@ -20,5 +23,6 @@ export type {
   UnsignedPushJSON,
 } from './commands/push.js';
 export type { SignCommandResult } from './commands/sign.js';
+export type { TagCommandResult } from './commands/tag.js';
 export type { VerifyCommandResult } from './commands/verify.js';
 export type { VersionResult } from './commands/version.js';

@@ -6,9 +6,10 @@
  * https://github.com/containers/image/blob/main/docs/containers-auth.json.5.md
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir as osHomedir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { inspect } from 'node:util';
 
 import type { CallOptions } from './content.js';
@@ -153,6 +154,194 @@ export function dockerConfigPath(options: Pick<CredentialOptions, 'env' | 'homed
   return join(dir, 'config.json');
 }
 
+/** Options of {@link storeCredentials} and {@link eraseCredentials}. */
+export type CredentialStoreOptions = Pick<CredentialOptions, 'env' | 'homedir' | 'helperTimeout' | 'signal'>;
+
+/** Where {@link storeCredentials} put a credential. */
+export interface StoredCredential {
+  /** The registry, normalised (`docker.io` for Docker Hub). */
+  readonly registry: string;
+  /** The key it is stored under (`https://index.docker.io/v1/` for Docker Hub, else the registry). */
+  readonly key: string;
+  /** The credential helper program (`docker-credential-pass`) or the docker config file (`~` for home). */
+  readonly destination: string;
+}
+
+/** What {@link eraseCredentials} removed. */
+export interface ErasedCredential {
+  /** The registry, normalised. */
+  readonly registry: string;
+  /** Where a credential was removed from (helper programs, the docker config); empty when there was none. */
+  readonly erasedFrom: string[];
+}
+
+/**
+ * Stores `credential` for `registry` where docker and oras look first, as `docker login` does: through the
+ * `credHelpers` helper configured for the registry in the docker config ({@link dockerConfigPath}), else through
+ * its `credsStore` helper, else as the registry's `auths` entry of that file (`auth` = base64 `user:password`,
+ * `identitytoken` for identity tokens, `registrytoken` for registry tokens). The key is docker's
+ * (`https://index.docker.io/v1/` for Docker Hub). When a helper holds the secret, an inline `auths` entry under the
+ * same key is removed so no stale secret stays in the file.
+ *
+ * The file is rewritten whole, other entries and fields kept, through a temporary file renamed into place (a
+ * symbolic link is followed), with mode 0600; its folder is created (0700) when missing. Rejects with
+ * `ERR_LADING_AUTH` naming the file or helper (never the secret) when the file cannot be read, parsed or written, or
+ * the helper fails; with `ERR_LADING_USAGE` for a registry token and a helper (helpers hold user/secret pairs only).
+ */
+export async function storeCredentials(
+  registry: string,
+  credential: RegistryCredential,
+  options: CredentialStoreOptions = {},
+): Promise<StoredCredential> {
+  const context = lookupContext(registryName(registry), options);
+  const key = credentialKey(context.registry);
+  const file = await configTarget(context);
+  const config = await readWritableConfig(file, context);
+  const helper = storeHelper(config.parsed, context);
+  if (helper !== undefined) {
+    if (credential.kind === 'registryToken') {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `store credentials ${context.registry}: a registry token cannot be stored through ${helperProgram(helper.name)}`,
+      );
+    }
+    const username = credential.kind === 'basic' ? credential.username : '<token>';
+    const secret = credential.kind === 'basic' ? credential.password : credential.identityToken;
+    await callHelper(context, helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: secret }));
+    const auths = config.parsed.auths;
+    if (auths !== undefined && Object.hasOwn(auths, key) && hasSecret(auths[key])) {
+      const { [key]: _dropped, ...rest } = auths;
+      await writeConfig(file, { ...config.raw, auths: rest }, context, 'store');
+    }
+    return { registry: context.registry, key, destination: helperProgram(helper.name) };
+  }
+  const entry: Record<string, string> = {};
+  if (credential.kind === 'basic') {
+    entry.auth = Buffer.from(`${credential.username}:${credential.password}`).toString('base64');
+  } else if (credential.kind === 'identityToken') {
+    entry.identitytoken = credential.identityToken;
+  } else {
+    entry.registrytoken = credential.registryToken;
+  }
+  await writeConfig(file, { ...config.raw, auths: { ...config.parsed.auths, [key]: entry } }, context, 'store');
+  return { registry: context.registry, key, destination: displayPath(file, context.homedir) };
+}
+
+/**
+ * Removes the credential for `registry` the way `docker logout` does: `erase` through the registry's `credHelpers`
+ * helper, else the `credsStore` helper, and the registry's inline `auths` entry from the docker config (docker's
+ * key and any other key naming the same host). A helper answering "credentials not found" and a missing file or
+ * entry are not errors: the result then lists fewer places (none when there was nothing to remove). Rejects with
+ * `ERR_LADING_AUTH` naming the file or helper when a helper fails or the file cannot be read or written.
+ */
+export async function eraseCredentials(
+  registry: string,
+  options: CredentialStoreOptions = {},
+): Promise<ErasedCredential> {
+  const context = lookupContext(registryName(registry), options);
+  const key = credentialKey(context.registry);
+  const file = await configTarget(context);
+  const config = await readWritableConfig(file, context);
+  const erasedFrom: string[] = [];
+  const helper = storeHelper(config.parsed, context);
+  if (helper !== undefined && (await callHelper(context, helper, 'erase', key))) {
+    erasedFrom.push(helperProgram(helper.name));
+  }
+  const auths = config.parsed.auths ?? {};
+  const hosts = context.registry === DockerHub.registry ? dockerHubHosts : new Set([context.registry]);
+  const keep = Object.entries(auths).filter(([name]) => name !== key && !hosts.has(keyHost(name) ?? ''));
+  if (keep.length !== Object.keys(auths).length) {
+    await writeConfig(file, { ...config.raw, auths: Object.fromEntries(keep) }, context, 'erase');
+    erasedFrom.push(displayPath(file, context.homedir));
+  }
+  return { registry: context.registry, erasedFrom };
+}
+
+function hasSecret(entry: AuthEntry | undefined): boolean {
+  return entry !== undefined && ['auth', 'password', 'identitytoken', 'registrytoken'].some((f) => f in entry);
+}
+
+/** The docker config to write: {@link dockerConfigPath}, through a symbolic link to its target. */
+async function configTarget(context: LookupContext): Promise<string> {
+  const file = dockerConfigPath(context);
+  try {
+    return await realpath(file);
+  } catch {
+    return file; // not there yet (or a dangling link: written as a file in its place)
+  }
+}
+
+/** The docker config as parsed (`{}` when missing) and as raw JSON, so unknown fields are written back as read. */
+async function readWritableConfig(
+  file: string,
+  context: LookupContext,
+): Promise<{ parsed: ConfigFile; raw: Record<string, unknown> }> {
+  const parsed = (await readConfig(file, displayPath(file, context.homedir), context.registry, context.signal)) ?? {};
+  return { parsed, raw: parsed as Record<string, unknown> };
+}
+
+/** The helper that holds the registry's secret, as `docker login` picks it: `credHelpers`, else `credsStore`. */
+function storeHelper(config: ConfigFile, context: LookupContext): { name: string; configuredBy: string } | undefined {
+  const shown = displayPath(dockerConfigPath(context), context.homedir);
+  const helper = lookupKey(config.credHelpers, context);
+  if (helper) return { name: helper, configuredBy: `credHelpers in ${shown}` };
+  if (config.credsStore) return { name: config.credsStore, configuredBy: `credsStore in ${shown}` };
+  return undefined;
+}
+
+/**
+ * Runs `docker-credential-<name> store|erase` with `input` on standard input. Resolves true when it succeeded,
+ * false when an erase found nothing; rejects with `ERR_LADING_AUTH` quoting the first line of its standard error.
+ */
+async function callHelper(
+  context: LookupContext,
+  helper: { name: string; configuredBy: string },
+  action: 'store' | 'erase',
+  input: string,
+): Promise<boolean> {
+  const program = helperProgram(helper.name);
+  const what = `${program} ${action} (${helper.configuredBy})`;
+  const fail = (reason: string, cause?: unknown): LadingError =>
+    credentialError(context.registry, `${what} ${reason}`, cause, action);
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(helper.name)) {
+    throw fail(`is not run: the helper name ${JSON.stringify(helper.name)} is invalid`);
+  }
+  const result = await spawnHelper(program, action, input, context);
+  context.signal?.throwIfAborted();
+  if (result.kind === 'missing') throw fail('failed: the helper is not on PATH');
+  if (result.kind === 'timeout') throw fail(`did not answer within ${context.helperTimeout} ms`);
+  if (result.kind === 'overflow') throw fail(`answered with more than ${maxHelperOutput} bytes`);
+  if (result.kind === 'error') throw fail('could not run', result.cause);
+  if (result.code === 0) return true;
+  if (action === 'erase' && /credentials not found/i.test(`${result.stdout}\n${result.stderr}`)) return false;
+  // Standard error only: a helper may echo its input (the secret) in what it prints on standard output.
+  const line = result.stderr.trim().split('\n')[0]?.slice(0, 200);
+  const status =
+    result.code === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with code ${result.code}`;
+  throw fail(`${status}${line ? `: ${line}` : ''}`);
+}
+
+/** Writes `config` to `file` with mode 0600 through a temporary file in the same folder, renamed into place. */
+async function writeConfig(
+  file: string,
+  config: Record<string, unknown>,
+  context: LookupContext,
+  operation: 'store' | 'erase',
+): Promise<void> {
+  const shown = displayPath(file, context.homedir);
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(temporary, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(temporary, 0o600); // the umask may have cleared bits, never added: this is for the record
+    await rename(temporary, file);
+  } catch (cause) {
+    await rm(temporary, { force: true }).catch(() => undefined);
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    throw credentialError(context.registry, `cannot write ${shown} (${code})`, cause, operation);
+  }
+}
+
 interface LookupContext {
   registry: string;
   repository: string | undefined;
@@ -270,10 +459,10 @@ function displayPath(file: string, home: string): string {
   return home !== '' && file.startsWith(home + sep) ? `~${file.slice(home.length)}` : file;
 }
 
-function credentialError(registry: string, reason: string, cause?: unknown): LadingError {
+function credentialError(registry: string, reason: string, cause?: unknown, operation = 'get'): LadingError {
   return new LadingError(
     ErrorCodes.auth,
-    `get credentials ${registry}: ${reason}`,
+    `${operation} credentials ${registry}: ${reason}`,
     cause === undefined ? {} : { cause },
   );
 }
@@ -382,7 +571,7 @@ async function runHelper(
     );
   }
   context.searched.push(program);
-  const result = await spawnHelper(program, credentialKey(context.registry), context);
+  const result = await spawnHelper(program, 'get', credentialKey(context.registry), context);
   context.signal?.throwIfAborted(); // an abort surfaces as the signal's reason, not as a helper failure
   const fail = (reason: string): LadingError => credentialError(context.registry, `${what} ${reason}`);
   if (result.kind === 'missing') throw fail('is not on PATH');
@@ -425,11 +614,16 @@ type HelperResult =
   | { kind: 'error'; cause: unknown };
 
 /** Spawns the helper, feeds stdin, collects bounded output; kills it on timeout or abort (the caller rethrows). */
-function spawnHelper(program: string, serverURL: string, context: LookupContext): Promise<HelperResult> {
+function spawnHelper(
+  program: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  context: Pick<LookupContext, 'env' | 'signal' | 'helperTimeout'>,
+): Promise<HelperResult> {
   const { signal } = context;
   signal?.throwIfAborted();
   return new Promise((settle) => {
-    const child = spawn(program, ['get'], { env: { ...context.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, [action], { env: { ...context.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const output = { stdout: '', stderr: '' };
     let outcome: HelperResult | undefined;
     const stop = (result: HelperResult): void => {
@@ -455,7 +649,7 @@ function spawnHelper(program: string, serverURL: string, context: LookupContext)
     }
     // A helper that exits without reading stdin makes the write fail with EPIPE: its exit status is what counts.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(serverURL);
+    child.stdin.end(input);
     child.on('error', (err: NodeJS.ErrnoException) => {
       outcome ??= err.code === 'ENOENT' ? { kind: 'missing' } : { kind: 'error', cause: err };
     });

@@ -60,10 +60,21 @@ export {
   createCredential,
   credentialProvider,
   dockerConfigPath,
+  eraseCredentials,
   findCredentials,
   noCredentialsMessage,
+  storeCredentials,
 } from './credentials.js';
-export type { CredentialOptions, CredentialSearch, RegistryCredential } from './credentials.js';
+export type {
+  CredentialOptions,
+  CredentialSearch,
+  CredentialStoreOptions,
+  ErasedCredential,
+  RegistryCredential,
+  StoredCredential,
+} from './credentials.js';
+export { checkCredentials, login, loginRegistry } from './login.js';
+export type { LoginOptions, LoginResult } from './login.js';
 export { MemoryStore } from './memory-store.js';
 export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
@@ -94,6 +105,8 @@ export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
 export { layerKind, loadArtifact } from './artifact/read.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
 export { pushArtifact, tagArtifact } from './artifact/push.js';
+export { deleteArtifact } from './artifact/delete.js';
+export type { DeleteResult, DeleteTarget } from './artifact/delete.js';
 export type { PushEvent, PushOptions, PushResult, TagOptions } from './artifact/push.js';
 export { DefaultPullLimits, pullArtifact } from './artifact/pull.js';
 export type { PullEvent, PullLimits, PullOptions, PullResult, PulledEntry } from './artifact/pull.js';

@@ -129,6 +129,16 @@ The summary is printed on standard output; progress goes to standard error.`;
         '<%= config.bin %> pull --file config/app.yaml --file config/certs ghcr.io/acme/config@sha256:4f1c… ./out',
     },
     {
+      description:
+        'Pull only if it was signed by the release workflow of acme/config (keyless, GitHub Actions); nothing is written otherwise.',
+      command:
+        '<%= config.bin %> pull --verify-issuer https://token.actions.githubusercontent.com --verify-subject https://github.com/acme/config/.github/workflows/release.yml@refs/heads/main ghcr.io/acme/config:v1 ./config',
+    },
+    {
+      description: 'Pull only if it was signed with this key (cosign.pub).',
+      command: '<%= config.bin %> pull --verify-key cosign.pub ghcr.io/acme/config:v1 ./config',
+    },
+    {
       description: 'Pull from a local OCI image layout, refusing anything over 100 MiB.',
       command: '<%= config.bin %> pull --max-total-size 100MiB oci:./layout:v1 ./out',
     },
@@ -195,6 +205,11 @@ The summary is printed on standard output; progress goes to standard error.`;
       ...(verification && { gate: verification.gate }),
       onEvent: (event) => {
         renderPullEvent(progress, event);
+        // The gate has passed when the manifest is resolved, before any layer is fetched: say so then, so the step
+        // lines read in the order things happened.
+        if (event.type === 'resolved') {
+          for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
+        }
       },
     });
     progress.finish();
@@ -214,7 +229,6 @@ The summary is printed on standard output; progress goes to standard error.`;
       bytes: pulled.bytes,
       ...(verification && { verified: verification.verified }),
     };
-    for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const resolved = pulled.index?.digest ?? digest;
     const pinned = opened.digest === undefined ? `${opened.display}@${resolved}` : opened.display;

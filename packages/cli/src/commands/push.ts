@@ -188,6 +188,16 @@ The manifest digest is printed on standard output; progress goes to standard err
   static override examples = [
     { description: 'Push a folder.', command: '<%= config.bin %> push ghcr.io/acme/config:v1 ./config' },
     {
+      description:
+        'Push a folder and sign it keyless (in GitHub Actions, with its OIDC token); tagged only once signed.',
+      command: '<%= config.bin %> push --sign ghcr.io/acme/config:v1 ./config',
+    },
+    {
+      description: 'Push and sign with a cosign key, its password from standard input.',
+      command:
+        'echo "$KEY_PASSWORD" | <%= config.bin %> push --sign --key cosign.key --key-password-stdin ghcr.io/acme/config:v1 ./config',
+    },
+    {
       description: 'Push a folder and a file under two tags, with a media type for the file.',
       command: '<%= config.bin %> push ghcr.io/acme/config:v1,latest ./config ./README.md:text/markdown',
     },
