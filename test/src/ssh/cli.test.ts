@@ -22,7 +22,14 @@ import type {
 import { statementFor } from '@lading/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { expectOK, expectVerificationRefused, json, ladingIn, type LadingTextRun } from '../cli-runner.js';
+import {
+  expectOK,
+  expectVerificationRefused,
+  json,
+  ladingIn,
+  runLadingAtTerminal,
+  type LadingTextRun,
+} from '../cli-runner.js';
 import { makeToolHome, run, testbed, waitFor } from '../testbed/index.js';
 import {
   allowedLine,
@@ -514,5 +521,123 @@ describe('lading key generate --type ssh-…: OpenSSH reads the keys', () => {
     const again = await lading(['key', 'generate', '--json', '--type', 'ssh-ed25519', '--output-key-prefix', prefix]);
     expectUsage(again, 'not overwritten');
     expect(await readFile(prefix, 'utf8')).toBe(before);
+  });
+});
+
+describe('passphrases asked at a terminal, never echoed', () => {
+  it('push --sign --ssh-key of an encrypted key asks for its passphrase; a wrong answer is exit 2, nothing pushed', async () => {
+    const name = repository('prompted');
+    const atTerminal = (answer: string) =>
+      runLadingAtTerminal(
+        ['push', '--no-progress', '--sign', '--ssh-key', aliceEncrypted.file, `${name}:v1`, 'notes.txt'],
+        {
+          cwd: work,
+          env,
+          answers: [answer],
+          prompt: 'Enter passphrase',
+        },
+      );
+    const wrong = await atTerminal('not the passphrase');
+    expect(wrong.code, wrong.screen).toBe(2);
+    expect(wrong.answered).toBe(1);
+    expect(wrong.screen).toContain('wrong passphrase');
+    expect(wrong.screen).not.toContain('not the passphrase');
+    expect(await catalog()).not.toContain(name.slice(host.length + 1));
+
+    const right = await atTerminal(passphrase);
+    expect(right.code, right.screen).toBe(0);
+    expect(right.screen).toContain(`Enter passphrase for ${aliceEncrypted.file}: `);
+    expect(right.screen).not.toContain(passphrase);
+    expectOK(
+      await lading(['verify', '--allowed-signers', allowed, '--verify-principal', principal, `${name}:v1`]),
+      'verify the prompted signature',
+    );
+  });
+
+  it('key generate --type ssh-ed25519 asks twice; the key opens with that passphrase', async () => {
+    const prefix = path.join(work, `gen-tty-${unique()}`);
+    const typed = await runLadingAtTerminal(
+      ['key', 'generate', '--type', 'ssh-ed25519', '--output-key-prefix', prefix],
+      {
+        cwd: work,
+        env,
+        answers: ['tty passphrase', 'tty passphrase'],
+        // Each question shows `Enter ` once (the first says passphrase twice).
+        prompt: 'Enter ',
+      },
+    );
+    expect(typed.code, typed.screen).toBe(0);
+    expect(typed.answered).toBe(2);
+    expect(typed.screen).not.toContain('tty passphrase');
+    expect((await run('ssh-keygen', ['-y', '-P', 'tty passphrase', '-f', prefix], { env, check: false })).code).toBe(0);
+    expect((await run('ssh-keygen', ['-y', '-P', '', '-f', prefix], { env, check: false })).code).not.toBe(0);
+  });
+});
+
+describe('the git anchor: push --git-commit, verify --require-signed-commit', () => {
+  let repo: string;
+  let gitEnv: NodeJS.ProcessEnv;
+  const git = async (args: string[]): Promise<string> =>
+    (await run('git', ['-C', repo, ...args], { env: gitEnv })).stdout.trim();
+  /** An empty commit, signed by `key` (gpg.format ssh) or unsigned; its id. */
+  const commit = async (message: string, key?: TestKey): Promise<string> => {
+    const sign = key ? ['-c', `user.signingkey=${key.file}`, 'commit', '-S'] : ['commit', '--no-gpg-sign'];
+    await git([...sign, '--allow-empty', '-q', '-m', message]);
+    return git(['rev-parse', 'HEAD']);
+  };
+
+  beforeAll(async () => {
+    gitEnv = { ...env, GIT_CONFIG_NOSYSTEM: '1' };
+    repo = path.join(work, `repo-${unique()}`);
+    await run('git', ['init', '-q', repo], { env: gitEnv });
+    await git(['config', 'user.name', 'Alice']);
+    await git(['config', 'user.email', principal]);
+    await git(['config', 'gpg.format', 'ssh']);
+  });
+
+  it('a commit signed by an allowed key is accepted; an unsigned one, or none recorded, is refused (exit 5)', async () => {
+    const signed = await commit('signed', alice);
+    const name = repository('git-signed');
+    await push(name, ['--sign', '--ssh-key', alice.file, '--git-commit', signed]);
+    const flags = ['--allowed-signers', allowed, '--verify-principal', principal];
+    const ok = await lading(['verify', '--json', ...flags, '--require-signed-commit', '--git-dir', repo, `${name}:v1`]);
+    expectOK(ok, 'verify --require-signed-commit');
+    expect(json<VerifyCommandResult>(ok).verified[0]).toMatchObject({ gitCommit: signed, gitCommitSigner: principal });
+
+    const unsigned = await commit('unsigned');
+    const other = repository('git-unsigned');
+    await push(other, ['--sign', '--ssh-key', alice.file, '--git-commit', unsigned]);
+    const refused = expectVerificationRefused(
+      await lading(['verify', '--json', ...flags, '--require-signed-commit', '--git-dir', repo, `${other}:v1`]),
+    );
+    expect(refused.message).toContain(unsigned);
+
+    const none = repository('git-none');
+    await push(none, ['--sign', '--ssh-key', alice.file]);
+    const noCommit = expectVerificationRefused(
+      await lading(['verify', '--json', ...flags, '--require-signed-commit', '--git-dir', repo, `${none}:v1`]),
+    );
+    expect(noCommit.message).toContain('records no git commit');
+    // Without --require-signed-commit the commit is not checked.
+    expectOK(await lading(['verify', ...flags, `${other}:v1`]), 'verify without the anchor');
+  });
+
+  it('--git-commit that is not a full commit id is a usage error before the upload', async () => {
+    const name = repository('git-bad');
+    expectUsage(
+      await lading([
+        'push',
+        '--json',
+        '--sign',
+        '--ssh-key',
+        alice.file,
+        '--git-commit',
+        'HEAD',
+        `${name}:v1`,
+        'notes.txt',
+      ]),
+      'ssh signer',
+    );
+    expect(await catalog()).not.toContain(name.slice(host.length + 1));
   });
 });
