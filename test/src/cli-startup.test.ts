@@ -1,9 +1,9 @@
 // What the `lading` binary loads at start-up: a command imports only what it needs (docs/cli.md, "Start-up").
 // `lading version` and `lading --help` load no command module but version's and neither @lading/core nor
-// @lading/sigstore; `ls`, `cat` and `pull` without a --verify-* flag load @lading/core but not @lading/sigstore nor
-// sigstore-js; with --verify-key they do (the control that proves the probe sees them). The probe is a module hook
-// (node:module registerHooks) preloaded with --import into the real child process, recording every file URL the
-// process loads: behaviour, not timing.
+// @lading/sigstore; `ls`, `cat` and `pull` without a verification flag load @lading/core but not @lading/sigstore,
+// sigstore-js nor @lading/ssh; with --verify-key they load sigstore, with --allowed-signers @lading/ssh only (the
+// controls that prove the probe sees them). The probe is a module hook (node:module registerHooks) preloaded with
+// --import into the real child process, recording every file URL the process loads: behaviour, not timing.
 
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,6 +54,8 @@ async function loaded(args: readonly string[]): Promise<{ code: number | null; s
 
 const sigstorePackages = (modules: string[]): string[] =>
   modules.filter((m) => m.startsWith('packages/sigstore/') || /node_modules\/(@sigstore|sigstore)\//.test(m));
+const sshPackage = (modules: string[]): string[] =>
+  modules.filter((m) => m.startsWith('packages/ssh/') || m.includes('node_modules/bcrypt-pbkdf/'));
 const corePackage = (modules: string[]): string[] =>
   modules.filter((m) => m.startsWith('packages/core/') && !m.endsWith('package.json'));
 const commandModules = (modules: string[]): string[] =>
@@ -97,13 +99,38 @@ describe('start-up: a command loads only what it needs', () => {
     ['ls (registry)', () => ['ls', registryRef], ['ls', 'pull']],
     ['cat (registry)', () => ['cat', registryRef, 'app.conf'], ['cat', 'pull']],
     ['pull (registry)', () => ['pull', '--no-progress', registryRef, path.join(work, `out-${runs}`)], ['pull']],
-  ])('%s without a --verify-* flag does not load @lading/sigstore nor sigstore-js', async (_name, args, commands) => {
-    const run = await loaded(args());
-    expect(run.stderr).not.toContain('Error');
-    expect(run.code).toBe(0);
-    expect(corePackage(run.modules).length).toBeGreaterThan(0);
+  ])(
+    '%s without a verification flag does not load @lading/sigstore, sigstore-js nor @lading/ssh',
+    async (_name, args, commands) => {
+      const run = await loaded(args());
+      expect(run.stderr).not.toContain('Error');
+      expect(run.code).toBe(0);
+      expect(corePackage(run.modules).length).toBeGreaterThan(0);
+      expect(sigstorePackages(run.modules)).toEqual([]);
+      expect(sshPackage(run.modules)).toEqual([]);
+      expect(commandModules(run.modules).sort()).toEqual(commands.map((c) => `packages/cli/dist/commands/${c}.js`));
+    },
+  );
+
+  it('pull --allowed-signers loads @lading/ssh (the probe sees it) and not @lading/sigstore; refuses the unsigned artifact', async () => {
+    const allowed = path.join(work, 'allowed_signers');
+    await writeFile(
+      allowed,
+      'alice@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n',
+    );
+    const run = await loaded([
+      'pull',
+      '--no-progress',
+      '--allowed-signers',
+      allowed,
+      '--verify-principal',
+      'alice@example.com',
+      registryRef,
+      path.join(work, 'refused-ssh'),
+    ]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.modules).toContain('packages/ssh/dist/index.js');
     expect(sigstorePackages(run.modules)).toEqual([]);
-    expect(commandModules(run.modules).sort()).toEqual(commands.map((c) => `packages/cli/dist/commands/${c}.js`));
   });
 
   it('pull --verify-key loads @lading/sigstore (the probe sees it) and refuses the unsigned artifact', async () => {

@@ -13,6 +13,7 @@ import {
   type PullOptions,
   type Signer,
   type VerifiedSignature,
+  type Verifier,
 } from '@lading/core';
 // Types only: @lading/sigstore (and sigstore-js under it) is imported where a signer or verifier is built, so a
 // command given no signing or --verify-* flag never loads it (start-up: `lading pull` of a small artifact).
@@ -28,6 +29,17 @@ import * as Flags from '@oclif/core/flags';
 import { readPassword } from './base-command.js';
 import { canPrompt, promptSecret } from './prompt.js';
 import { checkIdentityToken, identityTokenFromFlag } from './sign-preconditions.js';
+import {
+  anyOf,
+  checkSshSigningFlags,
+  createSshSignerFromFlags,
+  createSshVerifierFromFlags,
+  sshSigningFlags,
+  sshVerificationFlags,
+  wantsSshSigner,
+  type SshSigningFlagValues,
+  type SshVerificationFlagValues,
+} from './ssh-flags.js';
 
 const signingGroup = 'SIGNING';
 const verifyGroup = 'VERIFICATION';
@@ -37,9 +49,10 @@ export const CosignPasswordEnv = 'COSIGN_PASSWORD';
 
 /**
  * Flags choosing how to sign: a cosign key file (`--key`), else keyless (an OIDC identity token for Fulcio, Rekor
- * and/or a timestamp authority from a signing config or URLs). Used by `push --sign` and `sign`.
+ * and/or a timestamp authority from a signing config or URLs), or an SSH key (ssh-flags.ts). Used by `push --sign`,
+ * `sign` and `attest`.
  */
-export const signingFlags = {
+const sigstoreSigningFlags = {
   key: Flags.string({
     helpGroup: signingGroup,
     description:
@@ -101,8 +114,11 @@ export const signingFlags = {
   }),
 };
 
+/** The Sigstore and SSH signing flags. */
+export const signingFlags = { ...sigstoreSigningFlags, ...sshSigningFlags };
+
 /** The parsed {@link signingFlags}. */
-export interface SigningFlagValues {
+export interface SigningFlagValues extends SshSigningFlagValues {
   key?: string | undefined;
   'key-password-stdin'?: boolean | undefined;
   'identity-token'?: string | undefined;
@@ -136,9 +152,22 @@ export interface SignerContext {
  * fetched once now; a browser login gets it instead with `--oidc-browser`, or when there is no ambient token and
  * standard input is a terminal. The token is checked now (sign-preconditions.ts: a JWT with issuer and subject,
  * not expired; `--identity-token` naming no file and not a JWT is a usage error).
+ * With `--ssh-key` or `--ssh-agent`: an SSH signer instead (ssh-flags.ts), and any Sigstore flag is a usage error.
  * Throws `ERR_LADING_USAGE` for unreadable files, a wrong password or bad URLs, `ERR_LADING_AUTH` for no token.
  */
 export async function createSignerFromFlags(flags: SigningFlagValues, context: SignerContext): Promise<Signer> {
+  checkSshSigningFlags(flags);
+  if (wantsSshSigner(flags)) {
+    const given = flags as Record<string, unknown>;
+    const sigstoreFlags = Object.keys(sigstoreSigningFlags).filter(
+      (name) => given[name] !== undefined && given[name] !== false,
+    );
+    return createSshSignerFromFlags(flags, {
+      stdinTaken: context.stdinTaken,
+      sigstoreFlags,
+      ...(context.env === undefined ? {} : { env: context.env }),
+    });
+  }
   const {
     ambientIdentityToken,
     hasAmbientIdentityToken,
@@ -272,9 +301,9 @@ async function keyTlogFromFlags(flags: SigningFlagValues): Promise<KeySignerOpti
  * Flags that make `pull`, `ls` and `cat` require a valid signature before any content is read: trusted keys, or
  * a keyless identity (exact or by regular expression, optionally with the Fulcio extensions a GitHub Actions
  * certificate carries: repository, signer workflow, source ref and digest) checked against a trusted root, and the
- * minimum evidence (log entries, timestamps, SCTs).
+ * minimum evidence (log entries, timestamps, SCTs). The SSH flags (`--allowed-signers`…) are in ssh-flags.ts.
  */
-export const verificationFlags = {
+const sigstoreVerificationFlags = {
   'verify-key': Flags.string({
     helpGroup: verifyGroup,
     multiple: true,
@@ -363,8 +392,11 @@ export const verificationFlags = {
   }),
 };
 
+/** The Sigstore and SSH verification flags. */
+export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags };
+
 /** The parsed {@link verificationFlags}. */
-export interface VerificationFlagValues {
+export interface VerificationFlagValues extends SshVerificationFlagValues {
   'verify-key'?: string[] | undefined;
   'verify-issuer'?: string | undefined;
   'verify-issuer-regexp'?: string | undefined;
@@ -396,13 +428,41 @@ export interface Verification {
  * Keys, files and regular expressions are read and checked now (`ERR_LADING_USAGE`, also for the certificate
  * extension flags without `--verify-issuer`/`--verify-subject`, and for thresholds or `--trusted-root` with nobody
  * to trust); a read through the gate then fails with `ERR_LADING_VERIFICATION` (exit 5) unless a signature satisfies
- * the policy, extensions and thresholds included. `warn` receives the `--verify-unsafe` warning.
+ * the policy, extensions and thresholds included. `warn` receives the `--verify-unsafe` warning. With
+ * `--allowed-signers` (ssh-flags.ts) an SSH signature allowed for a `--verify-principal` also satisfies it: any one
+ * of the authorities given suffices. `options.git` (verify `--require-signed-commit`) adds the SSH git anchor.
  */
 export async function createVerificationFromFlags(
   flags: VerificationFlagValues,
   warn: (message: string) => void,
-  options: { predicateType?: string } = {},
+  options: { predicateType?: string; git?: { gitDir: string } } = {},
 ): Promise<Verification | undefined> {
+  const ssh = await createSshVerifierFromFlags(flags, options);
+  const sigstore = await createSigstoreVerifierFromFlags(flags, warn, options, ssh !== undefined);
+  const verifiers = [...(sigstore === undefined ? [] : [sigstore]), ...(ssh === undefined ? [] : [ssh])];
+  if (verifiers.length === 0) return undefined;
+  const verification: Verification = {
+    verified: [],
+    gate: signatureGate({
+      verifiers: [anyOf(verifiers)],
+      onVerified: (signatures) => {
+        verification.verified.push(...signatures);
+      },
+    }),
+  };
+  return verification;
+}
+
+/**
+ * The Sigstore verifier of the `--verify-*` flags, or undefined when they name nobody to trust. `sshGiven`: an SSH
+ * authority is given too, so thresholds or `--trusted-root` alone still name nobody Sigstore should trust.
+ */
+async function createSigstoreVerifierFromFlags(
+  flags: VerificationFlagValues,
+  warn: (message: string) => void,
+  options: { predicateType?: string },
+  sshGiven: boolean,
+): Promise<Verifier | undefined> {
   const keyFiles = flags['verify-key'] ?? [];
   const identity: CertificateIdentity = {};
   if (flags['verify-issuer'] !== undefined) identity.issuer = flags['verify-issuer'];
@@ -437,7 +497,7 @@ export async function createVerificationFromFlags(
     if (alone !== undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        `--${alone}: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)`,
+        `--${alone}: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)${sshGiven ? '; it does not apply to SSH signatures' : ''}`,
       );
     }
     return undefined;
@@ -463,17 +523,7 @@ export async function createVerificationFromFlags(
       ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),
     };
   }
-  const verifier = createSigstoreVerifier(policy);
-  const verification: Verification = {
-    verified: [],
-    gate: signatureGate({
-      verifiers: [verifier],
-      onVerified: (signatures) => {
-        verification.verified.push(...signatures);
-      },
-    }),
-  };
-  return verification;
+  return createSigstoreVerifier(policy);
 }
 
 /**
@@ -563,7 +613,12 @@ export function describeVerified(signature: VerifiedSignature): string {
       : `key ${signature.keyHint ?? 'unknown'}`;
   const repository = signature.extensions?.sourceRepositoryURI;
   const from = repository === undefined ? '' : `, repository ${repository}`;
-  return `Verified signature by ${who}${from}, referrer ${signature.referrer}`;
+  // SSH: the principal alone does not say which key; the fingerprint is what ssh-keygen -l and ssh-add -l show.
+  const key =
+    signature.verifier === 'ssh'
+      ? ` (${signature.keyType ?? 'ssh'} key ${signature.keyHint ?? 'unknown'}, namespace ${signature.namespace ?? 'unknown'})`
+      : '';
+  return `Verified signature by ${who}${key}${from}, referrer ${signature.referrer}`;
 }
 
 /** True for a PEM private key that needs a password: cosign's, encrypted PKCS#8, or OpenSSL's legacy encryption. */

@@ -7,6 +7,8 @@ export { createSshSigner } from './signer.js';
 export type { SshSigner, SshSignerOptions } from './signer.js';
 export { createSshVerifier, SSHVerifierName } from './verifier.js';
 export type { SshVerifierPolicy, SSHVerifiedSignature } from './verifier.js';
+export { generateSshKeyPair } from './generate.js';
+export type { GeneratedSshKeyPair, GenerateSshKeyPairOptions } from './generate.js';
 export { PassphraseEnvironmentVariable, readPrivateKey } from './private-key.js';
 export type { PassphraseSource, ReadPrivateKeyOptions, SSHPrivateKey } from './private-key.js';
 export { fingerprintOf, formatPublicKey, parsePublicKey, parsePublicKeyLine, SSHKeyTypes } from './keys.js';

@@ -26,7 +26,7 @@ export class Attest extends RegistryCommand<typeof Attest> {
     'Attest to an artifact (provenance, SBOM…), with a key or keyless, and attach it as a referrer.';
   static override description = `Resolves the reference to its manifest and signs an in-toto statement about the manifest digest, with the predicate read from --predicate and the predicate type --type names, as cosign attest does: a Sigstore bundle attached as an OCI referrer, which cosign verify-attestation and lading verify --attestation-type accept.
 
-Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --insecure-ignore-tlog), else keyless, with the signing flags and defaults of lading sign (an OIDC identity token for a Fulcio certificate, a Rekor entry and/or a timestamp). The predicate must be a JSON object (cosign verify-attestation reads no other). The attestation's referrer digest is printed on standard output.`;
+Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --insecure-ignore-tlog), with --ssh-key or --ssh-agent (an SSHSIG over the statement, which lading verify --allowed-signers --attestation-type accepts), else keyless, with the signing flags and defaults of lading sign (an OIDC identity token for a Fulcio certificate, a Rekor entry and/or a timestamp). The predicate must be a JSON object (cosign verify-attestation reads no other). The attestation's referrer digest is printed on standard output.`;
 
   static override examples = [
     {
@@ -38,6 +38,11 @@ Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --i
       description:
         'Attach a CycloneDX SBOM keylessly in CI (identity token from SIGSTORE_ID_TOKEN, GitHub Actions or Buildkite).',
       command: '<%= config.bin %> attest --predicate sbom.cdx.json --type cyclonedx ghcr.io/acme/config@sha256:4f1c…',
+    },
+    {
+      description: 'Attach SLSA provenance signed with an SSH key (the statement and its SSHSIG).',
+      command:
+        '<%= config.bin %> attest --ssh-key ~/.ssh/id_ed25519 --predicate provenance.json --type slsaprovenance1 ghcr.io/acme/config:v1',
     },
   ];
 

@@ -63,6 +63,11 @@ With --json, the content is not written: the JSON describes the verified file in
       description: 'Check a file without printing it.',
       command: '<%= config.bin %> cat --json ghcr.io/acme/config:v1 config/app.yaml',
     },
+    {
+      description: 'Print a file only if an SSH key allowed for alice@example.com signed the artifact.',
+      command:
+        '<%= config.bin %> cat --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1 config/app.yaml',
+    },
   ];
 
   static override args = {

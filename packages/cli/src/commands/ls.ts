@@ -60,6 +60,11 @@ Artifacts pushed by other tools have no table of contents: their file layers are
       command: '<%= config.bin %> ls -l ghcr.io/acme/config:v1',
     },
     { description: 'List a local OCI image layout as JSON.', command: '<%= config.bin %> ls --json oci:./layout:v1' },
+    {
+      description: 'List only if an SSH key allowed for alice@example.com signed it.',
+      command:
+        '<%= config.bin %> ls --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1',
+    },
   ];
 
   static override args = {

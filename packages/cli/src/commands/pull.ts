@@ -142,6 +142,11 @@ The summary is printed on standard output; progress goes to standard error.`;
       description: 'Pull from a local OCI image layout, refusing anything over 100 MiB.',
       command: '<%= config.bin %> pull --max-total-size 100MiB oci:./layout:v1 ./out',
     },
+    {
+      description: 'Pull only if an SSH key allowed for alice@example.com signed it.',
+      command:
+        '<%= config.bin %> pull --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1 ./config',
+    },
   ];
 
   static override args = {

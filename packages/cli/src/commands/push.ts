@@ -97,6 +97,11 @@ const carriedSigningFlags = [
   'tsa-url',
   'oidc-issuer',
   'oidc-client-id',
+  'ssh-key',
+  'ssh-key-fingerprint',
+  'ssh-namespace',
+  'ssh-certificate',
+  'git-commit',
 ] as const;
 
 /**
@@ -121,7 +126,7 @@ function signCommand(flags: Record<string, unknown>, tags: readonly string[], re
     const value = given(name);
     if (value !== undefined) words.push(`--${name}`, value);
   }
-  for (const name of ['key-password-stdin', 'tlog-upload', 'oidc-browser']) {
+  for (const name of ['key-password-stdin', 'tlog-upload', 'oidc-browser', 'ssh-agent']) {
     if (flags[name] === true) words.push(`--${name}`);
   }
   const token = given('identity-token');
@@ -211,6 +216,15 @@ The manifest digest is printed on standard output; progress goes to standard err
       command: '<%= config.bin %> push oci:./layout:v1 ./config',
     },
     {
+      description: 'Push and sign with an SSH key (passphrase from LADING_SSH_PASSPHRASE, else asked at a terminal).',
+      command: '<%= config.bin %> push --sign --ssh-key ~/.ssh/id_ed25519 ghcr.io/acme/config:v1 ./config',
+    },
+    {
+      description: 'Push and sign with a key held by ssh-agent, recording the git commit built from.',
+      command:
+        '<%= config.bin %> push --sign --ssh-agent --ssh-key-fingerprint SHA256:… --git-commit "$(git rev-parse HEAD)" ghcr.io/acme/config:v1 ./config',
+    },
+    {
       description: 'Push in CI with a token read from standard input, and keep the digest.',
       command:
         'digest=$(echo "$TOKEN" | <%= config.bin %> push -u ci --password-stdin registry.example.com/acme/config:v1 ./config)',
@@ -262,7 +276,7 @@ The manifest digest is printed on standard output; progress goes to standard err
     sign: Flags.boolean({
       helpGroup: 'SIGNING',
       description:
-        'Sign the manifest (cosign 3 bundle) and attach the signature as a referrer, with --key, else keyless: pushed by digest, signed, and only then tagged.',
+        'Sign the manifest and attach the signature as a referrer: a cosign 3 bundle with --key, else keyless, or an SSH signature with --ssh-key/--ssh-agent. Pushed by digest, signed, and only then tagged.',
     }),
     ...signingFlags,
   };
@@ -290,7 +304,10 @@ The manifest digest is printed on standard output; progress goes to standard err
       (name) => (flags as Record<string, unknown>)[name] !== undefined,
     );
     if (signingGiven && !flags.sign) {
-      throw new LadingError(ErrorCodes.usage, 'push: the signing flags (--key, --identity-token, …) need --sign');
+      throw new LadingError(
+        ErrorCodes.usage,
+        'push: the signing flags (--key, --identity-token, --ssh-key, …) need --sign',
+      );
     }
     const client = await this.registryClient();
     // Built before the push: a wrong key password fails before anything is uploaded.

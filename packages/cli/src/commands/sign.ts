@@ -62,7 +62,7 @@ interface ToSign {
 /** `lading sign`: signs an artifact already in a registry or layout and attaches the signature as a referrer. */
 export class Sign extends RegistryCommand<typeof Sign> {
   static override summary = 'Sign an artifact that is already pushed, and attach the signature as a referrer.';
-  static override description = `Resolves the reference to its manifest, signs the manifest digest (a cosign 3 Sigstore bundle: DSSE over an in-toto statement) with --key or keyless, and attaches the bundle as an OCI referrer of the manifest, where cosign verify and lading pull --verify-* find it.
+  static override description = `Resolves the reference to its manifest, signs the manifest digest (a cosign 3 Sigstore bundle: DSSE over an in-toto statement) with --key or keyless, and attaches the bundle as an OCI referrer of the manifest, where cosign verify and lading pull --verify-* find it. With --ssh-key or --ssh-agent, the signature is an SSHSIG over the in-toto statement instead (statement.json and statement.json.sig, which ssh-keygen -Y verify checks and lading pull --allowed-signers requires).
 
 For a multi-platform artifact (an image index), only the index is signed, as cosign does; with --recursive, every manifest the index lists (and those of nested indexes) is signed too, each signature a referrer of its own manifest.
 
@@ -82,6 +82,14 @@ The signature's referrer digest is printed on standard output (one line per sign
     {
       description: 'Sign an artifact pushed by digest, then point v1 at it.',
       command: '<%= config.bin %> sign --key cosign.key --tag v1 ghcr.io/acme/config@sha256:4f1c…',
+    },
+    {
+      description: 'Sign with an SSH key: an SSHSIG that ssh-keygen -Y verify checks (namespace lading).',
+      command: '<%= config.bin %> sign --ssh-key ~/.ssh/id_ed25519 ghcr.io/acme/config:v1',
+    },
+    {
+      description: 'Sign with the one key ssh-agent holds with this fingerprint.',
+      command: '<%= config.bin %> sign --ssh-agent --ssh-key-fingerprint SHA256:… ghcr.io/acme/config:v1',
     },
     {
       description: 'Sign a multi-platform artifact: the index and each platform manifest.',

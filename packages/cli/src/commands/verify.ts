@@ -56,7 +56,7 @@ export function describeVerifiedLong(signature: VerifiedSignature, about: Record
 /** `lading verify`: checks an artifact's signatures against the `--verify-*` flags without reading its content. */
 export class Verify extends RegistryCommand<typeof Verify> {
   static override summary = 'Verify the signatures of an artifact without reading its content.';
-  static override description = `Resolves the reference to its manifest, lists its referrers and requires a Sigstore signature satisfying the --verify-* flags (at least one of them is required), exactly as pull, ls and cat do before reading; nothing else is read.
+  static override description = `Resolves the reference to its manifest, lists its referrers and requires a signature satisfying the verification flags (at least one authority is required: Sigstore --verify-* flags, or an SSH allowed_signers file with --allowed-signers and --verify-principal; when several are given, any one suffices), exactly as pull, ls and cat do before reading; nothing else is read.
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
@@ -72,6 +72,16 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       command:
         "<%= config.bin %> verify --verify-issuer https://token.actions.githubusercontent.com --verify-subject-regexp 'https://github\\.com/acme/config/.*' ghcr.io/acme/config:v1",
     },
+    {
+      description: 'Verify an SSH signature against an allowed_signers file, as ssh-keygen -Y verify would.',
+      command:
+        '<%= config.bin %> verify --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1',
+    },
+    {
+      description: 'Also require that the recorded git commit exists here and is signed by an allowed key.',
+      command:
+        '<%= config.bin %> verify --allowed-signers allowed_signers --verify-principal alice@example.com --require-signed-commit --git-dir . ghcr.io/acme/config:v1',
+    },
   ];
 
   static override args = {
@@ -84,6 +94,17 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
   static override flags = {
     platform: platformFlag,
     ...verificationFlags,
+    'require-signed-commit': Flags.boolean({
+      helpGroup: 'VERIFICATION',
+      description:
+        'With --allowed-signers: the SSH signature must record a git commit (push --ssh-key --git-commit) that exists in --git-dir and whose own SSH signature the same allowed_signers file allows for a --verify-principal.',
+    }),
+    'git-dir': Flags.string({
+      helpGroup: 'VERIFICATION',
+      description:
+        'With --require-signed-commit: the git repository (work tree or bare) holding the commit. Default: the current folder.',
+      dependsOn: ['require-signed-commit'],
+    }),
     'attestation-type': Flags.string({
       helpGroup: 'VERIFICATION',
       description: `Require an attestation of this predicate type instead of a signature: a URI, or one of cosign's names: ${Object.keys(AttestationTypes).join(', ')}.`,
@@ -93,15 +114,14 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
   override async run(): Promise<VerifyCommandResult> {
     const { flags, args } = this;
     const type = flags['attestation-type'];
-    const verification = await createVerificationFromFlags(
-      flags,
-      (message) => this.warn(message),
-      type === undefined ? {} : { predicateType: predicateTypeFor(type, '--attestation-type') },
-    );
+    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message), {
+      ...(type === undefined ? {} : { predicateType: predicateTypeFor(type, '--attestation-type') }),
+      ...(flags['require-signed-commit'] ? { git: { gitDir: flags['git-dir'] ?? '.' } } : {}),
+    });
     if (verification === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], or --verify-unsafe',
+        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
       );
     }
     const client = await this.registryClient();
