@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { attributeError, ErrorCodes, fileSystemError, LadingError, isLadingError } from './errors.js';
-export type { LadingErrorCode, LadingErrorOptions } from './errors.js';
+export type { LadingErrorCode, LadingErrorOptions, RegistryErrorDetail } from './errors.js';
 export * from './media-types.js';
 export { checkDescriptor, parseManifest, successors } from './descriptor.js';
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from './descriptor.js';

@@ -326,6 +326,7 @@ export class RegistryHTTP {
           throw new LadingError(
             ErrorCodes.auth,
             `${method} ${redactURL(url)}: 401 without a WWW-Authenticate challenge`,
+            { status: 401 },
           );
         }
         if (auth) this.authenticator.invalidate(registry.host);

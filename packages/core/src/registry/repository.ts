@@ -22,7 +22,7 @@ import {
   MediaTypeImageIndex,
 } from '../media-types.js';
 import { dialHost } from '../reference.js';
-import { statusError } from './errors.js';
+import { notFoundError, statusError } from './errors.js';
 import { discardBody, responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
 import { backoffDelay, isTransientError, wait } from './retry.js';
 
@@ -300,7 +300,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       ...this.signalOf(options),
     });
     await res.body.dump().catch(() => undefined);
-    if (res.status === 404) throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
+    if (res.status === 404) throw new LadingError(ErrorCodes.notFound, `${where}: not found`, { status: 404 });
     if (res.status !== 200) throw await statusError(where, res);
     const digest = responseHeader(res, HeaderContentDigest);
     const size = Number(responseHeader(res, 'content-length'));
@@ -330,10 +330,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       headers: { accept: accept.join(', ') },
       ...this.signalOf(options),
     });
-    if (res.status === 404) {
-      discardBody(res);
-      throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
-    }
+    if (res.status === 404) throw await notFoundError(where, res);
     if (res.status !== 200) throw await statusError(where, res);
     const announced = Number(responseHeader(res, 'content-length'));
     if (Number.isFinite(announced) && announced > this.limit) {
@@ -740,10 +737,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       await res.body.dump().catch(() => undefined);
       return;
     }
-    if (res.status === 404) {
-      await res.body.dump().catch(() => undefined);
-      throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
-    }
+    if (res.status === 404) throw await notFoundError(where, res);
     throw await statusError(where, res);
   }
 
@@ -787,10 +781,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
     if (options?.last) url.searchParams.set('last', options.last);
     const tags: string[] = [];
     for await (const { res, bytes } of this.pages(url, where, options)) {
-      if (res.status === 404) {
-        discardBody(res);
-        throw new LadingError(ErrorCodes.notFound, `${where}: repository not found`);
-      }
+      if (res.status === 404) throw await notFoundError(where, res, 'repository not found');
       if (res.status !== 200) throw await statusError(where, res);
       const doc = parseJSON(bytes, where) as { tags?: unknown };
       if (doc.tags === null || doc.tags === undefined) continue;
