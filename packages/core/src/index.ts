@@ -41,7 +41,8 @@ export { DiagnosticsChannels, RegistryHTTP, redactURL, responseHeader } from './
 export type { RegistryHTTPOptions, RegistryRequest, RegistryResponse, TransportOptions } from './registry/http.js';
 export { DefaultRetryPolicy } from './registry/retry.js';
 export type { RetryPolicy } from './registry/retry.js';
-export { RemoteRepository, referrersTag } from './registry/repository.js';
+export { RemoteRepository } from './registry/repository.js';
+export { referrersTag } from './registry/referrers.js';
 export type { FetchedManifest, RangeResult, RemoteRepositoryOptions } from './registry/repository.js';
 export { RegistryClient } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';
