@@ -43,6 +43,7 @@ export { DefaultRetryPolicy } from './registry/retry.js';
 export type { RetryPolicy } from './registry/retry.js';
 export { RemoteRepository } from './registry/repository.js';
 export { referrersTag } from './registry/referrers.js';
+export type { RemoteReferrersOptions } from './registry/referrers.js';
 export type { FetchedManifest, RangeResult, RemoteRepositoryOptions } from './registry/repository.js';
 export { RegistryClient } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';

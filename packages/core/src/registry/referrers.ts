@@ -46,8 +46,26 @@ export interface ReferrerManifests {
   delete(desc: Descriptor, options?: CallOptions): Promise<void>;
 }
 
+/** Options of `RemoteRepository.referrers`. */
+export interface RemoteReferrersOptions extends ReferrersOptions {
+  /**
+   * Called once with the number of fallback index entries whose artifact type stayed unknown because the
+   * `maxFallbackReads` bound was reached (never called when every entry was resolved). With `artifactType` set,
+   * those entries are left out of the result; without it they are returned as listed.
+   */
+  onUnresolved?: (entries: number) => void;
+}
+
+/** Default of {@link ReferrersStepOptions.maxFallbackReads}: half the verification gate's request budget. */
+export const DefaultMaxFallbackReads = 64;
+
 /** Options of {@link Referrers}. */
 export interface ReferrersStepOptions {
+  /**
+   * Manifests read at most per fallback listing to learn the artifact type of entries that state none (see
+   * `RemoteRepositoryOptions.maxFallbackReads`). Default {@link DefaultMaxFallbackReads}.
+   */
+  maxFallbackReads?: number;
   /** `auto` (probe once), `api` or `fallback`; see `RemoteRepositoryOptions.referrers`. Default `auto`. */
   mode?: 'auto' | 'api' | 'fallback';
   /** After updating a fallback index, delete the one it replaced. Default false. */
@@ -103,7 +121,7 @@ export class Referrers {
    * `artifactType` (cosign writes `application/vnd.oci.empty.v1+json` and no annotations) are resolved by opening
    * the referrer manifest.
    */
-  async list(subject: Descriptor, options?: ReferrersOptions): Promise<Descriptor[]> {
+  async list(subject: Descriptor, options?: RemoteReferrersOptions): Promise<Descriptor[]> {
     const where = `list referrers ${this.ctx.name}@${subject.digest}`;
     parseDigest(subject.digest);
     let found: Descriptor[] | undefined;
@@ -172,32 +190,56 @@ export class Referrers {
     return result;
   }
 
-  private async fromFallback(subject: Descriptor, where: string, options?: ReferrersOptions): Promise<Descriptor[]> {
+  /**
+   * The fallback index's entries, each digest once (the first listing wins). Entries without a usable artifact type
+   * (cosign writes `application/vnd.oci.empty.v1+json`) are resolved by reading their manifest, at most
+   * `maxFallbackReads` of them, so a hostile index cannot buy one GET per entry before any caller's budget applies;
+   * the rest are returned as listed (or left out under an `artifactType` filter) and counted to `onUnresolved`.
+   * Entries whose manifest is gone are stale and dropped.
+   */
+  private async fromFallback(
+    subject: Descriptor,
+    where: string,
+    options?: RemoteReferrersOptions,
+  ): Promise<Descriptor[]> {
     const { index } = await this.fallbackIndex(subject, where, options);
+    const maxReads = this.options.maxFallbackReads ?? DefaultMaxFallbackReads;
+    const seen = new Set<string>();
     const out: Descriptor[] = [];
+    let reads = 0;
+    let unresolved = 0;
     for (const entry of index.manifests) {
-      if (!entry.artifactType || entry.artifactType === MediaTypeEmptyJSON) {
-        // cosign (go-containerregistry) writes empty-typed entries with no annotations: ask the manifest itself.
-        try {
-          const { bytes } = await this.manifests.fetchManifest(entry.digest, {
-            ...signalOf(options),
-            mediaType: entry.mediaType,
-          });
-          const parsed = parseManifest(bytes, entry.mediaType, where);
-          const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
-          const resolved: Descriptor = { ...entry };
-          const type = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
-          if (type) resolved.artifactType = type;
-          if (!entry.annotations && doc.annotations) resolved.annotations = doc.annotations;
-          out.push(resolved);
-        } catch (error) {
-          if (error instanceof LadingError && error.code === ErrorCodes.notFound) continue; // stale entry
-          throw error;
-        }
-      } else {
+      if (seen.has(entry.digest)) continue;
+      seen.add(entry.digest);
+      if (entry.artifactType && entry.artifactType !== MediaTypeEmptyJSON) {
         out.push(entry);
+        continue;
+      }
+      if (reads >= maxReads) {
+        unresolved++;
+        if (!options?.artifactType) out.push(entry);
+        continue;
+      }
+      reads++;
+      // cosign (go-containerregistry) writes empty-typed entries with no annotations: ask the manifest itself.
+      try {
+        const { bytes } = await this.manifests.fetchManifest(entry.digest, {
+          ...signalOf(options),
+          mediaType: entry.mediaType,
+        });
+        const parsed = parseManifest(bytes, entry.mediaType, where);
+        const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
+        const resolved: Descriptor = { ...entry };
+        const type = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
+        if (type) resolved.artifactType = type;
+        if (!entry.annotations && doc.annotations) resolved.annotations = doc.annotations;
+        out.push(resolved);
+      } catch (error) {
+        if (error instanceof LadingError && error.code === ErrorCodes.notFound) continue; // stale entry
+        throw error;
       }
     }
+    if (unresolved > 0) options?.onUnresolved?.(unresolved);
     return out;
   }
 

@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 
-import type { ByteStream, CallOptions, Deleter, GraphTarget, ReferrersOptions } from '../content.js';
+import type { ByteStream, CallOptions, Deleter, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor } from '../descriptor.js';
 import { digestOf, parseDigest, readAll, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
@@ -23,7 +23,7 @@ import { BlobUploads } from './blob-upload.js';
 import { notFoundError, statusError } from './errors.js';
 import { discardBody, drainBody, responseHeader, type RegistryHTTP, type RegistryResponse } from './http.js';
 import { listingPages, parseJSONObject } from './listing.js';
-import { Referrers } from './referrers.js';
+import { Referrers, type RemoteReferrersOptions } from './referrers.js';
 import { signalOf, type RepositoryContext } from './repository-context.js';
 import { backoffDelay, isTransientError, wait } from './retry.js';
 
@@ -50,6 +50,12 @@ export interface RemoteRepositoryOptions {
   referrers?: 'auto' | 'api' | 'fallback';
   /** After updating a fallback referrers index, delete the index it replaced (notation does; oras does not). Default false. */
   deleteSupersededReferrersIndex?: boolean;
+  /**
+   * Manifests read at most per fallback referrers listing to learn the artifact type of index entries that state
+   * none (cosign's); the rest are returned as listed. Bounds what a hostile index of many such entries costs before
+   * any caller's own budget (the verification gate's) applies. Default 64.
+   */
+  maxFallbackReads?: number;
   /** Tags per page when listing. Default 1000. */
   tagPageSize?: number;
   /** Pages followed at most when listing tags or referrers. Default 100. */
@@ -123,6 +129,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       },
       {
         ...(options.referrers === undefined ? {} : { mode: options.referrers }),
+        ...(options.maxFallbackReads === undefined ? {} : { maxFallbackReads: options.maxFallbackReads }),
         ...(options.deleteSupersededReferrersIndex === undefined
           ? {}
           : { deleteSupersededIndex: options.deleteSupersededReferrersIndex }),
@@ -530,9 +537,10 @@ export class RemoteRepository implements GraphTarget, Deleter {
    * The manifests referring to `subject`: through the referrers API (paginated; filtered on the client when the
    * registry did not apply the `artifactType` filter), or the tag-schema fallback index. Fallback entries without a
    * usable `artifactType` (cosign writes `application/vnd.oci.empty.v1+json` and no annotations) are resolved by
-   * opening the referrer manifest.
+   * opening the referrer manifest, at most `maxFallbackReads` per listing, each digest once (see
+   * {@link RemoteReferrersOptions.onUnresolved} for the rest).
    */
-  async referrers(subject: Descriptor, options?: ReferrersOptions): Promise<Descriptor[]> {
+  async referrers(subject: Descriptor, options?: RemoteReferrersOptions): Promise<Descriptor[]> {
     return this.referrerSteps.list(subject, options);
   }
 }
