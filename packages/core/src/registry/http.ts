@@ -184,6 +184,8 @@ export class RegistryHTTP {
   private readonly options: RegistryHTTPOptions;
   private readonly dispatcher: Dispatcher;
   private readonly closeDispatcher: () => Promise<void>;
+  /** Response bodies handed out and not yet read to their end or destroyed (see {@link close}). */
+  private readonly openBodies = new Set<RegistryResponse['body']>();
   readonly authenticator: Authenticator;
 
   constructor(options: RegistryHTTPOptions = {}) {
@@ -235,8 +237,14 @@ export class RegistryHTTP {
     return new URL(`${plain ? 'http' : 'https'}://${host}/`);
   }
 
-  /** Closes pooled connections (only when this instance built the dispatcher). */
+  /**
+   * Releases every response body still open (a fetched blob nobody read: its stream then fails with
+   * `ERR_LADING_NETWORK`), then closes pooled connections (only when this instance built the dispatcher). Without
+   * the release, undici's close would wait for the unread response forever.
+   */
   async close(): Promise<void> {
+    for (const body of this.openBodies) discardBody({ body });
+    this.openBodies.clear();
     await this.closeDispatcher();
   }
 
@@ -329,6 +337,8 @@ export class RegistryHTTP {
         durationMs: Math.round(performance.now() - started),
       });
       const response: RegistryResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
+      this.openBodies.add(res.body);
+      res.body.once('close', () => this.openBodies.delete(res.body));
       if (res.statusCode === 401 && sameOrigin && !challenged) {
         const www = responseHeader(response, 'www-authenticate');
         await drainBody(res, 64 * 1024);
