@@ -56,8 +56,8 @@ const outputGroup = 'OUTPUT';
  * client, progress and signal handlers are cleaned up whatever happens.
  *
  * Errors never reach oclif's handler: `catch` prints `Error: <message>` and a one-line suggestion on standard
- * error (or, with `--json`, `{"error": {code, message, exitCode, suggestion?, status?, registryErrors?}}` on standard output) and sets the
- * exit code from `exit-codes.ts`; a stack trace only with `--debug`.
+ * error (or, with `--json`, `{"error": {code, message, exitCode, suggestion?, status?, registryErrors?}}` on
+ * standard output) and sets the exit code from `exit-codes.ts`; a stack trace only with `--debug`.
  */
 export abstract class RegistryCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
