@@ -92,18 +92,13 @@ export class BlobUploads {
       for (let attempt = 0; offset < desc.size; attempt++) {
         const start = offset;
         try {
-          const res = await this.ctx.send({
-            method: 'PATCH',
-            url: location,
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `${start}-${desc.size - 1}`,
-            },
-            body: () => fileBody(file, start, options?.onProgress),
-            contentLength: desc.size - start,
-            scopes: this.ctx.scopes(true),
-            ...signalOf(options),
-          });
+          const res = await this.patch(
+            location,
+            start,
+            desc.size - start,
+            () => fileBody(file, start, options?.onProgress),
+            options,
+          );
           if (res.status !== 202 && res.status !== 204) throw await statusError(`${where}: upload from ${start}`, res);
           await drainBody(res);
           const next = responseHeader(res, 'location');
@@ -161,6 +156,26 @@ export class BlobUploads {
     await wait(backoffDelay(this.ctx.retry, attempt), options?.signal);
   }
 
+  /** PATCHes `length` bytes at `start` of the upload session at `location` (`body`: bytes, or a stream factory). */
+  private patch(
+    location: URL,
+    start: number,
+    length: number,
+    body: Uint8Array | (() => Readable),
+    options?: CallOptions,
+  ): Promise<RegistryResponse> {
+    const req: RepositoryRequest = {
+      method: 'PATCH',
+      url: location,
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${start + length - 1}` },
+      body,
+      scopes: this.ctx.scopes(true),
+      ...signalOf(options),
+    };
+    if (typeof body === 'function') req.contentLength = length;
+    return this.ctx.send(req);
+  }
+
   private async startUpload(where: string, options?: CallOptions): Promise<{ location: URL; minChunk: number }> {
     const res = await this.ctx.send({
       method: 'POST',
@@ -199,17 +214,7 @@ export class BlobUploads {
       const part = chunk.subarray(sent);
       const start = offset + sent;
       try {
-        const res = await this.ctx.send({
-          method: 'PATCH',
-          url: location,
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-range': `${start}-${start + part.byteLength - 1}`,
-          },
-          body: part,
-          scopes: this.ctx.scopes(true),
-          ...signalOf(options),
-        });
+        const res = await this.patch(location, start, part.byteLength, part, options);
         // The spec says 202; go-containerregistry's registry answers 204.
         if (res.status !== 202 && res.status !== 204)
           throw await statusError(`${where}: upload chunk at ${start}`, res);
