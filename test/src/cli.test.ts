@@ -327,7 +327,8 @@ describe('lading push, ls, cat, pull against a registry', () => {
     const asJSON = await lading(['pull', '--json', missing, await mkdtemp(path.join(work, 'nope-'))]);
     expect(asJSON.code).toBe(3);
     expect(json<ErrorJSON>(asJSON)).toEqual({
-      error: { code: 'ERR_LADING_NOT_FOUND', message: `resolve ${missing}: not found`, exitCode: 3 },
+      // The HTTP status of the registry's answer; a HEAD has no body, so no registryErrors.
+      error: { code: 'ERR_LADING_NOT_FOUND', message: `resolve ${missing}: not found`, exitCode: 3, status: 404 },
     });
   });
 

@@ -5,7 +5,13 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 
-import { ErrorCodes, LadingError, RegistryClient, type RegistryClientOptions } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RegistryErrorDetail,
+} from '@lading/core';
 import type { Interfaces } from '@oclif/core';
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
@@ -23,9 +29,23 @@ export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
 /** The parsed arguments of a command `T`. */
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
-/** The JSON printed on standard output for a failed command run with `--json`. */
+/**
+ * The JSON printed on standard output for a failed command run with `--json`: the failure, plus the HTTP `status`
+ * and the registry's `registryErrors` (`errors[]` code and message) when the error came from a registry answer.
+ */
 export interface ErrorJSON {
-  error: Failure;
+  error: Failure & { status?: number; registryErrors?: readonly RegistryErrorDetail[] };
+}
+
+/** The HTTP status and registry error entries of the first lading error in `error`'s cause chain that has them. */
+function registryFields(error: unknown): { status?: number; registryErrors?: readonly RegistryErrorDetail[] } {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    if (e instanceof LadingError && e.status !== undefined) {
+      return { status: e.status, ...(e.registryErrors === undefined ? {} : { registryErrors: e.registryErrors }) };
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return {};
 }
 
 const registryGroup = 'REGISTRY';
@@ -37,8 +57,8 @@ const outputGroup = 'OUTPUT';
  * client, progress and signal handlers are cleaned up whatever happens.
  *
  * Errors never reach oclif's handler: `catch` prints `Error: <message>` and a one-line suggestion on standard
- * error (or, with `--json`, `{"error": {code, message, exitCode, suggestion?}}` on standard output) and sets the
- * exit code from `exit-codes.ts`; a stack trace only with `--debug`.
+ * error (or, with `--json`, `{"error": {code, message, exitCode, suggestion?, status?, registryErrors?}}` on
+ * standard output) and sets the exit code from `exit-codes.ts`; a stack trace only with `--debug`.
  */
 export abstract class RegistryCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
@@ -287,7 +307,7 @@ export function reportFailure(error: unknown, context: FailureContext, options: 
   const failure = describeFailure(error, context);
   process.exitCode = failure.exitCode;
   if (options.json) {
-    options.logJson({ error: failure });
+    options.logJson({ error: { ...failure, ...registryFields(error) } });
   } else {
     const lines = [`Error: ${failure.message}`];
     if (failure.suggestion !== undefined) lines.push(`Hint: ${failure.suggestion}`);

@@ -32,6 +32,16 @@ export const ErrorCodes = {
 /** One of the literal codes in {@link ErrorCodes}. */
 export type LadingErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/**
+ * One entry of a registry's error document (`{"errors": [{"code", "message", "detail"}]}`, distribution spec
+ * "Error Codes"), as the registry sent it: `code` is the registry's (`MANIFEST_UNKNOWN`, `DENIED`, …), not lading's.
+ */
+export interface RegistryErrorDetail {
+  code: string;
+  /** The registry's message, cut to 500 characters; absent when it sent none. */
+  message?: string;
+}
+
 /** Options of {@link LadingError}. */
 export interface LadingErrorOptions {
   /** The error that caused this one; kept as the standard `cause`. */
@@ -42,6 +52,10 @@ export interface LadingErrorOptions {
    * local).
    */
   service?: string;
+  /** The HTTP status of the failed response, when the error is about one. Default: none. */
+  status?: number;
+  /** The registry's `errors[]` entries (at most 20), when its error body had any. Default: none. */
+  registryErrors?: readonly RegistryErrorDetail[];
 }
 
 /**
@@ -53,23 +67,38 @@ export class LadingError<Code extends LadingErrorCode = LadingErrorCode> extends
   readonly code: Code;
   /** The failing service when it is not the registry (see {@link LadingErrorOptions.service}). */
   readonly service: string | undefined;
+  /**
+   * The HTTP status of the response that failed (as oras-go's `ErrorResponse.StatusCode`), or undefined when the
+   * failure was not an HTTP answer (a dropped connection, a bad digest, a local error).
+   */
+  readonly status: number | undefined;
+  /**
+   * The registry's own error entries (`errors[].code` and `message`, as oras-go's `ErrorResponse.Errors`), or
+   * undefined when the response had no error document. Match on `code` (`MANIFEST_UNKNOWN`, `DENIED`,
+   * `TOOMANYREQUESTS`…) rather than on the message.
+   */
+  readonly registryErrors: readonly RegistryErrorDetail[] | undefined;
 
   constructor(code: Code, message: string, options: LadingErrorOptions = {}) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'LadingError';
     this.code = code;
     this.service = options.service;
+    this.status = options.status;
+    this.registryErrors = options.registryErrors;
   }
 }
 
 /**
- * `error` attributed to `service` (see {@link LadingErrorOptions.service}): the same code and message, the same
- * cause. Errors that already name a service, and values that are not lading errors, are returned as they are.
+ * `error` attributed to `service` (see {@link LadingErrorOptions.service}): the same code, message, cause, status
+ * and registry errors. Errors that already name a service, and values that are not lading errors, are returned as they are.
  */
 export function attributeError(error: unknown, service: string): unknown {
   if (!(error instanceof LadingError) || error.service !== undefined) return error;
   const attributed = new LadingError(error.code, error.message, {
     ...('cause' in error ? { cause: error.cause } : {}),
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.registryErrors === undefined ? {} : { registryErrors: error.registryErrors }),
     service,
   });
   if (error.stack !== undefined) attributed.stack = error.stack;

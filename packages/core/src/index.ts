@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { attributeError, ErrorCodes, fileSystemError, LadingError, isLadingError } from './errors.js';
-export type { LadingErrorCode, LadingErrorOptions } from './errors.js';
+export type { LadingErrorCode, LadingErrorOptions, RegistryErrorDetail } from './errors.js';
 export * from './media-types.js';
 export { checkDescriptor, parseManifest, successors } from './descriptor.js';
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from './descriptor.js';
@@ -41,7 +41,9 @@ export { DiagnosticsChannels, RegistryHTTP, redactURL, responseHeader } from './
 export type { RegistryHTTPOptions, RegistryRequest, RegistryResponse, TransportOptions } from './registry/http.js';
 export { DefaultRetryPolicy } from './registry/retry.js';
 export type { RetryPolicy } from './registry/retry.js';
-export { RemoteRepository, referrersTag } from './registry/repository.js';
+export { RemoteRepository } from './registry/repository.js';
+export { referrersTag } from './registry/referrers.js';
+export type { RemoteReferrersOptions } from './registry/referrers.js';
 export type { FetchedManifest, RangeResult, RemoteRepositoryOptions } from './registry/repository.js';
 export { RegistryClient } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';

@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import type { CallOptions, Target } from '../content.js';
 import type { Descriptor } from '../descriptor.js';
 import { ErrorCodes, LadingError } from '../errors.js';
+import type { OpenedTarget } from './target.js';
 import { counted } from './progress.js';
 import { packArtifact, type PackInput, type PackOptions } from './pack.js';
 import type { TOC } from './toc.js';
@@ -27,7 +28,10 @@ export type PushEvent =
 
 /** Options of {@link pushArtifact}. */
 export interface PushOptions extends CallOptions, Omit<PackOptions, 'tempDir' | 'signal'> {
-  /** Tags to point at the manifest. Default none (by digest only). */
+  /**
+   * Tags to point at the manifest. Default none (by digest only). When the destination is an `OpenedTarget` whose
+   * reference names a tag, that tag is pushed too (first, duplicates dropped).
+   */
   tags?: readonly string[];
   /** Blob uploads in flight at once. Default 4. */
   uploadConcurrency?: number;
@@ -99,17 +103,38 @@ export async function tagArtifact(
   return unique;
 }
 
+function isOpenedTarget(value: Target | OpenedTarget): value is OpenedTarget {
+  return typeof (value as Partial<OpenedTarget>).display === 'string' && 'target' in value;
+}
+
 /**
- * Packs `inputs` and pushes the artifact to `target`: the TOC and layers first (at most `uploadConcurrency` at
- * once, each skipped when `target.exists` says it is there), then the manifest, then the tags (with no `tags`, the
+ * Packs `inputs` and pushes the artifact to `destination`: the TOC and layers first (at most `uploadConcurrency` at
+ * once, each skipped when `target.exists` says it is there), then the manifest, then the tags (with no tags, the
  * manifest is pushed by digest only; {@link tagArtifact} tags it later). Memory stays bounded:
  * layers stream from temporary files (or the original files) and are removed afterwards, success or not.
+ *
+ * `destination` is a {@link Target}, or what `openTarget` returned: then the tag its reference names
+ * (`registry/app:v9`) is pushed with `options.tags`, and a reference naming a digest (`@sha256:…`) is refused with
+ * `ERR_LADING_USAGE` before anything is packed or sent (a push cannot choose its digest). A bare `Target` knows no
+ * reference: only `options.tags` are pushed.
  */
 export async function pushArtifact(
-  target: Target,
+  destination: Target | OpenedTarget,
   inputs: readonly PackInput[],
   options: PushOptions = {},
 ): Promise<PushResult> {
+  let target: Target = destination as Target;
+  const referenceTags: string[] = [];
+  if (isOpenedTarget(destination)) {
+    target = destination.target;
+    if (destination.digest !== undefined) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `push ${destination.display}: a push cannot target a digest (the content decides it); name a tag or none`,
+      );
+    }
+    if (destination.tag !== undefined) referenceTags.push(destination.tag);
+  }
   if (inputs.length === 0) throw new LadingError(ErrorCodes.usage, 'push: no files or folders given');
   const signal = options.signal;
   const call: CallOptions = signal ? { signal } : {};
@@ -166,7 +191,7 @@ export async function pushArtifact(
         }),
       ),
     );
-    const tags = [...new Set(options.tags ?? [])];
+    const tags = [...new Set([...referenceTags, ...(options.tags ?? [])])];
     const { descriptor, bytes } = packed.manifest;
     if (canPushManifest(target)) {
       await target.pushManifest(descriptor, bytes, tags, call);

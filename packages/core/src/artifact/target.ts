@@ -7,7 +7,10 @@ import { OCILayout } from '../oci-layout.js';
 import { formatTarget, parseTarget } from '../reference.js';
 import type { RegistryClient } from '../registry/client.js';
 
-/** A target opened from a reference, and the tag or digest the reference named. */
+/**
+ * A target opened from a reference, and the tag or digest the reference named. Pass it whole to
+ * `pushArtifact` so the reference's tag is pushed (`target` alone knows no tag).
+ */
 export interface OpenedTarget {
   target: GraphTarget;
   /** The digest when the reference had one, else the tag, else undefined. */
@@ -28,7 +31,9 @@ export interface OpenTargetOptions {
 }
 
 /**
- * Opens `input`: `oci:<dir>[:tag|@digest]` gives an {@link OCILayout}, anything else a remote repository. Throws
+ * Opens `input`: `oci:<dir>[:tag|@digest]` gives an {@link OCILayout}, anything else a remote repository. The tag or
+ * digest is returned beside the target, not kept in it: give the whole result to `pushArtifact` (which pushes the
+ * tag and refuses a digest), and `reference` to pull, list or cat. Throws
  * `ERR_LADING_INVALID_REFERENCE` on a malformed reference, `ERR_LADING_NOT_FOUND` for a missing layout when not
  * creating.
  */

@@ -353,6 +353,7 @@ export class Authenticator {
       throw new LadingError(
         ErrorCodes.auth,
         `authenticate ${host}: token server ${realmURL.origin} answered ${response.status}`,
+        { status: response.status },
       );
     }
     const body = await readTokenReply(response.body, host, realmURL);

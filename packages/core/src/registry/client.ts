@@ -63,6 +63,7 @@ export class RegistryClient {
     if (o.deleteSupersededReferrersIndex !== undefined)
       repoOptions.deleteSupersededReferrersIndex = o.deleteSupersededReferrersIndex;
     if (o.tagPageSize !== undefined) repoOptions.tagPageSize = o.tagPageSize;
+    if (o.maxFallbackReads !== undefined) repoOptions.maxFallbackReads = o.maxFallbackReads;
     if (o.maxPages !== undefined) repoOptions.maxPages = o.maxPages;
     return new RemoteRepository(repoOptions);
   }

@@ -1,11 +1,23 @@
 /**
- * Turning a registry's error answers into lading errors that say what failed, where, and what to do.
+ * Turning a registry's error answers into lading errors that say what failed, where, and what to do, and that keep
+ * the HTTP status and the registry's error codes as fields.
  */
-import { ErrorCodes, LadingError, type LadingErrorCode } from '../errors.js';
+import { ErrorCodes, LadingError, type LadingErrorCode, type RegistryErrorDetail } from '../errors.js';
 import { discardBody, responseHeader, type RegistryResponse } from './http.js';
 
-/** Reads at most 64 KiB of an error body and summarises it: the spec's `errors[]`, an HTML page, or text. */
-export async function describeErrorBody(res: RegistryResponse): Promise<string> {
+/** What an error body said: a one-line summary for messages, and the spec's `errors[]` entries when present. */
+export interface ErrorBody {
+  /** `code: message; …` of the spec's `errors[]`, a note about an HTML page, or the text; '' when empty. */
+  summary: string;
+  /** The `errors[]` entries with a string `code` (at most 20), or undefined when the body had none. */
+  errors?: RegistryErrorDetail[];
+}
+
+/**
+ * Reads at most 64 KiB of an error body (and releases the rest) and summarises it: the spec's `errors[]`, an HTML
+ * page, or text.
+ */
+export async function readErrorBody(res: RegistryResponse): Promise<ErrorBody> {
   let text: string;
   try {
     const chunks: Buffer[] = [];
@@ -19,27 +31,45 @@ export async function describeErrorBody(res: RegistryResponse): Promise<string> 
       .toString('utf8')
       .slice(0, 64 * 1024);
   } catch {
-    return '';
+    return { summary: '' };
   } finally {
     discardBody(res);
   }
   const trimmed = text.trim();
-  if (!trimmed) return '';
+  if (!trimmed) return { summary: '' };
   try {
-    const doc = JSON.parse(trimmed) as { errors?: { code?: unknown; message?: unknown }[] };
+    const doc = JSON.parse(trimmed) as { errors?: unknown[] };
     if (Array.isArray(doc.errors) && doc.errors.length) {
-      return doc.errors
+      const entries = doc.errors.filter(
+        (e): e is { code?: unknown; message?: unknown } => typeof e === 'object' && e !== null,
+      );
+      const summary = entries
         .map((e) => [e.code, e.message].filter((x) => typeof x === 'string' && x).join(': '))
         .filter(Boolean)
         .join('; ')
         .slice(0, 500);
+      const errors: RegistryErrorDetail[] = [];
+      for (const e of entries) {
+        if (typeof e.code !== 'string' || e.code === '' || errors.length >= 20) continue;
+        const detail: RegistryErrorDetail = { code: e.code.slice(0, 100) };
+        if (typeof e.message === 'string' && e.message !== '') detail.message = e.message.slice(0, 500);
+        errors.push(detail);
+      }
+      return errors.length ? { summary, errors } : { summary };
     }
   } catch {
     // not JSON: fall through
   }
   const type = responseHeader(res, 'content-type') ?? '';
-  if (type.includes('html') || /^<(!doctype|html)/i.test(trimmed)) return 'the registry answered with an HTML page';
-  return trimmed.replace(/\s+/g, ' ').slice(0, 200);
+  if (type.includes('html') || /^<(!doctype|html)/i.test(trimmed)) {
+    return { summary: 'the registry answered with an HTML page' };
+  }
+  return { summary: trimmed.replace(/\s+/g, ' ').slice(0, 200) };
+}
+
+/** Reads at most 64 KiB of an error body and summarises it: the spec's `errors[]`, an HTML page, or text. */
+export async function describeErrorBody(res: RegistryResponse): Promise<string> {
+  return (await readErrorBody(res)).summary;
 }
 
 /** The error code a status maps to. */
@@ -51,11 +81,11 @@ export function codeForStatus(status: number): LadingErrorCode {
 }
 
 /**
- * Builds the error for an unexpected status: "operation target: HTTP status: registry detail; hint".
- * Consumes the response body.
+ * Builds the error for an unexpected status: "operation target: HTTP status: registry detail; hint", with `status`
+ * and the registry's `errors[]` as fields of the error. Consumes the response body.
  */
 export async function statusError(operation: string, res: RegistryResponse): Promise<LadingError> {
-  const detail = await describeErrorBody(res);
+  const { summary: detail, errors } = await readErrorBody(res);
   const status = res.status;
   let hint = '';
   if (status === 401 || status === 403) hint = `; ${res.authHint ?? 'access denied: check the credentials'}`;
@@ -66,5 +96,24 @@ export async function statusError(operation: string, res: RegistryResponse): Pro
   else if (status === 400 && detail.includes('HTTP request to an HTTPS server')) {
     hint = '; the registry speaks HTTPS: do not ask for plain HTTP (loopback hosts default to plain HTTP)';
   }
-  return new LadingError(codeForStatus(status), `${operation}: HTTP ${status}${detail ? `: ${detail}` : ''}${hint}`);
+  return new LadingError(codeForStatus(status), `${operation}: HTTP ${status}${detail ? `: ${detail}` : ''}${hint}`, {
+    status,
+    ...(errors ? { registryErrors: errors } : {}),
+  });
+}
+
+/**
+ * The `ERR_LADING_NOT_FOUND` error for a 404 the caller expected: "operation target: not found", with status 404 and
+ * the registry's `errors[]` (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, …) as fields. Consumes the response body.
+ */
+export async function notFoundError(
+  operation: string,
+  res: RegistryResponse,
+  what = 'not found',
+): Promise<LadingError> {
+  const { errors } = await readErrorBody(res);
+  return new LadingError(ErrorCodes.notFound, `${operation}: ${what}`, {
+    status: res.status,
+    ...(errors ? { registryErrors: errors } : {}),
+  });
 }

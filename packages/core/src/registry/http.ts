@@ -119,6 +119,16 @@ export function discardBody(res: Pick<RegistryResponse, 'body'>): void {
   res.body.destroy();
 }
 
+/**
+ * Reads a small response body to its end and drops it, so the connection goes back to the pool: up to `limit`
+ * bytes (default undici's `dump` limit, 128 KiB), past which the connection is closed instead. For the short bodies
+ * of HEAD, 201, 202, 204 and redirect answers; a failure while reading is ignored (the status was all the caller
+ * needed). Use {@link discardBody} for a large body the caller abandons.
+ */
+export async function drainBody(res: Pick<RegistryResponse, 'body'>, limit?: number): Promise<void> {
+  await res.body.dump(limit === undefined ? undefined : { limit }).catch(() => undefined);
+}
+
 /** Query parameters safe to show in logs; every other value is redacted (presigned storage URLs carry secrets). */
 const safeQuery = new Set(['digest', 'n', 'last', 'artifactType', 'mount', 'from', 'service', 'scope']);
 
@@ -174,6 +184,8 @@ export class RegistryHTTP {
   private readonly options: RegistryHTTPOptions;
   private readonly dispatcher: Dispatcher;
   private readonly closeDispatcher: () => Promise<void>;
+  /** Response bodies handed out and not yet read to their end or destroyed (see {@link close}). */
+  private readonly openBodies = new Set<RegistryResponse['body']>();
   readonly authenticator: Authenticator;
 
   constructor(options: RegistryHTTPOptions = {}) {
@@ -219,8 +231,14 @@ export class RegistryHTTP {
     return new URL(`${plain ? 'http' : 'https'}://${host}/`);
   }
 
-  /** Closes pooled connections (only when this instance built the dispatcher). */
+  /**
+   * Releases every response body still open (a fetched blob nobody read: its stream then fails with
+   * `ERR_LADING_NETWORK`), then closes pooled connections (only when this instance built the dispatcher). Without
+   * the release, undici's close would wait for the unread response forever.
+   */
   async close(): Promise<void> {
+    for (const body of this.openBodies) discardBody({ body });
+    this.openBodies.clear();
     await this.closeDispatcher();
   }
 
@@ -262,7 +280,7 @@ export class RegistryHTTP {
       const asked = parseRetryAfter(responseHeader(res, 'retry-after'));
       if (asked !== undefined && asked > this.retry.maxRetryAfterMs) return res; // the caller reports the status
       const delayMs = asked ?? backoffDelay(this.retry, attempt);
-      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      await drainBody(res, 64 * 1024);
       retryChannel.publish({
         method: req.method,
         url: redactURL(req.url),
@@ -313,13 +331,16 @@ export class RegistryHTTP {
         durationMs: Math.round(performance.now() - started),
       });
       const response: RegistryResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
+      this.openBodies.add(res.body);
+      res.body.once('close', () => this.openBodies.delete(res.body));
       if (res.statusCode === 401 && sameOrigin && !challenged) {
         const www = responseHeader(response, 'www-authenticate');
-        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        await drainBody(res, 64 * 1024);
         if (!www) {
           throw new LadingError(
             ErrorCodes.auth,
             `${method} ${redactURL(url)}: 401 without a WWW-Authenticate challenge`,
+            { status: 401 },
           );
         }
         if (auth) this.authenticator.invalidate(registry.host);
@@ -329,7 +350,7 @@ export class RegistryHTTP {
       }
       const location = responseHeader(response, 'location');
       if (follow && [301, 302, 303, 307, 308].includes(res.statusCode) && location) {
-        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        await drainBody(res, 64 * 1024);
         if (++hops > maxRedirects) {
           throw new LadingError(
             ErrorCodes.protocol,

@@ -1,29 +1,30 @@
 /**
  * One repository on a remote registry, as a {@link GraphTarget}: blobs (exists, streamed and verified download,
- * range reads, monolithic and resumable chunked upload, cross-repository mount), manifests (Accept negotiation,
- * digest checked on every read, size cap, several tags), tags (paginated), deletion, and referrers (the OCI 1.1
- * API when the registry serves it, the tag-schema fallback otherwise).
+ * range reads), manifests (Accept negotiation, digest checked on every read, size cap, several tags), tags
+ * (paginated) and deletion. Two steps have modules of their own, each owned there: blob uploads (monolithic,
+ * chunked, streaming from a file; mount) in `blob-upload.ts`, and referrers (the OCI 1.1 API when the registry
+ * serves it, the tag-schema fallback otherwise) in `referrers.ts`; paginated listings are in `listing.ts`.
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
  */
-import { createReadStream } from 'node:fs';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 
-import type { ByteStream, CallOptions, Deleter, GraphTarget, ReferrersOptions } from '../content.js';
-import { checkDescriptor, parseManifest, type Descriptor, type ImageIndex } from '../descriptor.js';
-import { Digester, digestOf, parseDigest, readAll, verifyContent } from '../digest.js';
+import type { ByteStream, CallOptions, Deleter, GraphTarget } from '../content.js';
+import { parseManifest, type Descriptor } from '../descriptor.js';
+import { digestOf, parseDigest, readAll, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import {
   DefaultManifestSizeLimit,
   HeaderContentDigest,
-  HeaderOCIChunkMinLength,
-  HeaderOCIFiltersApplied,
   ManifestMediaTypes,
-  MediaTypeEmptyJSON,
   MediaTypeImageIndex,
 } from '../media-types.js';
 import { dialHost } from '../reference.js';
-import { statusError } from './errors.js';
-import { discardBody, responseHeader, type RegistryHTTP, type RegistryRequest, type RegistryResponse } from './http.js';
+import { BlobUploads } from './blob-upload.js';
+import { notFoundError, statusError } from './errors.js';
+import { discardBody, drainBody, responseHeader, type RegistryHTTP, type RegistryResponse } from './http.js';
+import { listingPages, parseJSONObject } from './listing.js';
+import { Referrers, type RemoteReferrersOptions } from './referrers.js';
+import { signalOf, type RepositoryContext } from './repository-context.js';
 import { backoffDelay, isTransientError, wait } from './retry.js';
 
 /** Options of {@link RemoteRepository}. */
@@ -49,6 +50,12 @@ export interface RemoteRepositoryOptions {
   referrers?: 'auto' | 'api' | 'fallback';
   /** After updating a fallback referrers index, delete the index it replaced (notation does; oras does not). Default false. */
   deleteSupersededReferrersIndex?: boolean;
+  /**
+   * Manifests read at most per fallback referrers listing to learn the artifact type of index entries that state
+   * none (cosign's); the rest are returned as listed. Bounds what a hostile index of many such entries costs before
+   * any caller's own budget (the verification gate's) applies. Default 64.
+   */
+  maxFallbackReads?: number;
   /** Tags per page when listing. Default 1000. */
   tagPageSize?: number;
   /** Pages followed at most when listing tags or referrers. Default 100. */
@@ -70,40 +77,8 @@ export interface FetchedManifest {
   bytes: Uint8Array;
 }
 
-/** The fallback referrers tag for a digest: `<alg>-<hex>`, alg cut to 32 and hex to 64 characters (OCI 1.1). */
-export function referrersTag(digest: string): string {
-  const [alg = '', hex = ''] = digest.split(':');
-  return `${alg.slice(0, 32)}-${hex.slice(0, 64)}`;
-}
-
 function isManifestType(mediaType: string): boolean {
   return ManifestMediaTypes.includes(mediaType);
-}
-
-async function* rechunk(source: ByteStream | Uint8Array, size: number): AsyncGenerator<Buffer> {
-  if (source instanceof Uint8Array) {
-    for (let i = 0; i < source.byteLength; i += size) {
-      yield Buffer.from(source.buffer, source.byteOffset + i, Math.min(size, source.byteLength - i));
-    }
-    return;
-  }
-  let buffer = Buffer.allocUnsafe(size);
-  let filled = 0;
-  for await (const piece of source) {
-    let offset = 0;
-    while (offset < piece.byteLength) {
-      const n = Math.min(size - filled, piece.byteLength - offset);
-      buffer.set(piece.subarray(offset, offset + n), filled);
-      filled += n;
-      offset += n;
-      if (filled === size) {
-        yield buffer;
-        buffer = Buffer.allocUnsafe(size);
-        filled = 0;
-      }
-    }
-  }
-  if (filled > 0) yield buffer.subarray(0, filled);
 }
 
 /**
@@ -114,43 +89,69 @@ export class RemoteRepository implements GraphTarget, Deleter {
   readonly registry: string;
   readonly repository: string;
   private readonly http: RegistryHTTP;
-  private readonly base: URL;
   private readonly options: RemoteRepositoryOptions;
-  private referrersAPI: boolean | undefined;
+  private readonly ctx: RepositoryContext;
+  private readonly uploads: BlobUploads;
+  private readonly referrerSteps: Referrers;
 
   constructor(options: RemoteRepositoryOptions) {
     this.options = options;
     this.http = options.http;
     this.registry = options.registry;
     this.repository = options.repository;
-    this.base = this.http.baseURL(dialHost(options.registry));
-    if (options.referrers === 'api') this.referrersAPI = true;
-    if (options.referrers === 'fallback') this.referrersAPI = false;
+    const base = this.http.baseURL(dialHost(options.registry));
+    const repository = options.repository;
+    const scopes = (push: boolean, extra: readonly string[] = []): string[] => [
+      `repository:${repository}:${push ? 'pull,push' : 'pull'}`,
+      ...extra,
+    ];
+    this.ctx = {
+      name: `${options.registry}/${repository}`,
+      repository,
+      base,
+      retry: this.http.retry,
+      manifestSizeLimit: options.manifestSizeLimit ?? DefaultManifestSizeLimit,
+      maxPages: options.maxPages ?? 100,
+      url: (path) => new URL(`/v2/${repository}/${path}`, base),
+      scopes,
+      send: (req) => this.http.send(base, options.registry, { ...req, scopes: req.scopes ?? scopes(false) }),
+    };
+    this.uploads = new BlobUploads(this.ctx, {
+      ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+      exists: (desc, call) => this.exists(desc, call),
+    });
+    this.referrerSteps = new Referrers(
+      this.ctx,
+      {
+        fetchManifest: (reference, call) => this.fetchManifest(reference, call),
+        putManifest: (...args) => this.putManifest(...args),
+        delete: (desc, call) => this.delete(desc, call),
+      },
+      {
+        ...(options.referrers === undefined ? {} : { mode: options.referrers }),
+        ...(options.maxFallbackReads === undefined ? {} : { maxFallbackReads: options.maxFallbackReads }),
+        ...(options.deleteSupersededReferrersIndex === undefined
+          ? {}
+          : { deleteSupersededIndex: options.deleteSupersededReferrersIndex }),
+      },
+    );
   }
 
   /** `registry/repository`, for messages. */
   get name(): string {
-    return `${this.registry}/${this.repository}`;
+    return this.ctx.name;
   }
 
   private get limit(): number {
-    return this.options.manifestSizeLimit ?? DefaultManifestSizeLimit;
+    return this.ctx.manifestSizeLimit;
   }
 
   private url(path: string): URL {
-    return new URL(`/v2/${this.repository}/${path}`, this.base);
+    return this.ctx.url(path);
   }
 
-  private scopes(push: boolean, extra: readonly string[] = []): string[] {
-    return [`repository:${this.repository}:${push ? 'pull,push' : 'pull'}`, ...extra];
-  }
-
-  private send(req: Omit<RegistryRequest, 'scopes'> & { scopes?: readonly string[] }): Promise<RegistryResponse> {
-    return this.http.send(this.base, this.registry, { ...req, scopes: req.scopes ?? this.scopes(false) });
-  }
-
-  private signalOf(options?: CallOptions): { signal?: AbortSignal } {
-    return options?.signal ? { signal: options.signal } : {};
+  private send(req: Parameters<RepositoryContext['send']>[0]): Promise<RegistryResponse> {
+    return this.ctx.send(req);
   }
 
   // ---------------------------------------------------------------- existence and reads
@@ -164,9 +165,9 @@ export class RemoteRepository implements GraphTarget, Deleter {
       method: 'HEAD',
       url: this.url(`${kind}/${desc.digest}`),
       headers,
-      ...this.signalOf(options),
+      ...signalOf(options),
     });
-    await res.body.dump().catch(() => undefined);
+    await drainBody(res);
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     throw await statusError(`check ${kind.slice(0, -1)} ${this.name}@${desc.digest}`, res);
@@ -190,7 +191,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       return Readable.from([bytes], { objectMode: false });
     }
     const where = `fetch blob ${this.name}@${desc.digest}`;
-    const res = await this.send({ method: 'GET', url: this.url(`blobs/${desc.digest}`), ...this.signalOf(options) });
+    const res = await this.send({ method: 'GET', url: this.url(`blobs/${desc.digest}`), ...signalOf(options) });
     if (res.status !== 200) throw await statusError(where, res);
     const length = responseHeader(res, 'content-length');
     if (length !== undefined && Number(length) !== desc.size) {
@@ -234,7 +235,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
           method: 'GET',
           url: this.url(`blobs/${desc.digest}`),
           headers: { range: `bytes=${received}-` },
-          ...this.signalOf(options),
+          ...signalOf(options),
         });
         const range = /^bytes (\d+)-/.exec(responseHeader(res, 'content-range') ?? '');
         if (res.status !== 206 || Number(range?.[1]) !== received) {
@@ -269,7 +270,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       method: 'GET',
       url: this.url(`blobs/${desc.digest}`),
       headers: { range: `bytes=${offset}-${offset + length - 1}` },
-      ...this.signalOf(options),
+      ...signalOf(options),
     });
     if (res.status === 206) {
       const range = responseHeader(res, 'content-range') ?? '';
@@ -297,17 +298,17 @@ export class RemoteRepository implements GraphTarget, Deleter {
       method: 'HEAD',
       url: this.url(`manifests/${reference}`),
       headers: { accept: ManifestMediaTypes.join(', ') },
-      ...this.signalOf(options),
+      ...signalOf(options),
     });
-    await res.body.dump().catch(() => undefined);
-    if (res.status === 404) throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
+    await drainBody(res);
+    if (res.status === 404) throw new LadingError(ErrorCodes.notFound, `${where}: not found`, { status: 404 });
     if (res.status !== 200) throw await statusError(where, res);
     const digest = responseHeader(res, HeaderContentDigest);
     const size = Number(responseHeader(res, 'content-length'));
     const mediaType = (responseHeader(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     const byDigest = reference.includes(':');
     if (!digest || !Number.isSafeInteger(size) || !isManifestType(mediaType) || (byDigest && digest !== reference)) {
-      return (await this.fetchManifest(reference, this.signalOf(options))).descriptor;
+      return (await this.fetchManifest(reference, signalOf(options))).descriptor;
     }
     return { mediaType, digest, size };
   }
@@ -328,12 +329,9 @@ export class RemoteRepository implements GraphTarget, Deleter {
       method: 'GET',
       url: this.url(`manifests/${reference}`),
       headers: { accept: accept.join(', ') },
-      ...this.signalOf(options),
+      ...signalOf(options),
     });
-    if (res.status === 404) {
-      discardBody(res);
-      throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
-    }
+    if (res.status === 404) throw await notFoundError(where, res);
     if (res.status !== 200) throw await statusError(where, res);
     const announced = Number(responseHeader(res, 'content-length'));
     if (Number.isFinite(announced) && announced > this.limit) {
@@ -386,7 +384,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
       await this.pushManifest(desc, bytes, [], options);
       return;
     }
-    await this.uploadBlob(desc, content, options);
+    await this.uploads.upload(desc, content, options);
   }
 
   /**
@@ -394,83 +392,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
    * declined (then upload it); the upload session it opened instead is cancelled.
    */
   async mount(desc: Descriptor, fromRepository: string, options?: CallOptions): Promise<boolean> {
-    const url = this.url('blobs/uploads/');
-    url.searchParams.set('mount', desc.digest);
-    url.searchParams.set('from', fromRepository);
-    const res = await this.send({
-      method: 'POST',
-      url,
-      idempotent: true,
-      scopes: this.scopes(true, [`repository:${fromRepository}:pull`]),
-      ...this.signalOf(options),
-    });
-    if (res.status === 201) {
-      await res.body.dump().catch(() => undefined);
-      return true;
-    }
-    if (res.status === 202) {
-      await res.body.dump().catch(() => undefined);
-      const location = responseHeader(res, 'location');
-      if (location) await this.cancelUpload(new URL(location, this.base));
-      return false;
-    }
-    throw await statusError(`mount blob ${desc.digest} from ${fromRepository} into ${this.name}`, res);
-  }
-
-  private async startUpload(where: string, options?: CallOptions): Promise<{ location: URL; minChunk: number }> {
-    const res = await this.send({
-      method: 'POST',
-      url: this.url('blobs/uploads/'),
-      idempotent: true, // opening a session twice only leaves an unused session behind
-      scopes: this.scopes(true),
-      ...this.signalOf(options),
-    });
-    if (res.status !== 202) throw await statusError(where, res);
-    await res.body.dump().catch(() => undefined);
-    const location = responseHeader(res, 'location');
-    if (!location) throw new LadingError(ErrorCodes.protocol, `${where}: upload started without a Location`);
-    const minChunk = Number(responseHeader(res, HeaderOCIChunkMinLength) ?? 0);
-    return { location: new URL(location, this.base), minChunk: Number.isSafeInteger(minChunk) ? minChunk : 0 };
-  }
-
-  private async cancelUpload(location: URL): Promise<void> {
-    try {
-      const res = await this.send({ method: 'DELETE', url: location, scopes: this.scopes(true) });
-      await res.body.dump().catch(() => undefined);
-    } catch {
-      // Best effort: an abandoned session expires on the registry.
-    }
-  }
-
-  private async uploadBlob(desc: Descriptor, content: ByteStream | Uint8Array, options?: CallOptions): Promise<void> {
-    const where = `push blob ${this.name}@${desc.digest}`;
-    const { algorithm } = parseDigest(desc.digest);
-    const session = await this.startUpload(where, options);
-    const chunkSize = Math.max(this.options.chunkSize ?? 16 * 1024 * 1024, session.minChunk);
-    let location = session.location;
-    const digester = new Digester(algorithm);
-    try {
-      if (desc.size <= chunkSize) {
-        const body = content instanceof Uint8Array ? content : await readAll(content, chunkSize, where);
-        digester.update(body);
-        this.checkSent(desc, digester, where);
-        await this.finishUpload(location, desc, body, where, options);
-        return;
-      }
-      let offset = 0;
-      for await (const chunk of rechunk(content, chunkSize)) {
-        digester.update(chunk);
-        if (digester.size > desc.size)
-          throw new LadingError(ErrorCodes.integrity, `${where}: more than the expected ${desc.size} bytes`);
-        location = await this.sendChunk(location, chunk, offset, where, options);
-        offset += chunk.byteLength;
-      }
-      this.checkSent(desc, digester, where);
-      await this.finishUpload(location, desc, undefined, where, options);
-    } catch (error) {
-      await this.cancelUpload(location);
-      throw error;
-    }
+    return this.uploads.mount(desc, fromRepository, options);
   }
 
   /**
@@ -483,172 +405,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
     file: string,
     options?: CallOptions & { onProgress?: (bytes: number) => void },
   ): Promise<void> {
-    const where = `push blob ${this.name}@${desc.digest}`;
-    parseDigest(desc.digest);
-    const session = await this.startUpload(where, options);
-    let location = session.location;
-    try {
-      let offset = 0;
-      for (let attempt = 0; offset < desc.size; attempt++) {
-        const start = offset;
-        try {
-          const res = await this.send({
-            method: 'PATCH',
-            url: location,
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `${start}-${desc.size - 1}`,
-            },
-            body: () => {
-              const stream = createReadStream(file, { start, highWaterMark: 1024 * 1024 });
-              const report = options?.onProgress;
-              if (!report) return stream;
-              let sent = start;
-              const counter = stream.pipe(
-                new Transform({
-                  transform(chunk: Buffer, _enc, done: TransformCallback) {
-                    sent += chunk.length;
-                    report(sent);
-                    done(null, chunk);
-                  },
-                }),
-              );
-              stream.on('error', (error) => counter.destroy(error));
-              return counter;
-            },
-            contentLength: desc.size - start,
-            scopes: this.scopes(true),
-            ...this.signalOf(options),
-          });
-          if (res.status !== 202 && res.status !== 204) throw await statusError(`${where}: upload from ${start}`, res);
-          await res.body.dump().catch(() => undefined);
-          const next = responseHeader(res, 'location');
-          if (next) location = new URL(next, location);
-          offset = desc.size;
-        } catch (error) {
-          const retryable = error instanceof LadingError && error.code === ErrorCodes.network;
-          if (!retryable || attempt >= this.http.retry.retries || options?.signal?.aborted) throw error;
-          await wait(backoffDelay(this.http.retry, attempt), options?.signal);
-          offset = await this.uploadedBytes(location, where, options);
-          if (offset > desc.size)
-            throw new LadingError(ErrorCodes.protocol, `${where}: the registry reports more bytes than the blob has`);
-        }
-      }
-      await this.finishUpload(location, desc, undefined, where, options);
-    } catch (error) {
-      await this.cancelUpload(location);
-      throw error;
-    }
-  }
-
-  private checkSent(desc: Descriptor, digester: Digester, where: string): void {
-    if (digester.size !== desc.size) {
-      throw new LadingError(
-        ErrorCodes.integrity,
-        `${where}: size mismatch: expected ${desc.size} bytes, got ${digester.size}`,
-      );
-    }
-    const actual = digester.digest();
-    if (actual !== desc.digest) {
-      throw new LadingError(ErrorCodes.integrity, `${where}: digest mismatch: expected ${desc.digest}, got ${actual}`);
-    }
-  }
-
-  /** PATCHes one chunk at `offset`; after a dropped connection asks the registry how much arrived and sends the rest. */
-  private async sendChunk(
-    location: URL,
-    chunk: Buffer,
-    offset: number,
-    where: string,
-    options?: CallOptions,
-  ): Promise<URL> {
-    let sent = 0;
-    for (let attempt = 0; ; attempt++) {
-      const part = chunk.subarray(sent);
-      const start = offset + sent;
-      try {
-        const res = await this.send({
-          method: 'PATCH',
-          url: location,
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-range': `${start}-${start + part.byteLength - 1}`,
-          },
-          body: part,
-          scopes: this.scopes(true),
-          ...this.signalOf(options),
-        });
-        // The spec says 202; go-containerregistry's registry answers 204.
-        if (res.status !== 202 && res.status !== 204)
-          throw await statusError(`${where}: upload chunk at ${start}`, res);
-        await res.body.dump().catch(() => undefined);
-        const next = responseHeader(res, 'location');
-        return next ? new URL(next, location) : location;
-      } catch (error) {
-        const retryable = error instanceof LadingError && error.code === ErrorCodes.network;
-        if (!retryable || attempt >= this.http.retry.retries || options?.signal?.aborted) throw error;
-        await wait(200 * 2 ** attempt, options?.signal);
-        const received = await this.uploadedBytes(location, where, options);
-        if (received < offset || received > offset + chunk.byteLength) {
-          throw new LadingError(
-            ErrorCodes.protocol,
-            `${where}: the registry reports ${received} bytes received, cannot resume at ${offset}`,
-            { cause: error },
-          );
-        }
-        sent = received - offset;
-        if (sent === chunk.byteLength) return location;
-      }
-    }
-  }
-
-  /** How many bytes an upload session holds, from `GET <location>` (204 with `Range: 0-<last>`). */
-  private async uploadedBytes(location: URL, where: string, options?: CallOptions): Promise<number> {
-    const res = await this.send({
-      method: 'GET',
-      url: location,
-      scopes: this.scopes(true),
-      followRedirects: false,
-      ...this.signalOf(options),
-    });
-    if (res.status !== 204 && res.status !== 202) throw await statusError(`${where}: upload status`, res);
-    await res.body.dump().catch(() => undefined);
-    const m = /^(?:bytes=)?0-(\d+)$/.exec(responseHeader(res, 'range') ?? '');
-    return m ? Number(m[1]) + 1 : 0;
-  }
-
-  private async finishUpload(
-    location: URL,
-    desc: Descriptor,
-    body: Uint8Array | undefined,
-    where: string,
-    options?: CallOptions,
-  ): Promise<void> {
-    const url = new URL(location);
-    url.searchParams.set('digest', desc.digest);
-    const req: Omit<RegistryRequest, 'scopes'> & { scopes: readonly string[] } = {
-      method: 'PUT',
-      url,
-      headers: { 'content-type': 'application/octet-stream' },
-      scopes: this.scopes(true),
-      ...this.signalOf(options),
-    };
-    if (body) req.body = body;
-    const res = await this.send(req);
-    if (res.status === 201 || res.status === 204) {
-      await res.body.dump().catch(() => undefined);
-      const stored = responseHeader(res, HeaderContentDigest);
-      if (stored && stored !== desc.digest) {
-        throw new LadingError(ErrorCodes.integrity, `${where}: the registry stored ${stored}`);
-      }
-      return;
-    }
-    // A replayed PUT after a lost response finds the session closed: the blob may be there already.
-    if (res.status === 404 && (await this.exists(desc, options))) {
-      await res.body.dump().catch(() => undefined);
-      return;
-    }
-    throw await statusError(where, res);
+    await this.uploads.uploadFile(desc, file, options);
   }
 
   /**
@@ -681,14 +438,14 @@ export class RemoteRepository implements GraphTarget, Deleter {
       await this.putManifest(reference, desc, bytes, where, {}, options);
     }
     const subject = parsed.kind === 'index' ? parsed.index.subject : parsed.manifest.subject;
-    if (subject && !(await this.supportsReferrersAPI(subject, options))) {
+    if (subject && !(await this.referrerSteps.supportsAPI(subject, options))) {
       const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
       const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
       const artifactType =
         doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
       if (artifactType) entry.artifactType = artifactType;
       if (doc.annotations) entry.annotations = doc.annotations;
-      await this.addFallbackReferrer(subject, entry, options);
+      await this.referrerSteps.addToFallback(subject, entry, options);
     }
   }
 
@@ -705,14 +462,14 @@ export class RemoteRepository implements GraphTarget, Deleter {
       url: this.url(`manifests/${reference}`),
       headers: { 'content-type': desc.mediaType, ...headers },
       body: bytes,
-      scopes: this.scopes(true),
-      ...this.signalOf(options),
+      scopes: this.ctx.scopes(true),
+      ...signalOf(options),
     });
     if (res.status === 412) return res;
     if (res.status !== 201 && res.status !== 200 && res.status !== 204) {
       throw await statusError(`${where}${reference === desc.digest ? '' : ` as ${reference}`}`, res);
     }
-    await res.body.dump().catch(() => undefined);
+    await drainBody(res);
     const stored = responseHeader(res, HeaderContentDigest);
     if (stored && stored !== desc.digest && parseDigest(stored).algorithm === parseDigest(desc.digest).algorithm) {
       throw new LadingError(ErrorCodes.integrity, `${where}: the registry stored ${stored}`);
@@ -722,7 +479,7 @@ export class RemoteRepository implements GraphTarget, Deleter {
 
   /** Points `reference` (a tag) at a stored manifest: fetches its bytes and PUTs them under the tag. */
   async tag(desc: Descriptor, reference: string, options?: CallOptions): Promise<void> {
-    const { bytes } = await this.fetchManifest(desc.digest, { ...this.signalOf(options), mediaType: desc.mediaType });
+    const { bytes } = await this.fetchManifest(desc.digest, { ...signalOf(options), mediaType: desc.mediaType });
     await this.putManifest(reference, desc, bytes, `tag ${this.name}@${desc.digest}`, {}, options);
   }
 
@@ -733,51 +490,18 @@ export class RemoteRepository implements GraphTarget, Deleter {
     const res = await this.send({
       method: 'DELETE',
       url: this.url(`${kind}/${desc.digest}`),
-      scopes: this.scopes(true, [`repository:${this.repository}:delete`]),
-      ...this.signalOf(options),
+      scopes: this.ctx.scopes(true, [`repository:${this.repository}:delete`]),
+      ...signalOf(options),
     });
     if (res.status === 202 || res.status === 200 || res.status === 204) {
-      await res.body.dump().catch(() => undefined);
+      await drainBody(res);
       return;
     }
-    if (res.status === 404) {
-      await res.body.dump().catch(() => undefined);
-      throw new LadingError(ErrorCodes.notFound, `${where}: not found`);
-    }
+    if (res.status === 404) throw await notFoundError(where, res);
     throw await statusError(where, res);
   }
 
   // ---------------------------------------------------------------- listings
-
-  private async *pages(
-    first: URL,
-    where: string,
-    options?: CallOptions,
-  ): AsyncGenerator<{ res: RegistryResponse; bytes: Uint8Array }> {
-    let url: URL | undefined = first;
-    const maxPages = this.options.maxPages ?? 100;
-    for (let page = 0; url; page++) {
-      if (page >= maxPages)
-        throw new LadingError(ErrorCodes.protocol, `${where}: more than ${maxPages} pages; narrow the listing`);
-      const res = await this.send({
-        method: 'GET',
-        url,
-        headers: { accept: `${MediaTypeImageIndex}, application/json` },
-        ...this.signalOf(options),
-      });
-      if (res.status !== 200) {
-        yield { res, bytes: new Uint8Array() };
-        return;
-      }
-      const bytes = await readAll(res.body, this.limit, where);
-      yield { res, bytes };
-      const next = nextLink(responseHeader(res, 'link'));
-      url = next ? new URL(next, url) : undefined;
-      if (url && url.origin !== this.base.origin) {
-        throw new LadingError(ErrorCodes.protocol, `${where}: pagination link to another origin ${url.origin}`);
-      }
-    }
-  }
 
   /** All tags, following `Link` pagination (bounded by `maxPages`). */
   async tags(options?: CallOptions & { last?: string }): Promise<string[]> {
@@ -786,13 +510,10 @@ export class RemoteRepository implements GraphTarget, Deleter {
     url.searchParams.set('n', String(this.options.tagPageSize ?? 1000));
     if (options?.last) url.searchParams.set('last', options.last);
     const tags: string[] = [];
-    for await (const { res, bytes } of this.pages(url, where, options)) {
-      if (res.status === 404) {
-        discardBody(res);
-        throw new LadingError(ErrorCodes.notFound, `${where}: repository not found`);
-      }
+    for await (const { res, bytes } of listingPages(this.ctx, url, where, options)) {
+      if (res.status === 404) throw await notFoundError(where, res, 'repository not found');
       if (res.status !== 200) throw await statusError(where, res);
-      const doc = parseJSON(bytes, where) as { tags?: unknown };
+      const doc = parseJSONObject(bytes, where) as { tags?: unknown };
       if (doc.tags === null || doc.tags === undefined) continue;
       if (!Array.isArray(doc.tags) || !doc.tags.every((t) => typeof t === 'string')) {
         throw new LadingError(ErrorCodes.protocol, `${where}: "tags" is not a list of strings`);
@@ -809,206 +530,19 @@ export class RemoteRepository implements GraphTarget, Deleter {
    * Hub sent it without serving the API).
    */
   async supportsReferrersAPI(subject: Descriptor, options?: CallOptions): Promise<boolean> {
-    if (this.referrersAPI !== undefined) return this.referrersAPI;
-    const res = await this.send({
-      method: 'GET',
-      url: this.url(`referrers/${subject.digest}`),
-      headers: { accept: MediaTypeImageIndex },
-      ...this.signalOf(options),
-    });
-    const type = responseHeader(res, 'content-type') ?? '';
-    if (res.status === 200 && type.startsWith(MediaTypeImageIndex)) {
-      await res.body.dump().catch(() => undefined);
-      this.referrersAPI = true;
-      return true;
-    }
-    if ([400, 404, 405, 406].includes(res.status) || res.status === 200) {
-      await res.body.dump().catch(() => undefined);
-      this.referrersAPI = false;
-      return false;
-    }
-    throw await statusError(`probe referrers API ${this.name}`, res);
+    return this.referrerSteps.supportsAPI(subject, options);
   }
 
   /**
    * The manifests referring to `subject`: through the referrers API (paginated; filtered on the client when the
    * registry did not apply the `artifactType` filter), or the tag-schema fallback index. Fallback entries without a
    * usable `artifactType` (cosign writes `application/vnd.oci.empty.v1+json` and no annotations) are resolved by
-   * opening the referrer manifest.
+   * opening the referrer manifest, at most `maxFallbackReads` per listing, each digest once (see
+   * {@link RemoteReferrersOptions.onUnresolved} for the rest).
    */
-  async referrers(subject: Descriptor, options?: ReferrersOptions): Promise<Descriptor[]> {
-    const where = `list referrers ${this.name}@${subject.digest}`;
-    parseDigest(subject.digest);
-    let found: Descriptor[] | undefined;
-    if (await this.supportsReferrersAPI(subject, options)) found = await this.referrersFromAPI(subject, where, options);
-    found ??= await this.referrersFromFallback(subject, where, options);
-    const type = options?.artifactType;
-    return type ? found.filter((d) => d.artifactType === type) : found;
+  async referrers(subject: Descriptor, options?: RemoteReferrersOptions): Promise<Descriptor[]> {
+    return this.referrerSteps.list(subject, options);
   }
-
-  private async referrersFromAPI(
-    subject: Descriptor,
-    where: string,
-    options?: ReferrersOptions,
-  ): Promise<Descriptor[] | undefined> {
-    const url = this.url(`referrers/${subject.digest}`);
-    if (options?.artifactType) url.searchParams.set('artifactType', options.artifactType);
-    const out: Descriptor[] = [];
-    for await (const { res, bytes } of this.pages(url, where, options)) {
-      if (res.status === 404) {
-        await res.body.dump().catch(() => undefined);
-        return out;
-      }
-      if (res.status !== 200) throw await statusError(where, res);
-      const index = parseIndexListing(bytes, where);
-      const filtered = (responseHeader(res, HeaderOCIFiltersApplied) ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .includes('artifactType');
-      for (const d of index.manifests) {
-        if (options?.artifactType && !filtered && d.artifactType !== options.artifactType) continue;
-        out.push(d);
-      }
-    }
-    return out;
-  }
-
-  private async fallbackIndex(
-    subject: Descriptor,
-    where: string,
-    options?: CallOptions,
-  ): Promise<{ index: ImageIndex; etag?: string; digest?: string }> {
-    const tag = referrersTag(subject.digest);
-    const res = await this.send({
-      method: 'GET',
-      url: this.url(`manifests/${tag}`),
-      headers: { accept: MediaTypeImageIndex },
-      ...this.signalOf(options),
-    });
-    if (res.status === 404) {
-      await res.body.dump().catch(() => undefined);
-      return { index: { schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests: [] } };
-    }
-    if (res.status !== 200) throw await statusError(`${where}: fallback tag ${tag}`, res);
-    const bytes = await readAll(res.body, this.limit, `${where}: fallback tag ${tag}`);
-    const header = responseHeader(res, HeaderContentDigest);
-    const actual = digestOf(bytes);
-    if (header && parseDigest(header).algorithm === 'sha256' && header !== actual) {
-      throw new LadingError(
-        ErrorCodes.integrity,
-        `${where}: fallback index digest mismatch: expected ${header}, got ${actual}`,
-      );
-    }
-    const result: { index: ImageIndex; etag?: string; digest?: string } = {
-      index: parseIndexListing(bytes, `${where}: fallback tag ${tag}`),
-      digest: actual,
-    };
-    const etag = responseHeader(res, 'etag');
-    if (etag) result.etag = etag;
-    return result;
-  }
-
-  private async referrersFromFallback(
-    subject: Descriptor,
-    where: string,
-    options?: ReferrersOptions,
-  ): Promise<Descriptor[]> {
-    const { index } = await this.fallbackIndex(subject, where, options);
-    const out: Descriptor[] = [];
-    for (const entry of index.manifests) {
-      if (!entry.artifactType || entry.artifactType === MediaTypeEmptyJSON) {
-        // cosign (go-containerregistry) writes empty-typed entries with no annotations: ask the manifest itself.
-        try {
-          const { bytes } = await this.fetchManifest(entry.digest, {
-            ...this.signalOf(options),
-            mediaType: entry.mediaType,
-          });
-          const parsed = parseManifest(bytes, entry.mediaType, where);
-          const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
-          const resolved: Descriptor = { ...entry };
-          const type = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
-          if (type) resolved.artifactType = type;
-          if (!entry.annotations && doc.annotations) resolved.annotations = doc.annotations;
-          out.push(resolved);
-        } catch (error) {
-          if (error instanceof LadingError && error.code === ErrorCodes.notFound) continue; // stale entry
-          throw error;
-        }
-      } else {
-        out.push(entry);
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
-   * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
-   * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
-   * entry must be seen in two reads 100-200 ms apart, and is written again whenever a read misses it. Up to 12 rounds.
-   */
-  private async addFallbackReferrer(subject: Descriptor, entry: Descriptor, options?: CallOptions): Promise<void> {
-    const tag = referrersTag(subject.digest);
-    const where = `add referrer ${entry.digest} to ${this.name}:${tag}`;
-    let wrote = false;
-    let confirmations = 0;
-    for (let round = 0; round < 12; round++) {
-      const current = await this.fallbackIndex(subject, where, options);
-      if (current.index.manifests.some((d) => d.digest === entry.digest)) {
-        if (!wrote || ++confirmations >= 2) return;
-        await wait(100 + Math.round(Math.random() * 100), options?.signal);
-        continue;
-      }
-      confirmations = 0;
-      const manifests = [...current.index.manifests.filter((d) => d.digest !== entry.digest), entry];
-      const doc: ImageIndex = { schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests };
-      const bytes = Buffer.from(JSON.stringify(doc));
-      const desc: Descriptor = { mediaType: MediaTypeImageIndex, digest: digestOf(bytes), size: bytes.byteLength };
-      const headers: Record<string, string> = current.etag ? { 'if-match': current.etag } : {};
-      const res = await this.putManifest(tag, desc, bytes, where, headers, options);
-      if (res.status === 412) {
-        await res.body.dump().catch(() => undefined);
-      } else {
-        wrote = true;
-        if (this.options.deleteSupersededReferrersIndex && current.digest && current.digest !== desc.digest) {
-          await this.delete({ mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 }, options).catch(
-            () => undefined,
-          );
-        }
-      }
-      // Jittered pause so racing writers interleave instead of colliding again.
-      await wait(Math.round(Math.random() * 30 * (round + 1)), options?.signal);
-    }
-    throw new LadingError(ErrorCodes.network, `${where}: concurrent writers kept replacing the index; try again`);
-  }
-}
-
-function nextLink(link: string | undefined): string | undefined {
-  if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m?.[1]) return m[1];
-  }
-  return undefined;
-}
-
-function parseJSON(bytes: Uint8Array, where: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (cause) {
-    throw new LadingError(ErrorCodes.protocol, `${where}: response is not JSON`, { cause });
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new LadingError(ErrorCodes.protocol, `${where}: response is not a JSON object`);
-  return doc as Record<string, unknown>;
-}
-
-function parseIndexListing(bytes: Uint8Array, where: string): ImageIndex {
-  const doc = parseJSON(bytes, where);
-  if (!Array.isArray(doc.manifests)) throw new LadingError(ErrorCodes.protocol, `${where}: not an image index`);
-  doc.manifests.forEach((d, i) => checkDescriptor(d, `${where} manifests[${i}]`));
-  return doc as unknown as ImageIndex;
 }
 
 async function* limitStream(

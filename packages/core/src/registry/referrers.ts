@@ -1,0 +1,286 @@
+/**
+ * Referrers of a manifest on a remote repository: the OCI 1.1 referrers API when the registry serves it (probed
+ * once), else the tag-schema fallback, an image index tagged `<alg>-<hex>` of the subject, read and written here.
+ * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+ */
+import type { CallOptions, ReferrersOptions } from '../content.js';
+import { parseManifest, type Descriptor, type ImageIndex } from '../descriptor.js';
+import { digestOf, parseDigest, readAll } from '../digest.js';
+import { ErrorCodes, LadingError } from '../errors.js';
+import {
+  HeaderContentDigest,
+  HeaderOCIFiltersApplied,
+  MediaTypeEmptyJSON,
+  MediaTypeImageIndex,
+} from '../media-types.js';
+import { statusError } from './errors.js';
+import { drainBody, responseHeader, type RegistryResponse } from './http.js';
+import { listingPages, parseIndexListing } from './listing.js';
+import { signalOf, type RepositoryContext } from './repository-context.js';
+import type { FetchedManifest } from './repository.js';
+import { wait } from './retry.js';
+
+/** The fallback referrers tag for a digest: `<alg>-<hex>`, alg cut to 32 and hex to 64 characters (OCI 1.1). */
+export function referrersTag(digest: string): string {
+  const [alg = '', hex = ''] = digest.split(':');
+  return `${alg.slice(0, 32)}-${hex.slice(0, 64)}`;
+}
+
+/** The manifest operations of the repository that the fallback needs. */
+export interface ReferrerManifests {
+  /** Fetches and verifies a manifest by digest (see `RemoteRepository.fetchManifest`). */
+  fetchManifest(reference: string, options?: CallOptions & { mediaType?: string }): Promise<FetchedManifest>;
+  /**
+   * PUTs manifest bytes under `reference` with extra `headers` (`If-Match`); a 412 answer is returned, not thrown,
+   * with its body unread.
+   */
+  putManifest(
+    reference: string,
+    desc: Descriptor,
+    bytes: Uint8Array,
+    where: string,
+    headers: Record<string, string>,
+    options?: CallOptions,
+  ): Promise<RegistryResponse>;
+  /** Deletes a manifest by digest. */
+  delete(desc: Descriptor, options?: CallOptions): Promise<void>;
+}
+
+/** Options of `RemoteRepository.referrers`. */
+export interface RemoteReferrersOptions extends ReferrersOptions {
+  /**
+   * Called once with the number of fallback index entries whose artifact type stayed unknown because the
+   * `maxFallbackReads` bound was reached (never called when every entry was resolved). With `artifactType` set,
+   * those entries are left out of the result; without it they are returned as listed.
+   */
+  onUnresolved?: (entries: number) => void;
+}
+
+/** Default of {@link ReferrersStepOptions.maxFallbackReads}: half the verification gate's request budget. */
+export const DefaultMaxFallbackReads = 64;
+
+/** Options of {@link Referrers}. */
+export interface ReferrersStepOptions {
+  /**
+   * Manifests read at most per fallback listing to learn the artifact type of entries that state none (see
+   * `RemoteRepositoryOptions.maxFallbackReads`). Default {@link DefaultMaxFallbackReads}.
+   */
+  maxFallbackReads?: number;
+  /** `auto` (probe once), `api` or `fallback`; see `RemoteRepositoryOptions.referrers`. Default `auto`. */
+  mode?: 'auto' | 'api' | 'fallback';
+  /** After updating a fallback index, delete the one it replaced. Default false. */
+  deleteSupersededIndex?: boolean;
+}
+
+/** The referrers step of one repository: discovery (API or fallback) and fallback index upkeep. */
+export class Referrers {
+  private readonly ctx: RepositoryContext;
+  private readonly manifests: ReferrerManifests;
+  private readonly options: ReferrersStepOptions;
+  private api: boolean | undefined;
+
+  constructor(ctx: RepositoryContext, manifests: ReferrerManifests, options: ReferrersStepOptions = {}) {
+    this.ctx = ctx;
+    this.manifests = manifests;
+    this.options = options;
+    if (options.mode === 'api') this.api = true;
+    if (options.mode === 'fallback') this.api = false;
+  }
+
+  /**
+   * Whether the registry serves the referrers API for this repository, probed once with
+   * `GET /v2/<name>/referrers/<digest>`: a 200 with an image index means yes; 404, 400, 405 and 406 mean no. An
+   * `OCI-Subject` header on a manifest PUT is not trusted as proof (ECR and Docker Hub sent it without serving the
+   * API).
+   */
+  async supportsAPI(subject: Descriptor, options?: CallOptions): Promise<boolean> {
+    if (this.api !== undefined) return this.api;
+    const res = await this.ctx.send({
+      method: 'GET',
+      url: this.ctx.url(`referrers/${subject.digest}`),
+      headers: { accept: MediaTypeImageIndex },
+      ...signalOf(options),
+    });
+    const type = responseHeader(res, 'content-type') ?? '';
+    if (res.status === 200 && type.startsWith(MediaTypeImageIndex)) {
+      await drainBody(res);
+      this.api = true;
+      return true;
+    }
+    if ([400, 404, 405, 406].includes(res.status) || res.status === 200) {
+      await drainBody(res);
+      this.api = false;
+      return false;
+    }
+    throw await statusError(`probe referrers API ${this.ctx.name}`, res);
+  }
+
+  /**
+   * The manifests referring to `subject`: through the referrers API (paginated; filtered on the client when the
+   * registry did not apply the `artifactType` filter), or the fallback index. Fallback entries without a usable
+   * `artifactType` (cosign writes `application/vnd.oci.empty.v1+json` and no annotations) are resolved by opening
+   * the referrer manifest.
+   */
+  async list(subject: Descriptor, options?: RemoteReferrersOptions): Promise<Descriptor[]> {
+    const where = `list referrers ${this.ctx.name}@${subject.digest}`;
+    parseDigest(subject.digest);
+    let found: Descriptor[] | undefined;
+    if (await this.supportsAPI(subject, options)) found = await this.fromAPI(subject, where, options);
+    found ??= await this.fromFallback(subject, where, options);
+    const type = options?.artifactType;
+    return type ? found.filter((d) => d.artifactType === type) : found;
+  }
+
+  private async fromAPI(subject: Descriptor, where: string, options?: ReferrersOptions): Promise<Descriptor[]> {
+    const url = this.ctx.url(`referrers/${subject.digest}`);
+    if (options?.artifactType) url.searchParams.set('artifactType', options.artifactType);
+    const out: Descriptor[] = [];
+    for await (const { res, bytes } of listingPages(this.ctx, url, where, options)) {
+      if (res.status === 404) {
+        await drainBody(res);
+        return out;
+      }
+      if (res.status !== 200) throw await statusError(where, res);
+      const index = parseIndexListing(bytes, where);
+      const filtered = (responseHeader(res, HeaderOCIFiltersApplied) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .includes('artifactType');
+      for (const d of index.manifests) {
+        if (options?.artifactType && !filtered && d.artifactType !== options.artifactType) continue;
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  /** The fallback index of `subject` (empty on 404), with the digest of its bytes and the registry's ETag. */
+  private async fallbackIndex(
+    subject: Descriptor,
+    where: string,
+    options?: CallOptions,
+  ): Promise<{ index: ImageIndex; etag?: string; digest?: string }> {
+    const tag = referrersTag(subject.digest);
+    const res = await this.ctx.send({
+      method: 'GET',
+      url: this.ctx.url(`manifests/${tag}`),
+      headers: { accept: MediaTypeImageIndex },
+      ...signalOf(options),
+    });
+    if (res.status === 404) {
+      await drainBody(res);
+      return { index: { schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests: [] } };
+    }
+    if (res.status !== 200) throw await statusError(`${where}: fallback tag ${tag}`, res);
+    const bytes = await readAll(res.body, this.ctx.manifestSizeLimit, `${where}: fallback tag ${tag}`);
+    const header = responseHeader(res, HeaderContentDigest);
+    const actual = digestOf(bytes);
+    if (header && parseDigest(header).algorithm === 'sha256' && header !== actual) {
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: fallback index digest mismatch: expected ${header}, got ${actual}`,
+      );
+    }
+    const result: { index: ImageIndex; etag?: string; digest?: string } = {
+      index: parseIndexListing(bytes, `${where}: fallback tag ${tag}`),
+      digest: actual,
+    };
+    const etag = responseHeader(res, 'etag');
+    if (etag) result.etag = etag;
+    return result;
+  }
+
+  /**
+   * The fallback index's entries, each digest once (the first listing wins). Entries without a usable artifact type
+   * (cosign writes `application/vnd.oci.empty.v1+json`) are resolved by reading their manifest, at most
+   * `maxFallbackReads` of them, so a hostile index cannot buy one GET per entry before any caller's budget applies;
+   * the rest are returned as listed (or left out under an `artifactType` filter) and counted to `onUnresolved`.
+   * Entries whose manifest is gone are stale and dropped.
+   */
+  private async fromFallback(
+    subject: Descriptor,
+    where: string,
+    options?: RemoteReferrersOptions,
+  ): Promise<Descriptor[]> {
+    const { index } = await this.fallbackIndex(subject, where, options);
+    const maxReads = this.options.maxFallbackReads ?? DefaultMaxFallbackReads;
+    const seen = new Set<string>();
+    const out: Descriptor[] = [];
+    let reads = 0;
+    let unresolved = 0;
+    for (const entry of index.manifests) {
+      if (seen.has(entry.digest)) continue;
+      seen.add(entry.digest);
+      if (entry.artifactType && entry.artifactType !== MediaTypeEmptyJSON) {
+        out.push(entry);
+        continue;
+      }
+      if (reads >= maxReads) {
+        unresolved++;
+        if (!options?.artifactType) out.push(entry);
+        continue;
+      }
+      reads++;
+      // cosign (go-containerregistry) writes empty-typed entries with no annotations: ask the manifest itself.
+      try {
+        const { bytes } = await this.manifests.fetchManifest(entry.digest, {
+          ...signalOf(options),
+          mediaType: entry.mediaType,
+        });
+        const parsed = parseManifest(bytes, entry.mediaType, where);
+        const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
+        const resolved: Descriptor = { ...entry };
+        const type = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
+        if (type) resolved.artifactType = type;
+        if (!entry.annotations && doc.annotations) resolved.annotations = doc.annotations;
+        out.push(resolved);
+      } catch (error) {
+        if (error instanceof LadingError && error.code === ErrorCodes.notFound) continue; // stale entry
+        throw error;
+      }
+    }
+    if (unresolved > 0) options?.onUnresolved?.(unresolved);
+    return out;
+  }
+
+  /**
+   * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
+   * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
+   * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
+   * entry must be seen in two reads 100-200 ms apart, and is written again whenever a read misses it. Up to 12 rounds.
+   */
+  async addToFallback(subject: Descriptor, entry: Descriptor, options?: CallOptions): Promise<void> {
+    const tag = referrersTag(subject.digest);
+    const where = `add referrer ${entry.digest} to ${this.ctx.name}:${tag}`;
+    let wrote = false;
+    let confirmations = 0;
+    for (let round = 0; round < 12; round++) {
+      const current = await this.fallbackIndex(subject, where, options);
+      if (current.index.manifests.some((d) => d.digest === entry.digest)) {
+        if (!wrote || ++confirmations >= 2) return;
+        await wait(100 + Math.round(Math.random() * 100), options?.signal);
+        continue;
+      }
+      confirmations = 0;
+      const manifests = [...current.index.manifests.filter((d) => d.digest !== entry.digest), entry];
+      const doc: ImageIndex = { schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests };
+      const bytes = Buffer.from(JSON.stringify(doc));
+      const desc: Descriptor = { mediaType: MediaTypeImageIndex, digest: digestOf(bytes), size: bytes.byteLength };
+      const headers: Record<string, string> = current.etag ? { 'if-match': current.etag } : {};
+      const res = await this.manifests.putManifest(tag, desc, bytes, where, headers, options);
+      if (res.status === 412) {
+        await drainBody(res);
+      } else {
+        wrote = true;
+        if (this.options.deleteSupersededIndex && current.digest && current.digest !== desc.digest) {
+          await this.manifests
+            .delete({ mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 }, options)
+            .catch(() => undefined);
+        }
+      }
+      // Jittered pause so racing writers interleave instead of colliding again.
+      await wait(Math.round(Math.random() * 30 * (round + 1)), options?.signal);
+    }
+    throw new LadingError(ErrorCodes.network, `${where}: concurrent writers kept replacing the index; try again`);
+  }
+}
