@@ -37,12 +37,15 @@ interface ManifestJSON {
 
 /**
  * Tags a copy of the pushed manifest in which `change` altered the descriptors (sizes): the registry then serves
- * blobs whose length differs from what the manifest says. Returns the new reference.
+ * blobs whose length differs from what the manifest says. The copy has the empty config instead of the table of
+ * contents, as an artifact oras pushed: with the table of contents, a file layer whose size disagrees with it is
+ * refused before any download, and the fetch path this file tests would not be reached. Returns the new reference.
  */
 function tamperedManifest(tag: string, change: (manifest: ManifestJSON) => void): string {
   const stored = registry.getManifest(repo, 'v1');
   if (!stored) throw new Error('the pushed manifest is missing');
   const manifest = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as ManifestJSON;
+  manifest.config = registry.putBlob(repo, '{}', 'application/vnd.oci.empty.v1+json') as ManifestJSON['config'];
   change(manifest);
   registry.putManifest(repo, manifest, { tag, mediaType: stored.mediaType });
   return `${registry.host}/${repo}:${tag}`;

@@ -7,7 +7,7 @@ import type { Descriptor, ImageIndex } from '../descriptor.js';
 import { descriptorFor, readAll } from '../digest.js';
 import { ErrorCodes, isLadingError, LadingError } from '../errors.js';
 import { MediaTypeImageIndex } from '../media-types.js';
-import { referrersTag } from '../registry/repository.js';
+import { referrersTag } from '../registry/referrers.js';
 
 /** Manifests and fallback indexes read by {@link deleteArtifact} are refused above this size (4 MiB, as distribution). */
 const manifestLimit = 4 * 1024 * 1024;
