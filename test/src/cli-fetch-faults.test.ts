@@ -45,7 +45,7 @@ function tamperedManifest(tag: string, change: (manifest: ManifestJSON) => void)
   const stored = registry.getManifest(repo, 'v1');
   if (!stored) throw new Error('the pushed manifest is missing');
   const manifest = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as ManifestJSON;
-  manifest.config = registry.putBlob(repo, '{}', 'application/vnd.oci.empty.v1+json') as ManifestJSON['config'];
+  manifest.config = registry.putBlob(repo, '{}', 'application/vnd.oci.empty.v1+json');
   change(manifest);
   registry.putManifest(repo, manifest, { tag, mediaType: stored.mediaType });
   return `${registry.host}/${repo}:${tag}`;

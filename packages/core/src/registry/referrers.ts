@@ -247,18 +247,24 @@ export class Referrers {
    * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
    * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
    * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
-   * entry must be seen in two reads 100-200 ms apart, and is written again whenever a read misses it. Up to 12 rounds.
+   * entry must be seen in two reads apart by 100-200 ms or twice the slowest read-to-write cycle seen, whichever is
+   * longer, and is written again whenever a read misses it. Up to 12 rounds. A racing writer overwrites the entry
+   * only with an index it read before the entry was there, within its own read-to-write cycle; waiting longer than
+   * such a cycle (similar for every writer on one registry, and stretched alike under load) lets the second read see
+   * that loss.
    */
   async addToFallback(subject: Descriptor, entry: Descriptor, options?: CallOptions): Promise<void> {
     const tag = referrersTag(subject.digest);
     const where = `add referrer ${entry.digest} to ${this.ctx.name}:${tag}`;
     let wrote = false;
     let confirmations = 0;
+    let slowestCycle = 0;
     for (let round = 0; round < 12; round++) {
+      const started = performance.now();
       const current = await this.fallbackIndex(subject, where, options);
       if (current.index.manifests.some((d) => d.digest === entry.digest)) {
         if (!wrote || ++confirmations >= 2) return;
-        await wait(100 + Math.round(Math.random() * 100), options?.signal);
+        await wait(Math.max(100, 2 * slowestCycle) + Math.round(Math.random() * 100), options?.signal);
         continue;
       }
       confirmations = 0;
@@ -268,6 +274,7 @@ export class Referrers {
       const desc: Descriptor = { mediaType: MediaTypeImageIndex, digest: digestOf(bytes), size: bytes.byteLength };
       const headers: Record<string, string> = current.etag ? { 'if-match': current.etag } : {};
       const res = await this.manifests.putManifest(tag, desc, bytes, where, headers, options);
+      slowestCycle = Math.max(slowestCycle, performance.now() - started);
       if (res.status === 412) {
         await drainBody(res);
       } else {
