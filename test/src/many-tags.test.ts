@@ -88,4 +88,29 @@ describe('a push with 300 tags', () => {
       r.method === 'PUT' && r.path.includes('/manifests/');
     expect(requests.find(first)?.path).toBe(`/v2/${name}/manifests/${json<PushCommandResult>(pushed).digest}`);
   });
+
+  it('stops starting tags after one fails for good, retries a transient failure, and fails the push', async () => {
+    const name = unique('fail');
+    registry.clearLog();
+    // t010 is refused (403: not retried); t005 fails once with a 503 (retried, then lands).
+    registry.inject({
+      method: 'PUT',
+      path: `/v2/${name}/manifests/t010`,
+      action: { kind: 'status', status: 403 },
+    });
+    registry.inject({
+      method: 'PUT',
+      path: `/v2/${name}/manifests/t005`,
+      times: 1,
+      action: { kind: 'status', status: 503 },
+    });
+    const result = await lading(['push', `${registry.host}/${name}`, 'app.yaml', ...tagFlags()]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(name);
+    expect(result.stderr).toContain('t010');
+    const tagPuts = registry.requests.filter((r) => r.method === 'PUT' && r.path.startsWith(`/v2/${name}/manifests/t`));
+    expect(tagPuts.filter((r) => r.path.endsWith('/t005')).map((r) => r.status)).toEqual([503, 201]);
+    // Only the tags already under way when t010 failed were sent: at most 8 past it, never all 300.
+    expect(tagPuts.length).toBeLessThanOrEqual(11 + 1 + TagConcurrency);
+  });
 });
