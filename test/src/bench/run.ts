@@ -4,6 +4,8 @@
  * (default 3, env BENCH_RUNS); wall time and peak RSS come from GNU time, bytes from a counting TCP proxy in front of
  * the registry. Never run as a test: numbers depend on the machine. The start-up rows (./startup.ts) run first;
  * BENCH_ONLY=startup runs only those and rewrites only the "## Start-up" section of BENCHMARKS.md.
+ * BENCH_ONLY=folder,tags (either or both) runs only the folder push/pull rows and/or the 300-tag push row, and
+ * rewrites only those rows of BENCHMARKS.md's table and their lines in its "## Goals of issue 10" section.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -21,10 +23,15 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 // Start-up rows are cheap and noisy: more runs (at least 5), env BENCH_STARTUP_RUNS.
 const startupRuns = Math.max(5, Number(process.env.BENCH_STARTUP_RUNS ?? 11));
 const startupOnly = process.env.BENCH_ONLY === 'startup';
+/** Row groups picked by BENCH_ONLY (`folder`, `tags`); undefined: every row. */
+const onlyRows = startupOnly ? undefined : process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const wants = (group: 'folder' | 'tags' | 'other'): boolean => onlyRows === undefined || onlyRows.includes(group);
 const lading = path.join(repoRoot, 'packages/cli/bin/run.js');
 
 interface Sample {
   seconds: number;
+  /** User + system CPU seconds. */
+  cpu: number;
   rssMB: number;
   bytes: number;
 }
@@ -72,8 +79,8 @@ async function timed(
   command: string,
   args: string[],
   options: { cwd?: string; env: NodeJS.ProcessEnv; stdout?: string },
-): Promise<{ seconds: number; rssMB: number }> {
-  const format = '%e %M';
+): Promise<{ seconds: number; cpu: number; rssMB: number }> {
+  const format = '%e %M %U %S';
   const report = path.join(os.tmpdir(), `lading-bench-time-${process.pid}-${Date.now()}`);
   const child = spawn('/usr/bin/time', ['-f', format, '-o', report, command, ...args], {
     cwd: options.cwd,
@@ -93,8 +100,8 @@ async function timed(
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}):\n${err}`);
   const last = (await readFile(report, 'utf8')).trim().split('\n').at(-1) ?? '';
   await rm(report, { force: true });
-  const [secs = 'NaN', kb = 'NaN'] = last.split(' ');
-  return { seconds: Number(secs), rssMB: Number(kb) / 1024 };
+  const [secs = 'NaN', kb = 'NaN', user = 'NaN', sys = 'NaN'] = last.split(' ');
+  return { seconds: Number(secs), cpu: Number(user) + Number(sys), rssMB: Number(kb) / 1024 };
 }
 
 function median(values: number[]): number {
@@ -153,7 +160,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let startup: StartupRow[];
   try {
-    startup = await benchStartup({ host, env, work, runs: startupRuns });
+    startup = onlyRows === undefined ? await benchStartup({ host, env, work, runs: startupRuns }) : [];
     if (startupOnly) {
       const file = path.join(repoRoot, 'BENCHMARKS.md');
       await writeFile(file, replaceStartupSection(await readFile(file, 'utf8'), startup));
@@ -164,11 +171,12 @@ async function main(): Promise<void> {
     await mkdir(path.join(data, 'small'), { recursive: true });
     await mkdir(path.join(data, 'huge'), { recursive: true });
     console.error('bench: generating data');
-    await writeData(path.join(data, 'big.bin'), 1024 ** 3, 1);
+    if (wants('other')) await writeData(path.join(data, 'big.bin'), 1024 ** 3, 1);
     for (let i = 0; i < 2000; i++)
       await writeData(path.join(data, 'small', `f${String(i).padStart(4, '0')}.txt`), 33 * 1024, i + 7);
-    for (let i = 0; i < 1024; i++)
-      await writeData(path.join(data, 'huge', `part${String(i).padStart(4, '0')}.bin`), 1024 * 1024, i + 99);
+    if (wants('other'))
+      for (let i = 0; i < 1024; i++)
+        await writeData(path.join(data, 'huge', `part${String(i).padStart(4, '0')}.bin`), 1024 * 1024, i + 99);
 
     const node = process.execPath;
     const oras = toolPath('oras');
@@ -187,6 +195,7 @@ async function main(): Promise<void> {
       }
       const pick = (k: 'lading' | 'oras'): Sample => ({
         seconds: median(samples.map((s) => s[k].seconds)),
+        cpu: median(samples.map((s) => s[k].cpu)),
         rssMB: median(samples.map((s) => s[k].rssMB)),
         bytes: median(samples.map((s) => s[k].bytes)),
       });
@@ -199,77 +208,153 @@ async function main(): Promise<void> {
       return { ...t, bytes: proxy.take() };
     }
 
-    // push 1 GiB file
-    await row('push 1 GiB file', async () => ({
-      lading: await sample(node, [lading, 'push', '--no-progress', `${fresh('file')}:v1`, 'big.bin'], data),
-      oras: await sample(oras, ['push', '--plain-http', `${fresh('file')}:v1`, 'big.bin'], data),
-    }));
-    const fileRef = fresh('file-pull');
-    await run(node, [lading, 'push', '--no-progress', `${fileRef}:v1`, 'big.bin'], { cwd: data, env });
-    await row('pull 1 GiB file', async () => {
-      const a = path.join(work, `pull-${++n}`);
-      const b = path.join(work, `pull-${++n}`);
-      await mkdir(b);
-      const result = {
-        lading: await sample(node, [lading, 'pull', '--no-progress', `${fileRef}:v1`, a], work),
-        oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${fileRef}:v1`], work),
-      };
-      await rm(a, { recursive: true, force: true });
-      await rm(b, { recursive: true, force: true });
-      return result;
-    });
-    await row('push folder, 2,000 files (66 MB)', async () => ({
-      lading: await sample(node, [lading, 'push', '--no-progress', `${fresh('folder')}:v1`, 'small'], data),
-      oras: await sample(oras, ['push', '--plain-http', `${fresh('folder')}:v1`, 'small'], data),
-    }));
-    const ladingFolder = fresh('folder-pull');
-    const orasFolder = fresh('folder-pull-oras');
-    await run(node, [lading, 'push', '--no-progress', `${ladingFolder}:v1`, 'small'], { cwd: data, env });
-    await run(oras, ['push', '--plain-http', `${orasFolder}:v1`, 'small'], { cwd: data, env });
-    await row(
-      'pull folder, 2,000 files (66 MB)',
-      async () => {
+    if (wants('other')) await bigFileRows();
+    if (wants('folder')) await folderRows();
+    if (wants('tags')) {
+      // One small file under 300 tags; both tools take the tags comma-separated in the reference.
+      await writeFile(path.join(data, 'tagged.txt'), 'tagged\n');
+      const tags = Array.from({ length: 300 }, (_, i) => `t${String(i).padStart(3, '0')}`).join(',');
+      await row('push with 300 tags', async () => ({
+        lading: await sample(node, [lading, 'push', '--no-progress', `${fresh('tags')}:${tags}`, 'tagged.txt'], data),
+        oras: await sample(oras, ['push', '--plain-http', `${fresh('tags')}:${tags}`, 'tagged.txt'], data),
+      }));
+    }
+    if (wants('other')) await catRow();
+
+    async function bigFileRows(): Promise<void> {
+      // push 1 GiB file
+      await row('push 1 GiB file', async () => ({
+        lading: await sample(node, [lading, 'push', '--no-progress', `${fresh('file')}:v1`, 'big.bin'], data),
+        oras: await sample(oras, ['push', '--plain-http', `${fresh('file')}:v1`, 'big.bin'], data),
+      }));
+      const fileRef = fresh('file-pull');
+      await run(node, [lading, 'push', '--no-progress', `${fileRef}:v1`, 'big.bin'], { cwd: data, env });
+      await row('pull 1 GiB file', async () => {
         const a = path.join(work, `pull-${++n}`);
         const b = path.join(work, `pull-${++n}`);
         await mkdir(b);
         const result = {
-          lading: await sample(node, [lading, 'pull', '--no-progress', `${ladingFolder}:v1`, a], work),
-          oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${orasFolder}:v1`], work),
+          lading: await sample(node, [lading, 'pull', '--no-progress', `${fileRef}:v1`, a], work),
+          oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${fileRef}:v1`], work),
         };
         await rm(a, { recursive: true, force: true });
         await rm(b, { recursive: true, force: true });
         return result;
-      },
-      'each tool pulls the artifact it pushed',
-    );
-    const hugeRef = fresh('huge');
-    await run(node, [lading, 'push', '--no-progress', `${hugeRef}:v1`, 'huge'], { cwd: data, env });
-    await row(
-      'cat 1 MiB file of a 1 GiB folder artifact (oras: pull the artifact)',
-      async () => {
-        const b = path.join(work, `pull-${++n}`);
-        await mkdir(b);
-        const result = {
-          lading: await sample(
-            node,
-            [lading, 'cat', `${hugeRef}:v1`, 'huge/part0512.bin'],
-            work,
-            path.join(work, 'cat.out'),
-          ),
-          oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${hugeRef}:v1`], work),
-        };
-        await rm(b, { recursive: true, force: true });
-        return result;
-      },
-      'bytes = all bytes on the wire, both directions',
-    );
+      });
+    }
+
+    async function folderRows(): Promise<void> {
+      await row('push folder, 2,000 files (66 MB)', async () => ({
+        lading: await sample(node, [lading, 'push', '--no-progress', `${fresh('folder')}:v1`, 'small'], data),
+        oras: await sample(oras, ['push', '--plain-http', `${fresh('folder')}:v1`, 'small'], data),
+      }));
+      const ladingFolder = fresh('folder-pull');
+      const orasFolder = fresh('folder-pull-oras');
+      await run(node, [lading, 'push', '--no-progress', `${ladingFolder}:v1`, 'small'], { cwd: data, env });
+      await run(oras, ['push', '--plain-http', `${orasFolder}:v1`, 'small'], { cwd: data, env });
+      await row(
+        'pull folder, 2,000 files (66 MB)',
+        async () => {
+          const a = path.join(work, `pull-${++n}`);
+          const b = path.join(work, `pull-${++n}`);
+          await mkdir(b);
+          const result = {
+            lading: await sample(node, [lading, 'pull', '--no-progress', `${ladingFolder}:v1`, a], work),
+            oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${orasFolder}:v1`], work),
+          };
+          await rm(a, { recursive: true, force: true });
+          await rm(b, { recursive: true, force: true });
+          return result;
+        },
+        'each tool pulls the artifact it pushed',
+      );
+    }
+
+    async function catRow(): Promise<void> {
+      const hugeRef = fresh('huge');
+      await run(node, [lading, 'push', '--no-progress', `${hugeRef}:v1`, 'huge'], { cwd: data, env });
+      await row(
+        'cat 1 MiB file of a 1 GiB folder artifact (oras: pull the artifact)',
+        async () => {
+          const b = path.join(work, `pull-${++n}`);
+          await mkdir(b);
+          const result = {
+            lading: await sample(
+              node,
+              [lading, 'cat', `${hugeRef}:v1`, 'huge/part0512.bin'],
+              work,
+              path.join(work, 'cat.out'),
+            ),
+            oras: await sample(oras, ['pull', '--plain-http', '-o', b, `${hugeRef}:v1`], work),
+          };
+          await rm(b, { recursive: true, force: true });
+          return result;
+        },
+        'bytes = all bytes on the wire, both directions',
+      );
+    }
   } finally {
     await proxy.close();
     await registry.stop();
     await rm(work, { recursive: true, force: true });
   }
-  await writeFile(path.join(repoRoot, 'BENCHMARKS.md'), report(rows, startup));
-  console.error('bench: wrote BENCHMARKS.md');
+  const file = path.join(repoRoot, 'BENCHMARKS.md');
+  if (onlyRows === undefined) await writeFile(file, report(rows, startup));
+  else await writeFile(file, replaceRows(await readFile(file, 'utf8'), rows));
+  console.error(`bench: wrote BENCHMARKS.md${onlyRows === undefined ? '' : ` (rows: ${onlyRows.join(', ')})`}`);
+}
+
+function tableLine(r: Row): string {
+  return `| ${r.name} | ${r.lading.seconds.toFixed(2)} s | ${r.oras.seconds.toFixed(2)} s | ${r.lading.rssMB.toFixed(0)} MB | ${r.oras.rssMB.toFixed(0)} MB | ${mb(r.lading.bytes)} | ${mb(r.oras.bytes)} |`;
+}
+
+/** Issue 10's goal for a row, as a ratio lading/oras of wall time; undefined when the row has none here. */
+function goalOf(name: string): number | undefined {
+  if (name.startsWith('push folder')) return 0.7;
+  if (name.startsWith('pull folder') || name.startsWith('push with 300 tags')) return 1.0;
+  return undefined;
+}
+
+function goalLine(r: Row): string {
+  const goal = goalOf(r.name);
+  const ratio = r.lading.seconds / r.oras.seconds;
+  const cpu = `CPU ${r.lading.cpu.toFixed(2)} s vs ${r.oras.cpu.toFixed(2)} s (${(r.lading.cpu / r.oras.cpu).toFixed(2)}×)`;
+  const verdict =
+    goal === undefined ? 'no goal here' : `goal ≤ ${goal.toFixed(1)}×: ${ratio <= goal ? 'met' : 'MISSED'}`;
+  return `- ${r.name}: ${ratio.toFixed(2)}× oras by wall time (${verdict}); ${cpu}.`;
+}
+
+/**
+ * `markdown` with the table lines of `rows` replaced (or added at the table's end) and their goal lines replaced
+ * (or added) in the "## Goals of issue 10" section (made before "## Start-up" when missing).
+ */
+function replaceRows(markdown: string, rows: Row[]): string {
+  const lines = markdown.split('\n');
+  for (const r of rows) {
+    const at = lines.findIndex((l) => l.startsWith(`| ${r.name} |`));
+    if (at !== -1) lines[at] = tableLine(r);
+    else {
+      const header = lines.findIndex((l) => l.startsWith('| operation | lading time |'));
+      let end = header + 2;
+      while (lines[end]?.startsWith('|')) end++;
+      lines.splice(end, 0, tableLine(r));
+    }
+  }
+  const heading = '## Goals of issue 10';
+  if (!lines.includes(heading)) {
+    const before = lines.indexOf('## Start-up');
+    lines.splice(before === -1 ? lines.length : before, 0, heading, '', '');
+  }
+  for (const r of rows) {
+    const at = lines.findIndex((l) => l.startsWith(`- ${r.name}: `) && l.includes('× oras by wall time'));
+    if (at !== -1) lines[at] = goalLine(r);
+    else {
+      let end = lines.indexOf(heading) + 2;
+      while (lines[end]?.startsWith('- ')) end++;
+      lines.splice(end, 0, goalLine(r));
+    }
+  }
+  return lines.join('\n');
 }
 
 function mb(bytes: number): string {

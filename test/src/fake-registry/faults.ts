@@ -7,7 +7,7 @@ import { type RequestMatcher, checkCount, describeMatcher, matchesRequest } from
 
 /**
  * What a fault does. `status` and `garbage` answer instead of the registry (no state changes); `drop`, `corrupt`
- * and `slow` let the registry handle the request (state changes happen, e.g. a PATCH is stored) and then break the
+ * `slow` and `late` let the registry handle the request (state changes happen, e.g. a PATCH is stored) and then break the
  * response body.
  */
 export type FaultAction =
@@ -39,6 +39,11 @@ export type FaultAction =
       chunkBytes?: number;
       delayMs?: number;
       maxTotalMs?: number;
+    }
+  | {
+      /** Hold the (correct) answer `delayMs` before sending it, like a busy registry: requests overlap in time. */
+      kind: 'late';
+      delayMs: number;
     }
   | {
       /** Answer `status` (default 200) with a non-registry body, like a captive portal or a proxy error page. */
@@ -108,6 +113,9 @@ function checkAction(action: FaultAction): void {
       return;
     case 'garbage':
       checkStatus(action.status, 'inject: rule.action.status');
+      return;
+    case 'late':
+      checkCount(action.delayMs, 'inject: rule.action.delayMs');
       return;
     case 'corrupt':
       return;

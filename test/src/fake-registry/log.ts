@@ -24,6 +24,8 @@ export interface RequestRecord {
   readonly fault?: { readonly id: number; readonly kind: FaultAction['kind'] };
   /** True when strict mode refused the request. */
   readonly unexpected: boolean;
+  /** Requests of this registry begun and not yet answered when this one began, itself included (1 = alone). */
+  readonly inFlight: number;
 }
 
 /** The writable form the server fills in. */
@@ -47,6 +49,7 @@ export class RequestLog {
   private readonly records: MutableRecord[] = [];
   private total = 0;
   private readonly perBlob = new Map<string, number>();
+  private open = 0;
 
   /** Starts a record for a request (status 0 until answered). */
   begin(request: RequestInfo): MutableRecord {
@@ -60,9 +63,15 @@ export class RequestLog {
       bytesIn: 0,
       bytesOut: 0,
       unexpected: false,
+      inFlight: ++this.open,
     };
     this.records.push(record);
     return record;
+  }
+
+  /** Marks a request begun with {@link begin} as answered (or abandoned), for {@link RequestRecord.inFlight}. */
+  end(): void {
+    this.open--;
   }
 
   /** Counts body bytes written for a record, and for a blob when the body is one. */

@@ -85,6 +85,7 @@ export async function sendReply(
     (res.socket ?? res).destroy();
     return 0;
   }
+  if (fault?.kind === 'late') await delay(fault.delayMs);
   res.writeHead(reply.status, headers);
   if (fault?.kind === 'drop') await sendThenDrop(res, payload, fault.afterBytes, count);
   else if (fault?.kind === 'slow') await sendSlowly(res, payload, fault, count);

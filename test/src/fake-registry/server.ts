@@ -89,6 +89,20 @@ async function decide(
 async function serve(pipeline: Pipeline, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const info = requestInfo(pipeline.listener, req);
   const record = pipeline.log.begin(info);
+  try {
+    await answer(pipeline, req, res, info, record);
+  } finally {
+    pipeline.log.end();
+  }
+}
+
+async function answer(
+  pipeline: Pipeline,
+  req: IncomingMessage,
+  res: ServerResponse,
+  info: RequestInfo,
+  record: MutableRecord,
+): Promise<void> {
   const request: RegistryRequest = {
     ...info,
     body: (limit, tooLarge) =>

@@ -76,16 +76,32 @@ function canPushManifest(t: unknown): t is ManifestPusher {
   return typeof (t as Partial<ManifestPusher>).pushManifest === 'function';
 }
 
+/** Tags put at once by {@link tagArtifact} unless told otherwise. */
+const DefaultTagConcurrency = 8;
+
 /** Options of {@link tagArtifact}. */
 export interface TagOptions extends CallOptions {
   /** Receives a `tagged` event per tag; the library never prints. */
   onEvent?: (event: PushEvent) => void;
+  /** Tags put at once. Default {@link DefaultTagConcurrency} (8). */
+  concurrency?: number;
+}
+
+interface ManifestTagger {
+  tagManifest(desc: Descriptor, bytes: Uint8Array, reference: string, options?: CallOptions): Promise<void>;
+}
+
+function canTagManifest(t: unknown): t is ManifestTagger {
+  return typeof (t as Partial<ManifestTagger>).tagManifest === 'function';
 }
 
 /**
  * Points `tags` (duplicates dropped) at a manifest `target` already holds, given its descriptor and bytes: the
  * last step of a push, kept apart so that a caller can sign the manifest (pushed by digest) before any tag moves.
- * Registries get the manifest PUT again by digest and then under each tag; other targets tag it. Returns the tags.
+ * Registries get the manifest PUT again by digest, then one PUT under each tag, up to `concurrency` (default 8) at
+ * once (each request keeps the client's retry rules); other targets (local layouts) tag it one tag at a time. On
+ * the first failure no further tag is started, those under way are awaited, and the first error is thrown. Emits
+ * `tagged` per tag, in the order given, once all are in place. Returns the tags.
  */
 export async function tagArtifact(
   target: Target,
@@ -94,10 +110,14 @@ export async function tagArtifact(
   options: TagOptions = {},
 ): Promise<string[]> {
   const unique = [...new Set(tags)];
+  const concurrency = options.concurrency ?? DefaultTagConcurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new LadingError(ErrorCodes.usage, `tag: concurrency must be a positive integer, got ${concurrency}`);
+  }
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
   if (unique.length > 0) {
-    if (canPushManifest(target)) await target.pushManifest(manifest.descriptor, manifest.bytes, unique, call);
-    else for (const tag of unique) await target.tag(manifest.descriptor, tag, call);
+    if (canPushManifest(target)) await target.pushManifest(manifest.descriptor, manifest.bytes, [], call);
+    await putTags(target, manifest, unique, concurrency, call);
   }
   for (const tag of unique) options.onEvent?.({ type: 'tagged', tag });
   return unique;
@@ -107,9 +127,48 @@ function isOpenedTarget(value: Target | OpenedTarget): value is OpenedTarget {
   return typeof (value as Partial<OpenedTarget>).display === 'string' && 'target' in value;
 }
 
+/** Puts `tags` on a manifest already stored by digest: concurrently on registries, in turn on other targets. */
+async function putTags(
+  target: Target,
+  manifest: { descriptor: Descriptor; bytes: Uint8Array },
+  tags: readonly string[],
+  concurrency: number,
+  call: CallOptions,
+): Promise<void> {
+  const { descriptor, bytes } = manifest;
+  if (canTagManifest(target)) {
+    await eachBounded(tags, concurrency, (tag) => target.tagManifest(descriptor, bytes, tag, call));
+  } else {
+    // An OCI layout rewrites one index.json per tag: nothing to gain from overlapping them.
+    for (const tag of tags) await target.tag(descriptor, tag, call);
+  }
+}
+
+/**
+ * Runs `task` on every item, at most `limit` at once. After the first failure no new task starts; the promise
+ * settles once the running ones have, rejecting with the first error.
+ */
+async function eachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
 /**
  * Packs `inputs` and pushes the artifact to `destination`: the TOC and layers first (at most `uploadConcurrency` at
- * once, each skipped when `target.exists` says it is there), then the manifest, then the tags (with no tags, the
+ * once, each skipped when `target.exists` says it is there), then the manifest, then the tags (8 at once on a
+ * registry, as {@link tagArtifact} puts them; with no `tags`, the
  * manifest is pushed by digest only; {@link tagArtifact} tags it later). Memory stays bounded:
  * layers stream from temporary files (or the original files) and are removed afterwards, success or not.
  *
@@ -193,12 +252,9 @@ export async function pushArtifact(
     );
     const tags = [...new Set([...referenceTags, ...(options.tags ?? [])])];
     const { descriptor, bytes } = packed.manifest;
-    if (canPushManifest(target)) {
-      await target.pushManifest(descriptor, bytes, tags, call);
-    } else {
-      await target.push(descriptor, bytes, call);
-      for (const tag of tags) await target.tag(descriptor, tag, call);
-    }
+    if (canPushManifest(target)) await target.pushManifest(descriptor, bytes, [], call);
+    else await target.push(descriptor, bytes, call);
+    await putTags(target, packed.manifest, tags, DefaultTagConcurrency, call);
     for (const tag of tags) emit({ type: 'tagged', tag });
     return {
       descriptor,

@@ -477,6 +477,22 @@ export class RemoteRepository implements GraphTarget, Deleter {
     return res;
   }
 
+  /**
+   * Points `reference` (a tag) at a manifest whose bytes the caller holds: one PUT under the tag, no fetch. The bytes
+   * must match `desc`; nothing else is written (no PUT by digest, no referrer index: {@link pushManifest} does those).
+   */
+  async tagManifest(desc: Descriptor, bytes: Uint8Array, reference: string, options?: CallOptions): Promise<void> {
+    const where = `tag ${this.name}@${desc.digest}`;
+    const actual = digestOf(bytes, parseDigest(desc.digest).algorithm);
+    if (actual !== desc.digest || bytes.byteLength !== desc.size) {
+      throw new LadingError(
+        ErrorCodes.integrity,
+        `${where}: content does not match the descriptor (got ${actual}, ${bytes.byteLength} bytes)`,
+      );
+    }
+    await this.putManifest(reference, desc, bytes, where, {}, options);
+  }
+
   /** Points `reference` (a tag) at a stored manifest: fetches its bytes and PUTs them under the tag. */
   async tag(desc: Descriptor, reference: string, options?: CallOptions): Promise<void> {
     const { bytes } = await this.fetchManifest(desc.digest, { ...signalOf(options), mediaType: desc.mediaType });
