@@ -300,6 +300,14 @@ export interface ReportOptions {
 }
 
 /**
+ * {@link reportFailure} for a command that does not extend {@link BaseCommand} (no transport, no debug flag):
+ * prints the error (or its `--json` document through `logJson`) and sets the exit code.
+ */
+export function reportStandaloneFailure(error: unknown, json: boolean, logJson: (out: unknown) => void): void {
+  reportFailure(error, {}, { json, debug: false, logJson });
+}
+
+/**
  * Prints a failed command's error the way every lading command does (`Error:`/`Hint:` on standard error, or JSON on
  * standard output) and sets `process.exitCode` from `exit-codes.ts`.
  */

@@ -3,7 +3,7 @@ import type { Interfaces } from '@oclif/core';
 import * as Args from '@oclif/core/args';
 import { Command } from '@oclif/core/command';
 
-import { reportFailure } from '../base-command.js';
+import { reportStandaloneFailure } from '../base-command.js';
 import { terminalSafe } from '../format.js';
 
 /** What `lading logout --json` prints. */
@@ -42,17 +42,9 @@ export class Logout extends Command {
 
   /** Errors as every lading command reports them (`Error:`/`Hint:`, or JSON), with the exit codes of docs/cli.md. */
   protected override async catch(error: Interfaces.CommandError): Promise<void> {
-    reportFailure(
-      error,
-      {},
-      {
-        json: this.jsonEnabled(),
-        debug: false,
-        logJson: (out) => {
-          this.logJson(out);
-        },
-      },
-    );
+    reportStandaloneFailure(error, this.jsonEnabled(), (out) => {
+      this.logJson(out);
+    });
     await Promise.resolve();
   }
 }

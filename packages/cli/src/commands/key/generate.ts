@@ -7,7 +7,7 @@ import type { Interfaces } from '@oclif/core';
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
 
-import { readPassword, reportFailure } from '../../base-command.js';
+import { readPassword, reportStandaloneFailure } from '../../base-command.js';
 import { canPrompt, promptSecret } from '../../prompt.js';
 import { CosignPasswordEnv } from '../../signing.js';
 import { SshPassphraseEnv } from '../../ssh-flags.js';
@@ -180,17 +180,9 @@ With --type ssh-ed25519 (or ecdsa-sha2-nistp256/384/521, ssh-rsa: 3072 bits), wr
   }
 
   protected override async catch(error: Interfaces.CommandError): Promise<void> {
-    reportFailure(
-      error,
-      {},
-      {
-        json: this.jsonEnabled(),
-        debug: false,
-        logJson: (out) => {
-          this.logJson(out);
-        },
-      },
-    );
+    reportStandaloneFailure(error, this.jsonEnabled(), (out) => {
+      this.logJson(out);
+    });
     await Promise.resolve();
   }
 }
