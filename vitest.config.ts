@@ -5,9 +5,9 @@ import { defineConfig } from 'vitest/config';
 // The timeouts below are hang guards for tests that drive external processes, never performance assertions.
 export default defineConfig({
   test: {
-    // Test files run side by side: integration files mostly wait on child processes and servers, so three at once
-    // keep a 2-core machine busy (the default ran them one after another here).
-    maxWorkers: 3,
+    // Test files run side by side, one per core: integration files mostly wait on child processes and servers; more
+    // than the cores starve the timing of the concurrent-writer tests (the default ran one file at a time here).
+    maxWorkers: 2,
     projects: [
       {
         test: {

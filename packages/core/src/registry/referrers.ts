@@ -247,8 +247,8 @@ export class Referrers {
    * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
    * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
    * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
-   * entry must be seen in two reads apart by 100-200 ms or twice the slowest read-to-write cycle seen, whichever is
-   * longer, and is written again whenever a read misses it. Up to 12 rounds. A racing writer overwrites the entry
+   * entry must be seen in two reads apart by 150-250 ms or three times the slowest read-to-write cycle seen, whichever
+   * is longer, and is written again whenever a read misses it. Up to 20 rounds. A racing writer overwrites the entry
    * only with an index it read before the entry was there, within its own read-to-write cycle; waiting longer than
    * such a cycle (similar for every writer on one registry, and stretched alike under load) lets the second read see
    * that loss.
@@ -259,12 +259,12 @@ export class Referrers {
     let wrote = false;
     let confirmations = 0;
     let slowestCycle = 0;
-    for (let round = 0; round < 12; round++) {
+    for (let round = 0; round < 20; round++) {
       const started = performance.now();
       const current = await this.fallbackIndex(subject, where, options);
       if (current.index.manifests.some((d) => d.digest === entry.digest)) {
         if (!wrote || ++confirmations >= 2) return;
-        await wait(Math.max(100, 2 * slowestCycle) + Math.round(Math.random() * 100), options?.signal);
+        await wait(Math.max(150, 3 * slowestCycle) + Math.round(Math.random() * 100), options?.signal);
         continue;
       }
       confirmations = 0;
