@@ -245,7 +245,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
 
   /** Writes a warning on standard error (also with `--json`: standard output stays clean JSON). */
   override warn(input: Error | string): Error | string {
-    process.stderr.write(`Warning: ${input instanceof Error ? input.message : input}\n`);
+    process.stderr.write(`Warning: ${terminalSafe(input instanceof Error ? input.message : input)}\n`);
     return input;
   }
 

@@ -104,4 +104,15 @@ describe('describeVerified', () => {
       'Verified signature by key h=, referrer sha256:2',
     );
   });
+
+  it('escapes control characters a certificate or an allowed_signers principal may carry', () => {
+    const line = describeVerified({
+      verifier: 'sigstore',
+      predicateType: 'p',
+      identity: 'a@b\u001b]0;owned\u0007',
+      issuer: 'https://i\u001b[2J',
+      referrer: 'sha256:1',
+    });
+    expect(line).toBe('Verified signature by a@b\\x1b]0;owned\\x07 (issuer https://i\\x1b[2J), referrer sha256:1');
+  });
 });

@@ -27,6 +27,7 @@ import type {
 import * as Flags from '@oclif/core/flags';
 
 import { readPassword } from './base-command.js';
+import { terminalSafe } from './format.js';
 import { canPrompt, promptSecret } from './prompt.js';
 import { checkIdentityToken, identityTokenFromFlag } from './sign-preconditions.js';
 import {
@@ -618,7 +619,9 @@ export function describeVerified(signature: VerifiedSignature): string {
     signature.verifier === 'ssh'
       ? ` (${signature.keyType ?? 'ssh'} key ${signature.keyHint ?? 'unknown'}, namespace ${signature.namespace ?? 'unknown'})`
       : '';
-  return `Verified signature by ${who}${key}${from}, referrer ${signature.referrer}`;
+  // Identities, issuers and repositories come from certificates and allowed_signers files: escape what a terminal
+  // would act on.
+  return terminalSafe(`Verified signature by ${who}${key}${from}, referrer ${signature.referrer}`);
 }
 
 /** True for a PEM private key that needs a password: cosign's, encrypted PKCS#8, or OpenSSL's legacy encryption. */

@@ -111,7 +111,7 @@ function renderPullEvent(progress: Progress, event: PullEvent): void {
 /** `lading pull`: downloads an artifact into a folder, verified, all or nothing. */
 export class Pull extends RegistryCommand<typeof Pull> {
   static override summary = 'Pull an artifact into a folder: verified, all or nothing.';
-  static override description = `Every layer is checked against its digest and every file against the table of contents in a staging folder beside the destination; only then is the result moved into place. A failed or interrupted pull (SIGINT, SIGTERM) leaves the destination as it was.
+  static override description = `Every layer is checked against its digest and every file against the table of contents in a staging folder beside the destination (inside it when its parent is not writable); only then is the result moved into place. A failed or interrupted pull (SIGINT, SIGTERM) leaves the destination as it was.
 
 Paths that would escape the destination, links pointing outside it, devices, control characters in names and other hostile archive entries are refused, and the limits below bound what the whole pull may write (all layers together). Modes are the artifact's, less the umask. Names the destination already has are refused unless --overwrite is given.
 
