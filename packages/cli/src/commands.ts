@@ -2,15 +2,19 @@ import { createRequire } from 'node:module';
 
 import type { Attest } from './commands/attest.js';
 import type { Cat } from './commands/cat.js';
+import type { Copy } from './commands/copy.js';
 import type { Delete } from './commands/delete.js';
 import type { Discover } from './commands/discover.js';
 import type { HelpCommand } from './commands/help.js';
+import type { Inspect } from './commands/inspect.js';
 import type { KeyGenerate } from './commands/key/generate.js';
 import type { Login } from './commands/login.js';
 import type { Logout } from './commands/logout.js';
 import type { Ls } from './commands/ls.js';
+import type { ManifestFetch } from './commands/manifest/fetch.js';
 import type { Pull } from './commands/pull.js';
 import type { Push } from './commands/push.js';
+import type { ReferrersRepair } from './commands/referrers/repair.js';
 import type { Sign } from './commands/sign.js';
 import type { Tag } from './commands/tag.js';
 import type { Verify } from './commands/verify.js';
@@ -37,6 +41,9 @@ export const commands = {
   get cat(): typeof Cat {
     return (load('./commands/cat.js') as typeof import('./commands/cat.js')).Cat;
   },
+  get copy(): typeof Copy {
+    return (load('./commands/copy.js') as typeof import('./commands/copy.js')).Copy;
+  },
   get delete(): typeof Delete {
     return (load('./commands/delete.js') as typeof import('./commands/delete.js')).Delete;
   },
@@ -45,6 +52,9 @@ export const commands = {
   },
   get help(): typeof HelpCommand {
     return (load('./commands/help.js') as typeof import('./commands/help.js')).HelpCommand;
+  },
+  get inspect(): typeof Inspect {
+    return (load('./commands/inspect.js') as typeof import('./commands/inspect.js')).Inspect;
   },
   get 'key:generate'(): typeof KeyGenerate {
     return (load('./commands/key/generate.js') as typeof import('./commands/key/generate.js')).KeyGenerate;
@@ -58,11 +68,17 @@ export const commands = {
   get ls(): typeof Ls {
     return (load('./commands/ls.js') as typeof import('./commands/ls.js')).Ls;
   },
+  get 'manifest:fetch'(): typeof ManifestFetch {
+    return (load('./commands/manifest/fetch.js') as typeof import('./commands/manifest/fetch.js')).ManifestFetch;
+  },
   get pull(): typeof Pull {
     return (load('./commands/pull.js') as typeof import('./commands/pull.js')).Pull;
   },
   get push(): typeof Push {
     return (load('./commands/push.js') as typeof import('./commands/push.js')).Push;
+  },
+  get 'referrers:repair'(): typeof ReferrersRepair {
+    return (load('./commands/referrers/repair.js') as typeof import('./commands/referrers/repair.js')).ReferrersRepair;
   },
   get sign(): typeof Sign {
     return (load('./commands/sign.js') as typeof import('./commands/sign.js')).Sign;

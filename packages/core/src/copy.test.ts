@@ -245,6 +245,89 @@ describe('copy', () => {
     expect(await extended.exists(sbomManifest.layers[0] as Descriptor)).toBe(true);
   });
 
+  it('reports each referrer with its subject, and the referrers of referrers', async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    await src.tag(root, 'v1');
+    const signature = await pushReferrer(src, root, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    const countersignature = await pushReferrer(src, signature, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    const events: CopyEvent[] = [];
+    await copy(src, 'v1', new MemoryStore(), 'v1', { referrers: true, onEvent: (e) => events.push(e) });
+    const found = events.flatMap((e) => (e.type === 'referrer' ? [[e.descriptor.digest, e.subject.digest]] : []));
+    expect(found).toEqual([
+      [signature.digest, root.digest],
+      [countersignature.digest, signature.digest],
+    ]);
+  });
+
+  it('with platform, copies and tags only that platform manifest of an index, and its referrers', async () => {
+    const src = new MemoryStore();
+    const { index, images } = await pushIndex(src, ['amd64', 'arm64']);
+    await src.tag(index, 'multi');
+    const arm = images[1] as Descriptor;
+    const signature = await pushReferrer(src, arm, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    const dst = new Recorder(new MemoryStore());
+    const events: CopyEvent[] = [];
+    const root = await copy(src, 'multi', dst, 'arm', {
+      platform: 'linux/arm64',
+      referrers: true,
+      onEvent: (e) => events.push(e),
+    });
+    expect(root.digest).toBe(arm.digest);
+    expect(events[0]).toEqual({
+      type: 'platform',
+      descriptor: arm,
+      index,
+      platform: { architecture: 'arm64', os: 'linux' },
+    });
+    expect((await dst.inner.resolve('arm')).digest).toBe(arm.digest);
+    expect(await dst.inner.exists(index)).toBe(false);
+    expect(await dst.inner.exists(images[0] as Descriptor)).toBe(false);
+    expect(await dst.inner.exists(signature)).toBe(true);
+    // 1 config + 2 layers + the manifest + the signature (manifest, empty config, blob).
+    expect(dst.pushed).toHaveLength(7);
+
+    const single = await copy(src, arm.digest, new MemoryStore(), '', { platform: 'linux/arm64' }).catch(
+      (e: unknown) => e,
+    );
+    expect(single).toMatchObject({ code: ErrorCodes.usage });
+    expect((single as Error).message).toMatch(/single manifest .*drop --platform/);
+    const missing = copy(src, 'multi', new MemoryStore(), '', { platform: 'linux/s390x' });
+    await expect(missing).rejects.toMatchObject({ code: ErrorCodes.usage });
+  });
+
+  it('asks the gate about the source before pushing anything; a refusal copies nothing', async () => {
+    const src = new MemoryStore();
+    const { index, images } = await pushIndex(src, ['amd64', 'arm64']);
+    await src.tag(index, 'multi');
+    const asked: { digest: string; platform?: string; reference: string }[] = [];
+    const dst = new Recorder(new MemoryStore());
+    await copy(src, 'multi', dst, 'v1', {
+      display: 'mem/multi',
+      platform: 'linux/amd64',
+      gate: {
+        verify: (subject) => {
+          expect(dst.pushed).toEqual([]);
+          asked.push({
+            digest: subject.descriptor.digest,
+            reference: subject.reference,
+            ...(subject.platform && { platform: subject.platform.descriptor.digest }),
+          });
+          return Promise.resolve();
+        },
+      },
+    });
+    expect(asked).toEqual([{ digest: index.digest, platform: images[0]?.digest, reference: 'mem/multi' }]);
+    expect(dst.pushed.length).toBeGreaterThan(0);
+
+    const refusedStore = new MemoryStore();
+    const refused = new Recorder(refusedStore);
+    const gate = { verify: () => Promise.reject(new Error('refused by the gate')) };
+    await expect(copy(src, 'multi', refused, 'v1', { gate })).rejects.toThrow('refused by the gate');
+    expect(refused.pushed).toEqual([]);
+    expect(await refusedStore.tags()).toEqual([]);
+  });
+
   it('refuses the referrers option when the source cannot list referrers', async () => {
     const src = new MemoryStore();
     const root = await pushImage(src, 'amd64');

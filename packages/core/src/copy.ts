@@ -9,11 +9,13 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 
+import { parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
 import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
-import { parseManifest, successors, type Descriptor } from './descriptor.js';
-import { isDigest, readAll, verifyContent } from './digest.js';
+import { parseManifest, successors, type Descriptor, type Platform } from './descriptor.js';
+import { fetchAll, isDigest, readAll, verifyContent } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
+import type { VerificationGate } from './trust.js';
 
 /**
  * Default number of transfers in flight: 3, the value oras-go uses as "consistent with dockerd and containerd"
@@ -31,7 +33,11 @@ export type CopyEvent =
   /** The destination already had it (for a manifest: nothing below it was looked at either). */
   | { type: 'skipped'; descriptor: Descriptor }
   /** The blob was mounted from another repository of the destination's registry; no bytes moved. */
-  | { type: 'mounted'; descriptor: Descriptor; from: string };
+  | { type: 'mounted'; descriptor: Descriptor; from: string }
+  /** With `referrers`: a referrer of `subject` was listed in the source and will be copied (or skipped) next. */
+  | { type: 'referrer'; descriptor: Descriptor; subject: Descriptor }
+  /** With {@link CopyOptions.platform}: the platform manifest chosen from `index`, the root of the copy. */
+  | { type: 'platform'; descriptor: Descriptor; index: Descriptor; platform?: Platform };
 
 /** Options of {@link copyGraph} and {@link copy}. */
 export interface CopyGraphOptions extends CallOptions {
@@ -60,16 +66,34 @@ export interface CopyGraphOptions extends CallOptions {
   onEvent?: (event: CopyEvent) => void;
 }
 
-/** Options of {@link copy}: the same as {@link CopyGraphOptions}. */
-export type CopyOptions = CopyGraphOptions;
+/** Options of {@link copy}: those of {@link CopyGraphOptions}, and what only a copy by reference can do. */
+export interface CopyOptions extends CopyGraphOptions {
+  /**
+   * Asked about the source root (and, with `platform`, the chosen platform manifest) after it is resolved and
+   * digest-checked and before anything is written to `dst`; a rejection (say `ERR_LADING_VERIFICATION`) stops the
+   * copy with nothing copied. `src` must then be a {@link GraphTarget}. Default: none (nothing is checked but
+   * digests).
+   */
+  gate?: VerificationGate;
+  /**
+   * When `srcRef` names an image index: copy only the manifest for this platform, `os/arch[/variant]`, chosen as
+   * `resolvePlatformManifest` chooses (as `oras cp --platform`), and tag that manifest `dstRef`. A single manifest
+   * is `ERR_LADING_USAGE`. `src` must be a {@link GraphTarget}. Default: the whole index.
+   */
+  platform?: string;
+  /** The source reference as the user wrote it, for messages and the gate. Default `srcRef`. */
+  display?: string;
+}
 
 /**
  * Copies the manifest `srcRef` (a tag or digest) names in `src`, and everything it points at, to `dst`, then tags it
- * `dstRef` there. Returns the root descriptor as `src` resolved it.
+ * `dstRef` there. Returns the root descriptor as `src` resolved it (with `platform`, the chosen platform manifest,
+ * also reported by a `platform` event).
  *
  * `dstRef` is a tag; when it is empty or a digest, nothing is tagged (a digest must then be the root's, else
  * `ERR_LADING_USAGE`). The tag is set last, after the whole graph (and, with `referrers`, the referrers) is in `dst`.
- * See {@link copyGraph} for the copy itself and {@link CopyGraphOptions} for the options and their defaults.
+ * With `gate`, the source is verified before anything is written. See {@link copyGraph} for the copy itself and
+ * {@link CopyOptions} for the options and their defaults.
  */
 export async function copy(
   src: Target,
@@ -79,17 +103,70 @@ export async function copy(
   options: CopyOptions = {},
 ): Promise<Descriptor> {
   checkOptions(src, options);
+  const { gate, platform, display = srcRef, ...graphOptions } = options;
+  const where = `copy ${display}`;
+  if ((gate !== undefined || platform !== undefined) && !isGraphTarget(src)) {
+    throw new LadingError(
+      ErrorCodes.usage,
+      `${where}: the source target cannot list referrers (needed by gate and platform)`,
+    );
+  }
+  // A malformed --platform is a usage error before anything is fetched.
+  if (platform !== undefined) parsePlatform(platform);
   const signalOption = options.signal === undefined ? {} : { signal: options.signal };
-  const root = await src.resolve(srcRef, signalOption);
+  const resolved = await src.resolve(srcRef, signalOption);
+  let root = resolved;
+  if (gate !== undefined || platform !== undefined) {
+    const graph = src as GraphTarget;
+    const bytes = await fetchAll(graph, resolved, where, signalOption, options.maxManifestSize);
+    const parsed = parseManifest(bytes, resolved.mediaType, where);
+    if (platform !== undefined) {
+      if (parsed.kind !== 'index') {
+        throw new LadingError(
+          ErrorCodes.usage,
+          `${where}: --platform ${platform}: it is a single manifest (${resolved.digest}), not an image index; drop --platform`,
+        );
+      }
+      const chosen = await resolvePlatformManifest(
+        graph,
+        { descriptor: resolved, manifests: parsed.index.manifests },
+        display,
+        { ...signalOption, platform },
+      );
+      await gate?.verify(
+        {
+          target: graph,
+          reference: display,
+          descriptor: resolved,
+          manifest: bytes,
+          platform: { descriptor: chosen.descriptor, manifest: chosen.bytes },
+        },
+        signalOption,
+      );
+      root = chosen.descriptor;
+      options.onEvent?.({
+        type: 'platform',
+        descriptor: root,
+        index: resolved,
+        ...(chosen.platform && { platform: chosen.platform }),
+      });
+    } else {
+      await gate?.verify({ target: graph, reference: display, descriptor: resolved, manifest: bytes }, signalOption);
+    }
+  }
   if (isDigest(dstRef) && dstRef !== root.digest) {
     throw new LadingError(
       ErrorCodes.usage,
-      `copy ${srcRef}: destination digest ${dstRef} is not the digest of the source (${root.digest})`,
+      `${where}: destination digest ${dstRef} is not the digest of the source (${root.digest})`,
     );
   }
-  await copyGraph(src, dst, root, options);
+  await copyGraph(src, dst, root, graphOptions);
   if (dstRef !== '' && !isDigest(dstRef)) await dst.tag(root, dstRef, signalOption);
   return root;
+}
+
+function isGraphTarget(t: Target): t is GraphTarget {
+  return typeof (t as Partial<GraphTarget>).referrers === 'function';
 }
 
 /**
@@ -273,7 +350,15 @@ async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descr
     const lists = await Promise.all(
       subjects.map((subject) => context.limit(() => src.referrers(subject, { signal: context.signal }))),
     );
-    const fresh = lists.flat().filter((d) => !listed.has(d.digest) && listed.add(d.digest));
+    const fresh: Descriptor[] = [];
+    lists.forEach((list, i) => {
+      for (const referrer of list) {
+        if (listed.has(referrer.digest)) continue;
+        listed.add(referrer.digest);
+        fresh.push(referrer);
+        context.emit({ type: 'referrer', descriptor: referrer, subject: subjects[i] ?? root });
+      }
+    });
     await Promise.all(fresh.map((referrer) => copyNode(context, referrer)));
     subjects = fresh;
   }

@@ -15,14 +15,26 @@ import * as Flags from '@oclif/core/flags';
 import { RegistryCommand } from '../base-command.js';
 import { terminalSafe } from '../format.js';
 
-/** What `lading discover --json` prints. */
+/** A referrer, and (down to `--depth`) the referrers of it. */
+export interface DiscoveredReferrer extends Descriptor {
+  /** Its own referrers (a signature of an SBOM…), when `--depth` reached them; absent at the last level. */
+  referrers?: DiscoveredReferrer[];
+}
+
+/** Default of `discover --depth`: the artifact's referrers and theirs, three levels. */
+export const DefaultDiscoverDepth = 3;
+
+/** Most referrers `discover` lists in all, whatever the depth: a bound on requests for a hostile graph. */
+export const MaxDiscoveredReferrers = 1000;
+
+/** What `lading discover --json` (or `--format json`) prints. */
 export interface DiscoverCommandResult {
   /** The reference as given, normalised. */
   reference: string;
   /** The digest of the manifest whose referrers are listed. */
   digest: string;
-  /** The referrers, as the registry (or the tag fallback) lists them. */
-  referrers: Descriptor[];
+  /** The referrers, as the registry (or the tag fallback) lists them; each with its own down to `--depth`. */
+  referrers: DiscoveredReferrer[];
   /** Legacy cosign signatures: the manifest tagged `sha256-<hex>.sig`, when there is one. */
   legacySignatures?: { tag: string; digest: string };
 }
@@ -40,15 +52,38 @@ export function describeReferrer(referrer: Descriptor): string {
   return terminalSafe(columns.join('  '));
 }
 
+/** One line of the tree and the lines under it. */
+interface Row {
+  text: string;
+  children: Row[];
+}
+
+function toRow(referrer: DiscoveredReferrer): Row {
+  return { text: describeReferrer(referrer), children: (referrer.referrers ?? []).map(toRow) };
+}
+
+/** Appends the lines of `rows` and their children, `oras discover`-style: `├── `, `│   `, `└── `. */
+function treeLines(rows: readonly Row[], prefix: string, out: string[]): void {
+  rows.forEach((row, i) => {
+    const last = i === rows.length - 1;
+    out.push(`${prefix}${last ? '└── ' : '├── '}${row.text}`);
+    treeLines(row.children, `${prefix}${last ? '    ' : '│   '}`, out);
+  });
+}
+
 /** `lading discover`: lists what refers to an artifact (signatures, attestations, SBOMs). */
 export class Discover extends RegistryCommand<typeof Discover> {
   static override summary = 'List the referrers of an artifact: signatures, attestations, SBOMs.';
   static override description = `Resolves the reference to its manifest and lists the manifests whose subject it is, through the registry's referrers API or, without it, the sha256-<hex> tag fallback. Nothing is verified: use lading verify for that.
 
-Prints one line per referrer on standard output: its digest, its artifact type, and the Sigstore predicate type and creation time when its annotations give them. Legacy cosign signatures (the sha256-<hex>.sig tag, not a referrer) get a line too: the digest of that manifest, application/vnd.dev.cosign.simplesigning.v1+json, and the tag.`;
+Prints a tree on standard output, as oras discover does: the artifact, then one line per referrer (its digest, its artifact type, and the Sigstore predicate type and creation time when its annotations give them), and under each its own referrers (a signature of an SBOM), down to --depth levels (default ${DefaultDiscoverDepth}; at most ${MaxDiscoveredReferrers} referrers in all). --artifact-type filters every level. Legacy cosign signatures (the sha256-<hex>.sig tag, not a referrer) get a line too: the digest of that manifest, application/vnd.dev.cosign.simplesigning.v1+json, and the tag.`;
 
   static override examples = [
     { description: 'List the referrers of a tag.', command: '<%= config.bin %> discover ghcr.io/acme/config:v1' },
+    {
+      description: "Only the artifact's own referrers, not theirs.",
+      command: '<%= config.bin %> discover --depth 1 ghcr.io/acme/config:v1',
+    },
     {
       description: 'Only Sigstore bundles, as JSON.',
       command:
@@ -64,7 +99,17 @@ Prints one line per referrer on standard output: its digest, its artifact type, 
   };
 
   static override flags = {
-    'artifact-type': Flags.string({ description: 'Only referrers of this artifact type.' }),
+    'artifact-type': Flags.string({ description: 'Only referrers of this artifact type (at every level).' }),
+    depth: Flags.integer({
+      min: 1,
+      default: DefaultDiscoverDepth,
+      description: "Levels of referrers to follow: 1 lists only the artifact's own.",
+    }),
+    format: Flags.string({
+      options: ['tree', 'json'],
+      default: 'tree',
+      description: 'Output format: tree, or json (the same as --json).',
+    }),
   };
 
   override async run(): Promise<DiscoverCommandResult> {
@@ -76,22 +121,49 @@ Prints one line per referrer on standard output: its digest, its artifact type, 
     }
     const descriptor = await opened.target.resolve(opened.reference, { signal: this.signal });
     const artifactType = flags['artifact-type'];
-    const referrers = await opened.target.referrers(descriptor, {
-      signal: this.signal,
-      ...(artifactType === undefined ? {} : { artifactType }),
-    });
-    for (const referrer of referrers) this.log(describeReferrer(referrer));
+    const budget = { left: MaxDiscoveredReferrers };
+    const seen = new Set([descriptor.digest]);
+    const list = async (subject: Descriptor, level: number): Promise<DiscoveredReferrer[]> => {
+      const found = await opened.target.referrers(subject, {
+        signal: this.signal,
+        ...(artifactType === undefined ? {} : { artifactType }),
+      });
+      const out: DiscoveredReferrer[] = [];
+      for (const referrer of found) {
+        if (seen.has(referrer.digest)) continue; // a cycle, or listed twice
+        if (budget.left-- <= 0) {
+          throw new LadingError(
+            ErrorCodes.protocol,
+            `discover ${opened.display}: more than ${MaxDiscoveredReferrers} referrers; lower --depth or filter with --artifact-type`,
+          );
+        }
+        seen.add(referrer.digest);
+        const node: DiscoveredReferrer = { ...referrer };
+        if (level < flags.depth) node.referrers = await list(referrer, level + 1);
+        out.push(node);
+      }
+      return out;
+    };
+    const referrers = await list(descriptor, 1);
     const result: DiscoverCommandResult = { reference: opened.display, digest: descriptor.digest, referrers };
+    const rows = referrers.map(toRow);
     if (artifactType === undefined || artifactType === MediaTypeCosignSimpleSigning) {
       const tag = legacySignatureTag(descriptor.digest);
       try {
         const legacy = await opened.target.resolve(tag, { signal: this.signal });
         result.legacySignatures = { tag, digest: legacy.digest };
-        this.log([legacy.digest, MediaTypeCosignSimpleSigning, tag].join('  '));
+        rows.push({ text: [legacy.digest, MediaTypeCosignSimpleSigning, tag].join('  '), children: [] });
       } catch (error) {
         if (!isLadingError(error, ErrorCodes.notFound)) throw error;
       }
     }
+    if (flags.format === 'json') {
+      if (!this.jsonEnabled()) this.log(JSON.stringify(result, undefined, 2));
+      return result;
+    }
+    const lines = [terminalSafe(`${opened.display}@${descriptor.digest}`)];
+    treeLines(rows, '', lines);
+    for (const line of lines) this.log(line);
     return result;
   }
 }

@@ -59,6 +59,43 @@ export interface RemoteReferrersOptions extends ReferrersOptions {
 /** Default of {@link ReferrersStepOptions.maxFallbackReads}: half the verification gate's request budget. */
 export const DefaultMaxFallbackReads = 64;
 
+/** Options of {@link Referrers.repairFallback} (and `RemoteRepository.repairReferrers`). */
+export interface RepairReferrersOptions extends CallOptions {
+  /** Work out and return what would change, write nothing. Default false. */
+  dryRun?: boolean;
+}
+
+/** One entry of a fallback referrers index, as {@link Referrers.repairFallback} found and left it. */
+export interface RepairedReferrer {
+  /** The entry as it is after the repair (unchanged when nothing was missing; as it was with `dryRun`). */
+  descriptor: Descriptor;
+  /**
+   * `repaired`: its `artifactType` and/or annotations were filled in from the referrer manifest (with `dryRun`:
+   * would be); `complete`: nothing was missing; `stale`: the referrer manifest is gone, the entry is dropped.
+   */
+  status: 'repaired' | 'complete' | 'stale';
+  /** For `repaired`: the artifact type the entry listed before (absent when it listed none). */
+  previousArtifactType?: string;
+}
+
+/** What {@link Referrers.repairFallback} found and did. */
+export interface RepairReferrersResult {
+  /** The fallback tag of the subject, `<alg>-<hex>`. */
+  tag: string;
+  /**
+   * `rewritten`: the index was written again with the repaired entries; `unchanged`: every entry was complete (or
+   * `dryRun`); `missing`: the subject has no fallback index; `not-used`: the registry serves the referrers API,
+   * which lists what each referrer manifest says (nothing to repair).
+   */
+  index: 'rewritten' | 'unchanged' | 'missing' | 'not-used';
+  /** Every entry of the index, in index order, each digest once. */
+  entries: RepairedReferrer[];
+  /** Digest of the index before, when there was one. */
+  before?: string;
+  /** Digest of the index written (`rewritten`), or that would be written (`dryRun`, when something changes). */
+  after?: string;
+}
+
 /** Options of {@link Referrers}. */
 export interface ReferrersStepOptions {
   /**
@@ -244,6 +281,125 @@ export class Referrers {
   }
 
   /**
+   * Rebuilds the entries of `subject`'s fallback referrers index (the `<alg>-<hex>` tag) that lack an
+   * `artifactType` (or list the empty type `application/vnd.oci.empty.v1+json`, as cosign does) or annotations the
+   * referrer manifest has, from the manifest itself: its `artifactType` (else its config media type) and its
+   * annotations. Entries whose manifest is gone are dropped; each digest is kept once. `oras discover
+   * --artifact-type` filters on these entries without opening the manifests, so before a repair it misses cosign's
+   * signatures and attestations.
+   *
+   * The index is written back with `If-Match` set to the ETag it was read with; on 412 (another writer was first)
+   * or when a read-back shows the index changed under us (registries that ignore `If-Match`), it starts over from
+   * the new index, up to 5 rounds, then fails with `ERR_LADING_NETWORK`. Referrer manifests are each read once per
+   * round, at most `maxFallbackReads` (default 64) incomplete entries; more is `ERR_LADING_PROTOCOL` (run again:
+   * each run repairs that many). A registry serving the referrers API is left alone (`not-used`).
+   */
+  async repairFallback(subject: Descriptor, options: RepairReferrersOptions = {}): Promise<RepairReferrersResult> {
+    const tag = referrersTag(subject.digest);
+    const where = `repair referrers ${this.ctx.name}:${tag}`;
+    parseDigest(subject.digest);
+    if (await this.supportsAPI(subject, options)) return { tag, index: 'not-used', entries: [] };
+    const maxReads = this.options.maxFallbackReads ?? DefaultMaxFallbackReads;
+    for (let round = 0; round < 5; round++) {
+      const current = await this.fallbackIndexIfAny(subject, where, options);
+      if (current === undefined) return { tag, index: 'missing', entries: [] };
+      const incomplete = current.index.manifests.filter((d) => !isComplete(d)).length;
+      if (incomplete > maxReads) {
+        throw new LadingError(
+          ErrorCodes.protocol,
+          `${where}: ${incomplete} entries lack an artifact type or annotations, more than the ${maxReads} manifests one repair reads`,
+        );
+      }
+      const entries = await this.repairEntries(current.index.manifests, where, options);
+      const result: RepairReferrersResult = { tag, index: 'unchanged', entries };
+      if (current.digest) result.before = current.digest;
+      const changed = entries.some((e) => e.status !== 'complete') || entries.length !== current.index.manifests.length;
+      if (!changed) return result;
+      const doc: ImageIndex = {
+        ...current.index,
+        schemaVersion: 2,
+        mediaType: MediaTypeImageIndex,
+        manifests: entries.filter((e) => e.status !== 'stale').map((e) => e.descriptor),
+      };
+      const bytes = Buffer.from(JSON.stringify(doc));
+      const desc: Descriptor = { mediaType: MediaTypeImageIndex, digest: digestOf(bytes), size: bytes.byteLength };
+      result.after = desc.digest;
+      if (options.dryRun === true) return result;
+      const headers: Record<string, string> = current.etag ? { 'if-match': current.etag } : {};
+      const res = await this.manifests.putManifest(tag, desc, bytes, where, headers, options);
+      if (res.status === 412) {
+        await drainBody(res);
+        continue;
+      }
+      // distribution and crane send an ETag but ignore If-Match: read back, and start over if another writer won.
+      const written = await this.fallbackIndexIfAny(subject, where, options);
+      if (written?.digest !== desc.digest) continue;
+      if (this.options.deleteSupersededIndex && current.digest && current.digest !== desc.digest) {
+        await this.manifests
+          .delete({ mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 }, options)
+          .catch(() => undefined);
+      }
+      result.index = 'rewritten';
+      return result;
+    }
+    throw new LadingError(ErrorCodes.network, `${where}: other writers kept replacing the index; try again`);
+  }
+
+  /** The fallback index, or undefined when the subject has none (404). */
+  private async fallbackIndexIfAny(
+    subject: Descriptor,
+    where: string,
+    options?: CallOptions,
+  ): Promise<{ index: ImageIndex; etag?: string; digest?: string } | undefined> {
+    const found = await this.fallbackIndex(subject, where, options);
+    return found.digest === undefined ? undefined : found;
+  }
+
+  /** Each entry once, completed from its manifest when it lacks an artifact type or annotations. */
+  private async repairEntries(
+    manifests: readonly Descriptor[],
+    where: string,
+    options?: CallOptions,
+  ): Promise<RepairedReferrer[]> {
+    const seen = new Set<string>();
+    const out: RepairedReferrer[] = [];
+    for (const entry of manifests) {
+      if (seen.has(entry.digest)) continue;
+      seen.add(entry.digest);
+      if (isComplete(entry)) {
+        out.push({ descriptor: entry, status: 'complete' });
+        continue;
+      }
+      let bytes: Uint8Array;
+      try {
+        ({ bytes } = await this.manifests.fetchManifest(entry.digest, {
+          ...signalOf(options),
+          mediaType: entry.mediaType,
+        }));
+      } catch (error) {
+        if (error instanceof LadingError && error.code === ErrorCodes.notFound) {
+          out.push({ descriptor: entry, status: 'stale' });
+          continue;
+        }
+        throw error;
+      }
+      const parsed = parseManifest(bytes, entry.mediaType, `${where}: referrer ${entry.digest}`);
+      const doc = parsed.kind === 'index' ? parsed.index : parsed.manifest;
+      const repaired: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
+      const type = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
+      if (type) repaired.artifactType = type;
+      else if (entry.artifactType) repaired.artifactType = entry.artifactType;
+      const annotations = { ...doc.annotations, ...entry.annotations };
+      if (Object.keys(annotations).length > 0) repaired.annotations = annotations;
+      const same = JSON.stringify(repaired) === JSON.stringify(entry);
+      const item: RepairedReferrer = { descriptor: same ? entry : repaired, status: same ? 'complete' : 'repaired' };
+      if (!same && entry.artifactType) item.previousArtifactType = entry.artifactType;
+      out.push(item);
+    }
+    return out;
+  }
+
+  /**
    * Adds `entry` to the fallback referrers index of `subject`: read (404 = empty), add or replace by digest, PUT
    * with `If-Match` when the registry gave an ETag (retrying on 412), then read back to confirm the entry survived.
    * A registry may send an ETag and still ignore `If-Match` (distribution, crane), losing concurrent updates; so the
@@ -290,4 +446,17 @@ export class Referrers {
     }
     throw new LadingError(ErrorCodes.network, `${where}: concurrent writers kept replacing the index; try again`);
   }
+}
+
+/**
+ * Whether a fallback index entry is usable as listed: it has a real artifact type and annotations. An entry
+ * without annotations whose manifest has none is read once per repair and then left as it is.
+ */
+function isComplete(entry: Descriptor): boolean {
+  return (
+    entry.artifactType !== undefined &&
+    entry.artifactType !== '' &&
+    entry.artifactType !== MediaTypeEmptyJSON &&
+    entry.annotations !== undefined
+  );
 }

@@ -23,7 +23,12 @@ import { BlobUploads } from './blob-upload.js';
 import { notFoundError, statusError } from './errors.js';
 import { discardBody, drainBody, responseHeader, type RegistryHTTP, type RegistryResponse } from './http.js';
 import { listingPages, parseJSONObject } from './listing.js';
-import { Referrers, type RemoteReferrersOptions } from './referrers.js';
+import {
+  Referrers,
+  type RemoteReferrersOptions,
+  type RepairReferrersOptions,
+  type RepairReferrersResult,
+} from './referrers.js';
 import { signalOf, type RepositoryContext } from './repository-context.js';
 import { backoffDelay, isTransientError, wait } from './retry.js';
 
@@ -558,6 +563,15 @@ export class RemoteRepository implements GraphTarget, Deleter {
    */
   async referrers(subject: Descriptor, options?: RemoteReferrersOptions): Promise<Descriptor[]> {
     return this.referrerSteps.list(subject, options);
+  }
+
+  /**
+   * Fills in the entries of `subject`'s fallback referrers index that lack an `artifactType` or annotations (cosign
+   * writes such entries) from the referrer manifests, and writes the index back with `If-Match`; see
+   * `Referrers.repairFallback`. Nothing is done on a registry serving the referrers API (`not-used`).
+   */
+  async repairReferrers(subject: Descriptor, options?: RepairReferrersOptions): Promise<RepairReferrersResult> {
+    return this.referrerSteps.repairFallback(subject, options);
   }
 }
 
