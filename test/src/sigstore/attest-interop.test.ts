@@ -490,7 +490,7 @@ describe('keyless attestations (offline Sigstore harness)', () => {
       expectOK(result, 'discover');
       expect(result.stdout).toMatch(
         new RegExp(
-          `^${attestation}  ${escape(bundleType)}  ${escape('https://slsa.dev/provenance/v1')}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\\n$`,
+          `^${escape(repo)}:v1@sha256:[0-9a-f]{64}\\n└── ${attestation}  ${escape(bundleType)}  ${escape('https://slsa.dev/provenance/v1')}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\\n$`,
         ),
       );
     });

@@ -362,7 +362,9 @@ describe('end to end: lading verify and lading pull read the .sig tag', () => {
     expectOK(found);
     expect(json<DiscoverCommandResult>(found).legacySignatures).toEqual({ tag, digest: sig });
     const lines = await lading(['discover', `${artifact.name}:v1`]);
-    expect(lines.stdout).toBe(`${sig}  application/vnd.dev.cosign.simplesigning.v1+json  ${tag}\n`);
+    expect(lines.stdout).toBe(
+      `${artifact.name}:v1@${artifact.subject.digest}\n└── ${sig}  application/vnd.dev.cosign.simplesigning.v1+json  ${tag}\n`,
+    );
     const unsigned = await push('e2e-unsigned');
     const none = await lading(['discover', '--json', `${unsigned.name}:v1`]);
     expectOK(none);

@@ -58,7 +58,7 @@ Nothing is done on a registry that serves the referrers API (it lists what each 
   };
 
   static override flags = {
-    'dry-run': Flags.boolean({ description: 'Say what would change; write nothing.' }),
+    'dry-run': Flags.boolean({ default: false, description: 'Say what would change; write nothing.' }),
   };
 
   override async run(): Promise<ReferrersRepairCommandResult> {
