@@ -1,5 +1,6 @@
 import {
   copy,
+  DefaultCopyConcurrency,
   ErrorCodes,
   formatPlatform,
   formatTarget,
@@ -123,8 +124,8 @@ With a --verify-* flag the source is verified first, and nothing is written to t
     }),
     concurrency: Flags.integer({
       min: 1,
-      default: 3,
-      description: 'Transfers in flight at once.',
+      default: DefaultCopyConcurrency,
+      description: 'Existence checks and transfers in flight at once.',
     }),
     ...verificationFlags,
   };
