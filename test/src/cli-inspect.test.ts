@@ -190,6 +190,9 @@ describe('lading discover', () => {
     expect(lines[2]).toMatch(new RegExp(`^ {4}└── ${signed.countersignature}  `));
     expect(lines).toHaveLength(3);
 
+    const byDigest = await lading(['discover', `${signed.name}@${signed.digest}`]);
+    expect(byDigest.stdout.split('\n').slice(0, 3)).toEqual([`${signed.name}@${signed.digest}`, ...lines.slice(1)]);
+
     const shallow = await lading(['discover', '--depth', '1', `${signed.name}:v1`]);
     expect(shallow.stdout.trimEnd().split('\n')).toEqual(lines.slice(0, 2));
 

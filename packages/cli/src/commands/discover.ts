@@ -161,7 +161,9 @@ Prints a tree on standard output, as oras discover does: the artifact, then one 
       if (!this.jsonEnabled()) this.log(JSON.stringify(result, undefined, 2));
       return result;
     }
-    const lines = [terminalSafe(`${opened.display}@${descriptor.digest}`)];
+    // The root: the reference with the digest it resolved to (once, when the reference is a digest).
+    const root = opened.digest === undefined ? `${opened.display}@${descriptor.digest}` : opened.display;
+    const lines = [terminalSafe(root)];
     treeLines(rows, '', lines);
     for (const line of lines) this.log(line);
     return result;
