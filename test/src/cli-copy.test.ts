@@ -1,6 +1,7 @@
 // `lading copy` as the built binary: distribution (tag fallback) → the fake registry with the referrers API, →
 // an OCI layout → back to distribution, carrying lading's signature, cosign's attestation and a signature of the
-// signature; `cosign verify` (the oracle) and `lading verify` accept every copy. Mounts within a registry,
+// signature (and, apart, a legacy cosign `.sig` signature); `cosign verify` (the oracle) and `lading verify` accept
+// every copy. Mounts within a registry,
 // `--platform` against `oras cp --platform`, and the gate: a copy a signature does not allow writes nothing.
 
 import { randomBytes } from 'node:crypto';
@@ -168,6 +169,44 @@ describe('lading copy --referrers', () => {
     const out = path.join(await mkdtemp(path.join(work, 'pulled-')), 'out');
     expectOK(await lading(['pull', '--verify-key', 'cosign.pub', `${back}:v1`, out]), 'pull --verify-key');
     expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
+  });
+});
+
+describe('lading copy --referrers with a legacy cosign signature', () => {
+  it('carries the sha256-<hex>.sig manifest and tag: cosign verify accepts it on the far side and back', async () => {
+    const name = unique(host, 'legacy');
+    const pushed = await lading(['push', '--json', `${name}:v1`, 'notes.txt']);
+    expectOK(pushed, 'push');
+    const { digest } = json<PushCommandResult>(pushed);
+    const legacy = [
+      'sign',
+      '--new-bundle-format=false',
+      '--use-signing-config=false',
+      '--allow-http-registry',
+      '--yes',
+    ];
+    const signed = await cosign(
+      harness,
+      work,
+      [...legacy, '--key', 'cosign.key', '--tlog-upload=false', `${name}@${digest}`],
+      { COSIGN_PASSWORD: 'pw' },
+    );
+    expectOK(signed, 'cosign sign (legacy .sig)');
+    const tag = `${digest.replace(':', '-')}.sig`;
+
+    const far = unique(fake.host, 'legacy-far');
+    const copied = await lading(['copy', '--json', '-r', `${name}:v1`, far]);
+    expectOK(copied, 'copy -r');
+    const result = json<CopyCommandResult>(copied);
+    expect(result.referrers).toEqual([expect.objectContaining({ subject: digest, tag })]);
+    expect(fake.tags(far.slice(fake.host.length + 1)).sort()).toEqual([tag, 'v1'].sort());
+    expectOK(await cosign(harness, work, cosignVerifyKeyArgs('cosign.pub', `${far}@${digest}`)), 'cosign verify');
+    expectOK(await lading(['verify', '--verify-key', 'cosign.pub', `${far}:v1`]), 'lading verify');
+
+    expectOK(await lading(['copy', '-r', `${far}:v1`, 'oci:./legacy:v1']), 'copy to a layout');
+    const back = unique(host, 'legacy-back');
+    expectOK(await lading(['copy', '-r', 'oci:./legacy:v1', back]), 'copy back');
+    expectOK(await cosign(harness, work, cosignVerifyKeyArgs('cosign.pub', `${back}@${digest}`)), 'cosign verify back');
   });
 });
 

@@ -260,6 +260,37 @@ describe('copy', () => {
     ]);
   });
 
+  it("copies cosign's legacy .sig and .att manifests of the root with referrers, tagged the same", async () => {
+    const src = new MemoryStore();
+    const root = await pushImage(src, 'amd64');
+    await src.tag(root, 'v1');
+    const sig = await pushImage(src, 'legacy signature');
+    const att = await pushImage(src, 'legacy attestation');
+    const prefix = root.digest.replace(':', '-');
+    await src.tag(sig, `${prefix}.sig`);
+    await src.tag(att, `${prefix}.att`);
+
+    const plain = new MemoryStore();
+    await copy(src, 'v1', plain, 'v1');
+    expect((await plain.tags()).sort()).toEqual(['v1']);
+
+    const dst = new MemoryStore();
+    const events: CopyEvent[] = [];
+    await copy(src, 'v1', dst, 'v1', { referrers: true, onEvent: (e) => events.push(e) });
+    expect((await dst.tags()).sort()).toEqual([`${prefix}.att`, `${prefix}.sig`, 'v1']);
+    expect((await dst.resolve(`${prefix}.sig`)).digest).toBe(sig.digest);
+    expect((await dst.resolve(`${prefix}.att`)).digest).toBe(att.digest);
+    const legacy = events.flatMap((e) =>
+      e.type === 'referrer' && e.tag !== undefined ? [[e.tag, e.descriptor.digest]] : [],
+    );
+    expect(legacy.sort()).toEqual(
+      [
+        [`${prefix}.att`, att.digest],
+        [`${prefix}.sig`, sig.digest],
+      ].sort(),
+    );
+  });
+
   it('with platform, copies and tags only that platform manifest of an index, and its referrers', async () => {
     const src = new MemoryStore();
     const { index, images } = await pushIndex(src, ['amd64', 'arm64']);

@@ -34,8 +34,12 @@ export type CopyEvent =
   | { type: 'skipped'; descriptor: Descriptor }
   /** The blob was mounted from another repository of the destination's registry; no bytes moved. */
   | { type: 'mounted'; descriptor: Descriptor; from: string }
-  /** With `referrers`: a referrer of `subject` was listed in the source and will be copied (or skipped) next. */
-  | { type: 'referrer'; descriptor: Descriptor; subject: Descriptor }
+  /**
+   * With `referrers`: a referrer of `subject` was listed in the source and will be copied (or skipped) next. For a
+   * legacy cosign signature, attestation or SBOM (not a referrer: a manifest tagged `sha256-<hex>.sig`, `.att` or
+   * `.sbom`), `tag` is that tag, set in the destination too.
+   */
+  | { type: 'referrer'; descriptor: Descriptor; subject: Descriptor; tag?: string }
   /** With {@link CopyOptions.platform}: the platform manifest chosen from `index`, the root of the copy. */
   | { type: 'platform'; descriptor: Descriptor; index: Descriptor; platform?: Platform };
 
@@ -47,8 +51,10 @@ export interface CopyGraphOptions extends CallOptions {
    */
   concurrency?: number;
   /**
-   * Also copy the referrers of the root (signatures, SBOMs…), and the referrers of those, recursively. `src` must
-   * then be a {@link GraphTarget}; otherwise the call fails with `ERR_LADING_USAGE`. Default `false`.
+   * Also copy the referrers of the root (signatures, SBOMs…), and the referrers of those, recursively, and cosign's
+   * legacy signatures, attestations and SBOMs of the root (the manifests tagged `sha256-<hex>.sig`, `.att`, `.sbom`),
+   * tagged the same in `dst`. `src` must then be a {@link GraphTarget}; otherwise the call fails with
+   * `ERR_LADING_USAGE`. Default `false`.
    */
   referrers?: boolean;
   /** Largest manifest read into memory, in bytes. Default `DefaultManifestSizeLimit` (4 MiB). */
@@ -203,7 +209,10 @@ export async function copyGraph(
   };
   try {
     await copyNode(context, root);
-    if (options.referrers === true) await copyReferrers(context, src as GraphTarget, root);
+    if (options.referrers === true) {
+      await copyReferrers(context, src as GraphTarget, root);
+      await copyLegacyTags(context, root);
+    }
   } catch (error) {
     controller.abort(error);
     await settled(context);
@@ -362,6 +371,31 @@ async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descr
     await Promise.all(fresh.map((referrer) => copyNode(context, referrer)));
     subjects = fresh;
   }
+}
+
+/** The tag suffixes of cosign's legacy scheme: signatures, attestations and SBOMs of a manifest, by its digest. */
+const LegacyCosignSuffixes = ['sig', 'att', 'sbom'] as const;
+
+/**
+ * Copies the manifests tagged `<alg>-<hex>.sig|.att|.sbom` for `root` in the source (cosign before bundles), and
+ * tags them the same in the destination once each is there; a tag the source lacks is skipped.
+ */
+async function copyLegacyTags(context: CopyContext, root: Descriptor): Promise<void> {
+  await Promise.all(
+    LegacyCosignSuffixes.map(async (suffix) => {
+      const tag = `${root.digest.replace(':', '-')}.${suffix}`;
+      let found: Descriptor;
+      try {
+        found = await context.limit(() => context.src.resolve(tag, { signal: context.signal }));
+      } catch (error) {
+        if (error instanceof LadingError && error.code === ErrorCodes.notFound) return;
+        throw error;
+      }
+      context.emit({ type: 'referrer', descriptor: found, subject: root, tag });
+      await copyNode(context, found);
+      await context.limit(() => context.dst.tag(found, tag, { signal: context.signal }));
+    }),
+  );
 }
 
 /** Best effort: lets the source release a stream nobody will read (an HTTP body, a file). */

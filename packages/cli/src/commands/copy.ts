@@ -36,6 +36,8 @@ export interface CopiedReferrer {
   artifactType?: string;
   /** The digest of the manifest it refers to (the copied root, or another referrer). */
   subject: string;
+  /** For a legacy cosign signature, attestation or SBOM: its `sha256-<hex>.sig|.att|.sbom` tag, set at the destination. */
+  tag?: string;
 }
 
 /** What `lading copy --json` prints. */
@@ -80,7 +82,7 @@ export class Copy extends RegistryCommand<typeof Copy> {
     'Copy an artifact, with its signatures and attestations, between registries and OCI layouts.';
   static override description = `Copies the manifest the source names and everything it points at (config, layers; for an image index every platform manifest) to the destination, children before parents, then tags it there: with the destination's tag, else the source's. Content the destination already has is skipped; within one registry, blobs are mounted from the source repository instead of downloaded and uploaded.
 
---referrers also copies the artifacts that refer to it (signatures, attestations, SBOMs) and theirs, recursively: on a registry without the referrers API they are added to the destination's sha256-<hex> fallback index, so cosign verify and lading verify accept the copy. Legacy cosign signatures (sha256-<hex>.sig tags) are not referrers and are not copied.
+--referrers also copies the artifacts that refer to it (signatures, attestations, SBOMs) and theirs, recursively: on a registry without the referrers API they are added to the destination's sha256-<hex> fallback index, so cosign verify and lading verify accept the copy. cosign's legacy signatures, attestations and SBOMs (the manifests tagged sha256-<hex>.sig, .att, .sbom) are copied and tagged the same too.
 
 With a --verify-* flag the source is verified first, and nothing is written to the destination unless a signature satisfies the flags (exit 5). Prints the copied manifest's digest on standard output.`;
 
@@ -169,6 +171,7 @@ With a --verify-* flag the source is verified first, and nothing is written to t
             digest: event.descriptor.digest,
             ...(event.descriptor.artifactType !== undefined && { artifactType: event.descriptor.artifactType }),
             subject: event.subject.digest,
+            ...(event.tag !== undefined && { tag: event.tag }),
           });
           break;
         case 'platform':
@@ -274,7 +277,7 @@ function renderCopyEvent(progress: Progress, event: CopyEvent): void {
       break;
     case 'referrer':
       progress.note(
-        `Referrer ${shortDigest(event.descriptor.digest)} ${terminalSafe(event.descriptor.artifactType ?? '-')} of ${shortDigest(event.subject.digest)}`,
+        `Referrer ${shortDigest(event.descriptor.digest)} ${terminalSafe(event.descriptor.artifactType ?? '-')} of ${shortDigest(event.subject.digest)}${event.tag === undefined ? '' : ` (tag ${event.tag})`}`,
       );
       break;
     case 'platform':
