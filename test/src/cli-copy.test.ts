@@ -1,8 +1,8 @@
 // `lading copy` as the built binary: distribution (tag fallback) → the fake registry with the referrers API, →
 // an OCI layout → back to distribution, carrying lading's signature, cosign's attestation and a signature of the
 // signature (and, apart, a legacy cosign `.sig` signature); `cosign verify` (the oracle) and `lading verify` accept
-// every copy. Mounts within a registry,
-// `--platform` against `oras cp --platform`, and the gate: a copy a signature does not allow writes nothing.
+// every copy. Mounts within a registry, `--platform` against `oras cp --platform`, and the gate: a copy a signature
+// does not allow writes nothing.
 
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
