@@ -114,7 +114,7 @@ export async function copy(
   if ((gate !== undefined || platform !== undefined) && !isGraphTarget(src)) {
     throw new LadingError(
       ErrorCodes.usage,
-      `${where}: the source target cannot list referrers (needed by gate and platform)`,
+      `${where}: the gate and platform options need a source that can list referrers (a GraphTarget)`,
     );
   }
   // A malformed --platform is a usage error before anything is fetched.

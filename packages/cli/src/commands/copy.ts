@@ -122,7 +122,7 @@ With a --verify-* flag the source is verified first, and nothing is written to t
     platform: Flags.string({
       helpValue: '<os/arch[/variant]>',
       description:
-        'When the source is a multi-platform image index: copy only the manifest for this platform (not the index), and tag it.',
+        "When the source is a multi-platform image index: copy only the manifest for this platform (not the index), and tag it; --referrers then copies that manifest's referrers.",
     }),
     concurrency: Flags.integer({
       min: 1,
