@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { attributeError, ErrorCodes, LadingError } from '@lading/core';
+import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError } from '@lading/core/internal';
 
 import { IdentityProviderService } from './identity-token.js';
 import { readJSONReply } from './service-reply.js';
