@@ -18,8 +18,8 @@ export const MaxRecursiveManifests = 256;
 
 /** What {@link signArtifact} and {@link attestArtifact} report as they go; the library never prints. */
 export type SignEvent =
-  /** A signature of `subject` is attached as the referrer `referrer`. */
-  | { type: 'signed'; subject: Descriptor; platform?: Platform; referrer: Descriptor }
+  /** A signature of `subject` is attached as the referrer `referrer` (the {@link SignedManifest} of the result). */
+  | ({ type: 'signed' } & SignedManifest)
   /** A tag now names the signed manifest (after every signature was attached). */
   | { type: 'tagged'; tag: string };
 
