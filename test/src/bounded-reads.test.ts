@@ -9,7 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ErrorJSON } from '@lading/cli';
-import { ErrorCodes, isLadingError, MaxTokenReplyBytes, type LadingError } from '@lading/core';
+import { ErrorCodes, isLadingError, type LadingError } from '@lading/core';
+import { MaxTokenReplyBytes } from '@lading/core/internal';
 import { ambientIdentityToken, browserIdentityToken, fetchTrustedRoot } from '@lading/sigstore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

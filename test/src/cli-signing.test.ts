@@ -24,7 +24,8 @@ import type {
 } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { descriptorFor, readAll } from '@lading/core';
+import { descriptorFor } from '@lading/core';
+import { readAll } from '@lading/core';
 
 import { expectOK, expectVerificationRefused, json, ladingIn, occupiedDestination, snapshot } from './cli-runner.js';
 import { isolatedClient } from './registry/helpers.js';

@@ -15,11 +15,11 @@ import {
   MediaTypeImageIndex,
   attachSignature,
   descriptorFor,
-  readAll,
   type Descriptor,
   type Platform,
   type RemoteRepository,
 } from '@lading/core';
+import { readAll } from '@lading/core';
 import type {
   CatCommandResult,
   ErrorJSON,

@@ -16,8 +16,6 @@ import {
   MediaTypeImageLayerGzip,
   MediaTypeImageManifest,
   descriptorFor,
-  readAll,
-  sha256,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
@@ -25,6 +23,8 @@ import {
   OCILayout,
   copy,
 } from '@lading/core';
+import { readAll } from '@lading/core';
+import { sha256 } from '@lading/core/internal';
 
 import { run } from './testbed/tools.js';
 

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 
-import { attributeError, ErrorCodes, LadingError } from '@lading/core';
+import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError } from '@lading/core/internal';
 import { Errors } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 

@@ -2,7 +2,8 @@
  * How the CLI turns errors into exit codes, error codes and one-line suggestions. The table is documented in
  * docs/cli.md and README.md; keep the three in step.
  */
-import { ErrorCodes, fileSystemError, isLadingError, type LadingErrorCode } from '@lading/core';
+import { ErrorCodes, isLadingError, type LadingErrorCode } from '@lading/core';
+import { fileSystemError } from '@lading/core/internal';
 
 /** Exit codes of every `lading` command. */
 export const ExitCodes = {

@@ -1,9 +1,10 @@
 /**
  * The SSH signing and verifying flags (`--ssh-key`, `--ssh-agent`, `--allowed-signers`, `--verify-principal`, …) and
- * how they become an `@lading/ssh` signer or verifier. signing.ts spreads these flags into its own sets and calls
- * here; `@lading/ssh` is imported only when an SSH flag is given (start-up, as for `@lading/sigstore`).
+ * how they become an `@lading/ssh` signer or verifier. signing-flags.ts spreads these flags into its own sets, and
+ * signer-from-flags.ts and verification-from-flags.ts call here; `@lading/ssh` is imported only when an SSH flag is
+ * given (start-up, as for `@lading/sigstore`).
  */
-import { ErrorCodes, isLadingError, LadingError, type Signer, type Verifier } from '@lading/core';
+import { ErrorCodes, LadingError, type Signer, type Verifier } from '@lading/core';
 // Types only: the package is loaded where a signer or verifier is built.
 import type { SshSignerOptions, SshVerifierPolicy } from '@lading/ssh';
 import * as Flags from '@oclif/core/flags';
@@ -181,37 +182,4 @@ export async function createSshVerifierFromFlags(
   if (options.predicateType !== undefined) policy.predicateType = options.predicateType;
   if (options.git !== undefined) policy.git = options.git;
   return createSshVerifier(policy);
-}
-
-/**
- * One verifier that accepts a signature when any of `verifiers` does: the flags of different authorities
- * (`--verify-key`, `--verify-issuer`, `--allowed-signers`) are alternatives, as `--verify-key` and the keyless
- * identity flags are within Sigstore. A candidate goes to each verifier that reads its kind, in order; the first to
- * accept it wins. When all refuse, the refusal says why for each; an error other than a refusal stops at once.
- */
-export function anyOf(verifiers: readonly Verifier[]): Verifier {
-  const [only] = verifiers;
-  if (verifiers.length === 1 && only !== undefined) return only;
-  return {
-    name: verifiers.map((v) => v.name).join(' or '),
-    accepts: (candidate) => verifiers.some((v) => v.accepts(candidate)),
-    async verify(candidate, options) {
-      const reasons: string[] = [];
-      for (const verifier of verifiers) {
-        if (!verifier.accepts(candidate)) continue;
-        try {
-          return await verifier.verify(candidate, options);
-        } catch (error) {
-          if (!isLadingError(error, ErrorCodes.verification)) throw error;
-          reasons.push(`${verifier.name}: ${error.message}`);
-        }
-      }
-      throw new LadingError(
-        ErrorCodes.verification,
-        reasons.length > 0
-          ? reasons.join('; ')
-          : `verify ${candidate.referrer.digest}: no configured verifier reads this kind of signature`,
-      );
-    },
-  };
 }

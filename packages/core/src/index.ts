@@ -1,24 +1,17 @@
 /**
- * @lading/core: move artifacts through OCI registries with no signing dependency.
+ * @lading/core: move artifacts through OCI registries with no signing dependency. This barrel exports what a user
+ * composes: targets (registry, OCI layout, memory) and the capabilities they implement, the artifact operations
+ * (push, pull, list, cat, copy, sign, attest, verify, tag, delete), the trust interfaces a signing plugin implements,
+ * errors and media types. The helpers those are built from are not part of the API; the sibling packages reach them
+ * through `@lading/core/internal`, which makes no promise to anyone else.
  * @packageDocumentation
  */
-export { attributeError, ErrorCodes, fileSystemError, LadingError, isLadingError } from './errors.js';
+export { ErrorCodes, LadingError, isLadingError } from './errors.js';
 export type { LadingErrorCode, LadingErrorOptions, RegistryErrorDetail } from './errors.js';
 export * from './media-types.js';
-export { checkDescriptor, parseManifest, successors } from './descriptor.js';
+export { parseManifest } from './descriptor.js';
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from './descriptor.js';
-export {
-  Digester,
-  descriptorFor,
-  digestOf,
-  fetchAll,
-  isDigest,
-  parseDigest,
-  readAll,
-  sha256,
-  verifyContent,
-} from './digest.js';
-export type { DigestAlgorithm, ParsedDigest } from './digest.js';
+export { descriptorFor, readAll } from './digest.js';
 export type {
   ByteStream,
   CallOptions,
@@ -35,38 +28,19 @@ export type {
   Tagger,
   Target,
 } from './content.js';
-export { Authenticator, checkRealm, MaxTokenReplyBytes, mergeScopes, parseChallenges } from './registry/auth.js';
-export type { AuthenticatorOptions, Challenge, CredentialProvider, TokenRequester } from './registry/auth.js';
-export { DiagnosticsChannels, RegistryHTTP, redactURL, responseHeader } from './registry/http.js';
-export type { RegistryHTTPOptions, RegistryRequest, RegistryResponse, TransportOptions } from './registry/http.js';
+export type { CredentialProvider } from './registry/auth.js';
+export { DiagnosticsChannels } from './registry/http.js';
+export type { RegistryHTTPOptions, TransportOptions } from './registry/http.js';
 export { DefaultRetryPolicy } from './registry/retry.js';
 export type { RetryPolicy } from './registry/retry.js';
 export { RemoteRepository } from './registry/repository.js';
-export { referrersTag } from './registry/referrers.js';
 export type { RemoteReferrersOptions } from './registry/referrers.js';
 export type { FetchedManifest, RangeResult, RemoteRepositoryOptions } from './registry/repository.js';
 export { RegistryClient } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';
-export {
-  DockerHub,
-  credentialKey,
-  dialHost,
-  formatReference,
-  formatTarget,
-  parseReference,
-  parseTarget,
-  plainHTTPByDefault,
-} from './reference.js';
+export { formatReference, formatTarget, parseReference, parseTarget } from './reference.js';
 export type { LayoutReference, Reference, TargetReference } from './reference.js';
-export {
-  createCredential,
-  credentialProvider,
-  dockerConfigPath,
-  eraseCredentials,
-  findCredentials,
-  noCredentialsMessage,
-  storeCredentials,
-} from './credentials.js';
+export { credentialProvider, eraseCredentials, findCredentials, storeCredentials } from './credentials.js';
 export type {
   CredentialOptions,
   CredentialSearch,
@@ -82,34 +56,15 @@ export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
 export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
 export type { CopyEvent, CopyGraphOptions, CopyOptions } from './copy.js';
-export type { GateSubject, VerificationGate } from './trust.js';
-export {
-  ArtifactTypeLading,
-  MediaTypeFileLayer,
-  MediaTypeTOC,
-  checkEntryPath,
-  parseTOC,
-  serializeTOC,
-} from './artifact/toc.js';
+export { ArtifactTypeLading, MediaTypeFileLayer, MediaTypeTOC } from './artifact/toc.js';
 export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
 export { openTarget } from './artifact/target.js';
 export type { OpenTargetOptions, OpenedTarget } from './artifact/target.js';
-export {
-  formatPlatform,
-  hostPlatform,
-  indexEntries,
-  MaxIndexDepth,
-  MaxNestedIndexes,
-  parsePlatform,
-  resolvePlatformManifest,
-} from './artifact/platform.js';
-export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
-export { layerKind, loadArtifact } from './artifact/read.js';
-export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
+export { formatPlatform, hostPlatform, parsePlatform } from './artifact/platform.js';
 export { pushArtifact, tagArtifact } from './artifact/push.js';
+export type { PushEvent, PushOptions, PushResult, TagOptions } from './artifact/push.js';
 export { deleteArtifact } from './artifact/delete.js';
 export type { DeleteResult, DeleteTarget } from './artifact/delete.js';
-export type { PushEvent, PushOptions, PushResult, TagOptions } from './artifact/push.js';
 export { DefaultPullLimits, pullArtifact } from './artifact/pull.js';
 export type { PullEvent, PullLimits, PullOptions, PullResult, PulledEntry } from './artifact/pull.js';
 export { listArtifact } from './artifact/list.js';
@@ -118,16 +73,25 @@ export { catArtifact } from './artifact/cat.js';
 export type { CatOptions, CatResult } from './artifact/cat.js';
 export { packArtifact } from './artifact/pack.js';
 export type { PackInput, PackOptions, PackedArtifact } from './artifact/pack.js';
+export { attestArtifact, MaxRecursiveManifests, signArtifact } from './artifact/sign.js';
+export type { AttestOptions, SignEvent, SignOptions, SignResult, SignedManifest } from './artifact/sign.js';
+export { verifyArtifact } from './artifact/verify.js';
+export type { VerifyOptions, VerifyResult } from './artifact/verify.js';
 export type {
+  GateResult,
+  GateSubject,
   ReferrerLayer,
   SignRequest,
   SignatureCandidate,
   SignedReferrer,
   Signer,
+  VerificationGate,
   VerifiedSignature,
   Verifier,
 } from './trust.js';
-export { attachSignature, legacySignatureTag, signatureGate } from './signatures.js';
+export { allOf, anyOf } from './authorities.js';
+export type { AllOf, Authority } from './authorities.js';
+export { attachSignature, signatureGate } from './signatures.js';
 export type { SignatureGateOptions } from './signatures.js';
 
 // CLI completeness (issue 13): referrers repair, inspect.

@@ -7,7 +7,7 @@ import { ErrorCodes, LadingError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
 import { MediaTypeCosignSimpleSigning } from './media-types.js';
 import { attachSignature, legacySignatureTag, signatureGate } from './signatures.js';
-import type { GateSubject, SignatureCandidate, VerifiedSignature, Verifier } from './trust.js';
+import type { GateSubject, SignatureCandidate, Verifier } from './trust.js';
 
 const sigType = 'application/vnd.test.signature';
 
@@ -72,9 +72,9 @@ describe('signatures', () => {
     const ref = await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
     const listed = await store.referrers(subject.descriptor);
     expect(listed.map((d) => [d.digest, d.artifactType, d.annotations?.who])).toEqual([[ref.digest, sigType, 'test']]);
-    const seen: unknown[] = [];
     const verifier = toyVerifier();
-    await signatureGate({ verifiers: [verifier], onVerified: (v) => seen.push(...v) }).verify(subject);
+    const { verified: seen, warnings } = await signatureGate({ verifiers: [verifier] }).verify(subject);
+    expect(warnings).toEqual([]);
     expect(seen).toEqual([
       {
         verifier: 'toy',
@@ -148,11 +148,8 @@ describe('signatures', () => {
       ...sign(`ok:${subject.descriptor.digest}`),
       annotations: { who: 'second' },
     });
-    const seen: string[] = [];
-    await signatureGate({
-      verifiers: [toyVerifier()],
-      onVerified: (v) => seen.push(...v.map((s) => s.referrer)),
-    }).verify(subject);
+    const { verified } = await signatureGate({ verifiers: [toyVerifier()] }).verify(subject);
+    const seen = verified.map((s) => s.referrer);
     expect(seen.sort()).toEqual([one.digest, two.digest].sort());
   });
 
@@ -209,11 +206,7 @@ describe('signatures', () => {
       }
       const good = await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
       const target = listed(store, () => Promise.resolve([...junk, { ...good, artifactType: sigType }]));
-      const seen: VerifiedSignature[] = [];
-      await signatureGate({ verifiers: [toyVerifier()], onVerified: (v) => seen.push(...v) }).verify({
-        ...subject,
-        target,
-      });
+      const { verified: seen } = await signatureGate({ verifiers: [toyVerifier()] }).verify({ ...subject, target });
       expect(seen.map((v) => v.referrer)).toEqual([good.digest]);
       // The genuine one was read first; the junk only up to the request bound (128, two requests a referrer).
       expect(target.fetched[0]).toBe(good.digest);
@@ -285,11 +278,8 @@ describe('signatures', () => {
       const store = new MemoryStore();
       const subject = await indexed(store);
       await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
-      const seen: (string | undefined)[] = [];
-      await signatureGate({
-        verifiers: [toyVerifier()],
-        onVerified: (v) => seen.push(...v.map((s) => s.subject)),
-      }).verify(subject);
+      const { verified } = await signatureGate({ verifiers: [toyVerifier()] }).verify(subject);
+      const seen = verified.map((s) => s.subject);
       expect(seen).toEqual([subject.descriptor.digest]);
     });
 
@@ -298,11 +288,8 @@ describe('signatures', () => {
       const subject = await indexed(store);
       const platform = subject.platform?.descriptor as Descriptor;
       await attachSignature(store, platform, sign(`ok:${platform.digest}`));
-      const seen: (string | undefined)[] = [];
-      await signatureGate({
-        verifiers: [toyVerifier()],
-        onVerified: (v) => seen.push(...v.map((s) => s.subject)),
-      }).verify(subject);
+      const { verified } = await signatureGate({ verifiers: [toyVerifier()] }).verify(subject);
+      const seen = verified.map((s) => s.subject);
       expect(seen).toEqual([platform.digest]);
     });
 
@@ -369,8 +356,7 @@ describe('signatures', () => {
       const subject = await subjectIn(store);
       const sig = await tagLegacy(store, subject, ['forged', `ok:${subject.descriptor.digest}`]);
       const verifier = legacyVerifier();
-      const seen: VerifiedSignature[] = [];
-      await signatureGate({ verifiers: [verifier], onVerified: (v) => seen.push(...v) }).verify(subject);
+      const { verified: seen } = await signatureGate({ verifiers: [verifier] }).verify(subject);
       expect(verifier.offered).toHaveLength(2);
       expect(verifier.offered[0]?.referrer).toMatchObject({
         digest: sig.digest,

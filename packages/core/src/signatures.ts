@@ -3,12 +3,14 @@
  * gate that discovers a manifest's referrers and asks the configured {@link Verifier}s about them before any
  * content is read. Core knows only the interfaces; the plugins do the cryptography.
  */
+import { requiredVerifiers, type Authority } from './authorities.js';
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, type Descriptor } from './descriptor.js';
 import { descriptorFor, fetchAll } from './digest.js';
 import { ErrorCodes, isLadingError, LadingError } from './errors.js';
 import { EmptyJSON, ManifestMediaTypes, MediaTypeCosignSimpleSigning, MediaTypeImageManifest } from './media-types.js';
 import type {
+  GateResult,
   GateSubject,
   SignatureCandidate,
   SignedReferrer,
@@ -68,10 +70,11 @@ export async function attachSignature(
 /** Options of {@link signatureGate}. */
 export interface SignatureGateOptions {
   /**
-   * The verifiers; each one must accept at least one signature (one valid signature per required authority).
-   * At least one verifier is required.
+   * Whom to trust. Every entry must be satisfied: `verifiers: [a, b]` means all (a valid signature `a` accepts and
+   * one `b` accepts), as does `[allOf([a, b])]`; `[anyOf([a, b])]` means either. A verifier is satisfied by at least
+   * one signature it accepts. At least one is required.
    */
-  verifiers: readonly Verifier[];
+  verifiers: readonly Authority[];
   /** Largest signature layer read, in bytes. Default 4 MiB. */
   maxSignatureSize?: number;
   /**
@@ -87,8 +90,6 @@ export interface SignatureGateOptions {
   maxRequests?: number;
   /** Most bytes of referrer manifests and signature layers read per check. Default 32 MiB. */
   maxBytes?: number;
-  /** Receives every signature that verified, for `--json` output. */
-  onVerified?: (signatures: VerifiedSignature[]) => void;
 }
 
 const defaultMaxSignature = 4 * 1024 * 1024;
@@ -354,7 +355,8 @@ function quote(reasons: readonly string[]): string {
  * the verifiers. When the subject is an index read through one platform manifest (`GateSubject.platform`), the
  * signatures of both count: the index pins the platform manifest by digest. Each verifier must accept at least
  * one; otherwise the read stops with `ERR_LADING_VERIFICATION` saying, per candidate, why it was refused. Every
- * accepted signature is reported, each with the digest it is about. It fails closed: no referrers, no verifiers,
+ * accepted signature is returned (`GateResult.verified`), each with the digest it is about; `warnings` is always
+ * empty (a signature either verifies or does not). It fails closed: no referrers, no verifiers,
  * or any error means no read; a verifier error other than `ERR_LADING_VERIFICATION` (say, a trusted root that
  * cannot be fetched: `ERR_LADING_NETWORK`) stops the read with that error rather than counting as a refusal.
  *
@@ -364,7 +366,8 @@ function quote(reasons: readonly string[]): string {
  * error says how many listed signatures were not read.
  */
 export function signatureGate(options: SignatureGateOptions): VerificationGate {
-  if (options.verifiers.length === 0) {
+  const verifiers = requiredVerifiers(options.verifiers);
+  if (verifiers.length === 0) {
     throw new LadingError(ErrorCodes.usage, 'signature gate: at least one verifier is required');
   }
   const max = options.maxSignatureSize ?? defaultMaxSignature;
@@ -374,7 +377,7 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
     bytes: options.maxBytes ?? defaultMaxBytes,
   };
   return {
-    async verify(subject: GateSubject, call: CallOptions = {}): Promise<void> {
+    async verify(subject: GateSubject, call: CallOptions = {}): Promise<GateResult> {
       const where = `verify ${subject.reference}@${subject.descriptor.digest}`;
       const signed: Signed[] = [{ descriptor: subject.descriptor, manifest: subject.manifest }];
       if (subject.platform) signed.push(subject.platform);
@@ -383,15 +386,7 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
       const notes: string[] = [];
       let listed = 0;
       for (const one of signed) {
-        const found = await findCandidates(
-          subject.target,
-          subject.reference,
-          one,
-          max,
-          options.verifiers,
-          budget,
-          call,
-        );
+        const found = await findCandidates(subject.target, subject.reference, one, max, verifiers, budget, call);
         candidates.push(...found.candidates);
         notes.push(...found.notes);
         listed += found.listed;
@@ -406,7 +401,7 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
           ? `; ${budget.unread} listed signature(s) were not read, as the gate ${budget.stoppedBy ?? 'stopped'}`
           : '';
       const verified: VerifiedSignature[] = [];
-      for (const verifier of options.verifiers) {
+      for (const verifier of verifiers) {
         const mine = candidates.filter((c) => verifier.accepts(c));
         const reasons: string[] = [];
         const accepted: VerifiedSignature[] = [];
@@ -431,7 +426,7 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
         }
         verified.push(...accepted);
       }
-      options.onVerified?.(verified);
+      return { verified, warnings: [] };
     },
   };
 }

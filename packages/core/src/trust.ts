@@ -23,13 +23,21 @@ export interface GateSubject {
   platform?: { descriptor: Descriptor; manifest: Uint8Array };
 }
 
+/** What a gate vouched for when it let a read through. */
+export interface GateResult {
+  /** The signatures that satisfied the gate, each with the digest it is about (`subject`). */
+  verified: VerifiedSignature[];
+  /** Things the reader should know although the read may go on (a policy's soft rules, say). Plain text. */
+  warnings: string[];
+}
+
 /**
- * Decides whether an artifact may be read. `verify` resolves when it may; it rejects (with
+ * Decides whether an artifact may be read. `verify` resolves with what it vouched for when it may; it rejects (with
  * `ERR_LADING_VERIFICATION` for a missing or invalid signature) to stop the read before any content is fetched or
  * written. Implementations must fail closed: any doubt is a rejection.
  */
 export interface VerificationGate {
-  verify(subject: GateSubject, options?: CallOptions): Promise<void>;
+  verify(subject: GateSubject, options?: CallOptions): Promise<GateResult>;
 }
 
 /** What a {@link Signer} is asked to sign: a manifest, and what to state about it. */

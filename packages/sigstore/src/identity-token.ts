@@ -2,7 +2,8 @@
  * OIDC identity tokens for keyless signing, from the environment: `SIGSTORE_ID_TOKEN` (any CI, GitLab included),
  * GitHub Actions' token endpoint and the Buildkite agent's. The interactive browser flow is in oidc-login.ts.
  */
-import { attributeError, ErrorCodes, LadingError } from '@lading/core';
+import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError } from '@lading/core/internal';
 import { SigstoreAudience } from './media-types.js';
 import { readJSONReply } from './service-reply.js';
 

@@ -3,14 +3,9 @@ import type { AddressInfo } from 'node:net';
 
 import { describe, expect, it } from 'vitest';
 
-import {
-  authorizationURL,
-  browserCommand,
-  browserIdentityToken,
-  createPKCE,
-  loopbackRedirectURI,
-  pkceChallenge,
-} from './oidc-login.js';
+import { browserCommand } from './oidc-browser.js';
+import { authorizationURL, browserIdentityToken, createPKCE, pkceChallenge } from './oidc-login.js';
+import { loopbackRedirectURI } from './oidc-loopback.js';
 
 describe('PKCE', () => {
   it('computes the S256 challenge of RFC 7636 appendix B', () => {

@@ -1,16 +1,17 @@
 /**
  * Interactive OIDC login for keyless signing, for people at a terminal: the OAuth 2.0 authorization code flow with
  * PKCE (RFC 7636) and a loopback redirect (RFC 8252), as cosign does it. A one-shot HTTP server on 127.0.0.1 takes
- * the browser's redirect; the code is exchanged for an ID token whose nonce must be this login's.
+ * the browser's redirect; the code is exchanged for an ID token whose nonce must be this login's. This module is the
+ * flow; the loopback server (and the pages it shows) is oidc-loopback.ts, starting a browser oidc-browser.ts.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
-import { attributeError, ErrorCodes, LadingError } from '@lading/core';
+import { ErrorCodes, LadingError } from '@lading/core';
+import { attributeError } from '@lading/core/internal';
 
 import { IdentityProviderService } from './identity-token.js';
+import { openBrowser } from './oidc-browser.js';
+import { listenForCallback, loopbackRedirectURI } from './oidc-loopback.js';
 import { readJSONReply } from './service-reply.js';
 
 /** The public-good Sigstore OIDC issuer (Dex federating GitHub, Google and Microsoft accounts). */
@@ -19,8 +20,6 @@ export const PublicGoodOIDCIssuer = 'https://oauth2.sigstore.dev/auth';
 export const DefaultOIDCClientID = 'sigstore';
 /** Scopes asked for: `openid` for an ID token, `email` so that the certificate names the signer's email. */
 export const OIDCLoginScope = 'openid email';
-/** Path of the loopback redirect, as cosign registers it (`http://localhost:<port>/auth/callback`). */
-export const OIDCCallbackPath = '/auth/callback';
 
 /** Options of {@link browserIdentityToken}. */
 export interface BrowserIdentityTokenOptions {
@@ -129,14 +128,6 @@ export function pkceChallenge(verifier: string): string {
   return createHash('sha256').update(verifier, 'ascii').digest('base64url');
 }
 
-/**
- * The redirect URI for a loopback server on `port`: `http://localhost:<port>/auth/callback`. cosign uses this form,
- * and the public-good issuer accepts any port for it (RFC 8252 section 7.3).
- */
-export function loopbackRedirectURI(port: number): string {
-  return `http://localhost:${port}${OIDCCallbackPath}`;
-}
-
 /** The parameters of an authorization request. */
 export interface AuthorizationRequest {
   clientID: string;
@@ -167,37 +158,6 @@ export function authorizationURL(endpoint: string, request: AuthorizationRequest
   };
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return url.href;
-}
-
-/** How to start a browser on a URL. */
-export interface BrowserCommand {
-  command: string;
-  args: string[];
-  /** Windows: pass `args` to `cmd` as written (they are already escaped for it). */
-  windowsVerbatimArguments?: boolean;
-}
-
-/**
- * The command that opens `url`: `BROWSER` from `env` when set (split on spaces; each `%s` is replaced by the URL,
- * else the URL is added as the last argument), else `open` on macOS, `cmd /c start "" <url>` on Windows (with
- * cmd's metacharacters escaped, since the URL holds `&`), and `xdg-open` elsewhere. No shell is involved except
- * Windows' `cmd`.
- */
-export function browserCommand(url: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): BrowserCommand {
-  const browser = env.BROWSER?.trim();
-  if (browser) {
-    const [command = '', ...rest] = browser.split(/\s+/);
-    const substituted = rest.some((arg) => arg.includes('%s'));
-    const args = rest.map((arg) => arg.replaceAll('%s', url));
-    return { command, args: substituted ? args : [...args, url] };
-  }
-  if (platform === 'darwin') return { command: 'open', args: [url] };
-  if (platform === 'win32') {
-    // `start` takes its first quoted argument as the window title, hence the empty one.
-    const escaped = url.replace(/[\^&|<>()%!"]/g, '^$&');
-    return { command: 'cmd', args: ['/c', 'start', '""', escaped], windowsVerbatimArguments: true };
-  }
-  return { command: 'xdg-open', args: [url] };
 }
 
 interface ProviderMetadata {
@@ -369,115 +329,6 @@ function codeFromCallback(query: URLSearchParams, state: string, what: string): 
   const code = query.get('code');
   if (!code) throw new LadingError(ErrorCodes.auth, `${what}: the redirect has no code; sign in again`);
   return code;
-}
-
-/** The browser's request to the callback, and how to answer it. */
-interface Callback {
-  query: URLSearchParams;
-  /** Sends a small HTML page; resolves once it is written. */
-  answer: (status: number, title: string, message: string) => Promise<void>;
-}
-
-interface CallbackListener {
-  port: number;
-  /** Resolves with the first request to {@link OIDCCallbackPath}. */
-  callback: Promise<Callback>;
-  /** Whether the callback came. */
-  readonly received: boolean;
-  close: () => Promise<void>;
-}
-
-/** A one-shot server on 127.0.0.1 and an ephemeral port; only `GET /auth/callback` is served, once. */
-async function listenForCallback(): Promise<CallbackListener> {
-  let received = false;
-  let resolve: (callback: Callback) => void = () => undefined;
-  const callback = new Promise<Callback>((r) => {
-    resolve = r;
-  });
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' || url.pathname !== OIDCCallbackPath) {
-      page(res, 404, 'Not found', 'This server only takes the sign-in redirect.');
-      return;
-    }
-    if (received) {
-      page(res, 409, 'Already handled', 'This sign-in has already been answered. Return to the terminal.');
-      return;
-    }
-    received = true;
-    resolve({ query: url.searchParams, answer: (status, title, message) => answer(res, status, title, message) });
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    port: (server.address() as AddressInfo).port,
-    callback,
-    get received() {
-      return received;
-    },
-    close: () => (closing ??= closeServer(server)),
-  };
-}
-
-function answer(res: ServerResponse, status: number, title: string, message: string) {
-  return new Promise<void>((resolve) => {
-    res.once('close', resolve);
-    page(res, status, title, message);
-  });
-}
-
-function page(res: ServerResponse, status: number, title: string, message: string): void {
-  const html =
-    `<!doctype html><html><head><meta charset="utf-8"><title>lading: ${escapeHTML(title)}</title></head>` +
-    `<body><h1>${escapeHTML(title)}</h1><p>${escapeHTML(message)}</p></body></html>\n`;
-  res.writeHead(status, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    Connection: 'close',
-  });
-  res.end(html);
-}
-
-function escapeHTML(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-async function closeServer(server: Server): Promise<void> {
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-    server.closeAllConnections();
-  });
-}
-
-/** Starts the browser, detached; failures go to `onError` (the URL was shown, so the user can still paste it). */
-function openBrowser(url: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, onError: (e: Error) => void) {
-  const { command, args, windowsVerbatimArguments } = browserCommand(url, env, platform);
-  try {
-    const child = spawn(command, args, {
-      stdio: 'ignore',
-      detached: true,
-      env,
-      ...(windowsVerbatimArguments ? { windowsVerbatimArguments } : {}),
-    });
-    child.once('error', (e) => {
-      onError(new Error(`${command}: ${e.message}`));
-    });
-    child.once('exit', (code) => {
-      if (code !== null && code !== 0) onError(new Error(`${command} exited with status ${code}`));
-    });
-    child.unref();
-  } catch (e) {
-    onError(new Error(`${command}: ${(e as Error).message}`));
-  }
 }
 
 /** `promise`, or the signal's reason once it aborts. */

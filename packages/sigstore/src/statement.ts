@@ -2,7 +2,8 @@
  * in-toto statements: the payload of every DSSE bundle lading writes, and what it checks in the ones it reads.
  * https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md
  */
-import { type Descriptor, ErrorCodes, LadingError, parseDigest } from '@lading/core';
+import { type Descriptor, ErrorCodes, LadingError } from '@lading/core';
+import { parseDigest } from '@lading/core/internal';
 import { PredicateTypeCosignSign, StatementTypeV01, StatementTypeV1 } from './media-types.js';
 
 /** One subject of a statement: what it is about, by digest (`{ sha256: <hex> }`); `name` is optional. */

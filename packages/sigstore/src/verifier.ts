@@ -5,12 +5,12 @@ import type { KeyObject } from 'node:crypto';
 import {
   ErrorCodes,
   LadingError,
-  parseDigest,
   type CallOptions,
   type SignatureCandidate,
   type VerifiedSignature,
   type Verifier,
 } from '@lading/core';
+import { parseDigest } from '@lading/core/internal';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type SignedEntity } from '@sigstore/verify';
 import { checkClaim, readBundleClaim, type BundleClaim } from './bundle-claims.js';

@@ -1,6 +1,8 @@
 /**
  * @lading/ssh: sign artifacts with SSH keys (key files or ssh-agent) as SSHSIG referrers, and verify them against
- * OpenSSH allowed_signers files, offline; the signatures check with `ssh-keygen -Y verify` too.
+ * OpenSSH allowed_signers files, offline; the signatures check with `ssh-keygen -Y verify` too. This barrel exports
+ * the signer, the verifier, key generation and the format's names; the parsers they are built from (keys,
+ * allowed_signers, SSHSIG, statements) are in `@lading/ssh/internal`, for lading's own packages only.
  * @packageDocumentation
  */
 export { createSshSigner } from './signer.js';
@@ -9,15 +11,8 @@ export { createSshVerifier, SSHVerifierName } from './verifier.js';
 export type { SshVerifierPolicy, SSHVerifiedSignature } from './verifier.js';
 export { generateSshKeyPair } from './generate.js';
 export type { GeneratedSshKeyPair, GenerateSshKeyPairOptions } from './generate.js';
-export { PassphraseEnvironmentVariable, readPrivateKey } from './private-key.js';
-export type { PassphraseSource, ReadPrivateKeyOptions, SSHPrivateKey } from './private-key.js';
-export { fingerprintOf, formatPublicKey, parsePublicKey, parsePublicKeyLine, SSHKeyTypes } from './keys.js';
-export type { RSASignatureAlgorithm, SSHCertificate, SSHKeyType, SSHPublicKey } from './keys.js';
-export { matchPatternList, parseAllowedSigners } from './allowed-signers.js';
-export type { AllowedSigner } from './allowed-signers.js';
-export { armorSSHSIG, parseSSHSIG, signedData } from './sshsig.js';
-export type { SSHSIG, SSHSIGHash } from './sshsig.js';
-export { parseStatement, statementFor } from './statement.js';
+export { PassphraseEnvironmentVariable } from './private-key.js';
+export type { PassphraseSource } from './private-key.js';
+export type { RSASignatureAlgorithm, SSHKeyType } from './keys.js';
 export { DigestGitCommit, GitNamespace } from './git-anchor.js';
-export type { Statement } from './statement.js';
 export * from './media-types.js';

@@ -2,7 +2,8 @@
  * The in-toto Statement v1 an SSH signature covers: one subject, the manifest digest
  * (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md).
  */
-import { ErrorCodes, LadingError, parseDigest, type Descriptor } from '@lading/core';
+import { ErrorCodes, LadingError, type Descriptor } from '@lading/core';
+import { parseDigest } from '@lading/core/internal';
 import { DigestGitCommit } from './git-anchor.js';
 import { PredicateTypeSign, StatementTypeV1 } from './media-types.js';
 

@@ -11,12 +11,12 @@ import {
   LadingError,
   descriptorFor,
   pullArtifact,
-  serializeTOC,
   type Descriptor,
   type PullLimits,
   type RegistryClient,
   type TOCEntry,
 } from '@lading/core';
+import { serializeTOC } from '@lading/core/internal';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { descriptorFor, serializeTOC, type Descriptor, type RegistryClient, type TOCEntry } from '@lading/core';
+import { descriptorFor, type Descriptor, type RegistryClient, type TOCEntry } from '@lading/core';
+import { serializeTOC } from '@lading/core/internal';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

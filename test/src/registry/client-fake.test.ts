@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
-import { ErrorCodes, LadingError, isLadingError, referrersTag, type Descriptor } from '@lading/core';
+import { ErrorCodes, LadingError, isLadingError, type Descriptor } from '@lading/core';
+import { referrersTag } from '@lading/core/internal';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFakeRegistry, type FakeRegistry } from '../fake-registry/index.js';

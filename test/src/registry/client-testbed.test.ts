@@ -4,14 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import {
-  ErrorCodes,
-  LadingError,
-  RegistryClient,
-  isLadingError,
-  referrersTag,
-  type RegistryClientOptions,
-} from '@lading/core';
+import { ErrorCodes, LadingError, RegistryClient, isLadingError, type RegistryClientOptions } from '@lading/core';
+import { referrersTag } from '@lading/core/internal';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { writeEmptySigningConfig } from '../sigstore/fixtures.js';

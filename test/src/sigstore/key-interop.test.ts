@@ -25,11 +25,9 @@ import {
   createSigstoreVerifier,
   generateKeyPair,
   PredicateTypeCosignSign,
-  publicKeyHint,
-  publicKeyPEM,
-  toPublicKey,
   type KeySigner,
 } from '@lading/sigstore';
+import { publicKeyHint, publicKeyPEM, toPublicKey } from '@lading/sigstore/internal';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import {
   candidateFor,

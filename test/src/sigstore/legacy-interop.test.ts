@@ -22,13 +22,8 @@ import type {
   PushCommandResult,
   VerifyCommandResult,
 } from '@lading/cli';
-import {
-  createSigstoreVerifier,
-  PredicateTypeCosignSign,
-  publicKeyHint,
-  toPublicKey,
-  type SigstoreVerifierPolicy,
-} from '@lading/sigstore';
+import { createSigstoreVerifier, PredicateTypeCosignSign, type SigstoreVerifierPolicy } from '@lading/sigstore';
+import { publicKeyHint, toPublicKey } from '@lading/sigstore/internal';
 import { json, ladingIn } from '../cli-runner.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { makeToolHome, run, testbed, type RunResult } from '../testbed/index.js';

@@ -19,7 +19,7 @@ import type {
   SignCommandResult,
   VerifyCommandResult,
 } from '@lading/cli';
-import { statementFor } from '@lading/ssh';
+import { statementFor } from '@lading/ssh/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {

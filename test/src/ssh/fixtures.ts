@@ -109,13 +109,12 @@ export interface GatedPull {
 /** Pulls `pushed` (tag v1) into a fresh destination through the signature gate with `verifiers`. */
 export async function gatedPull(pushed: Pushed, work: string, verifiers: Verifier[]): Promise<GatedPull> {
   const destination = path.join(work, `out-${unique()}`);
-  const verified: VerifiedSignature[] = [];
-  const gate = signatureGate({ verifiers, onVerified: (v) => verified.push(...v) });
+  const gate = signatureGate({ verifiers });
   try {
-    await pullArtifact(pushed.target, 'v1', { destination, gate });
+    const { verified } = await pullArtifact(pushed.target, 'v1', { destination, gate });
     return { verified, destination };
   } catch (e) {
-    return { verified, error: e as Error, destination };
+    return { verified: [], error: e as Error, destination };
   }
 }
 

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 
-import { attachSignature, ErrorCodes, formatTarget, LadingError, openTarget, parseTarget } from '@lading/core';
+import { attestArtifact, ErrorCodes, formatTarget, LadingError, openTarget, parseTarget } from '@lading/core';
+import { AttestationTypes, predicateTypeFor } from '@lading/sigstore/attestation-types';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
-import { AttestationTypes, createSignerFromFlags, predicateTypeFor, signingFlags } from '../signing.js';
-import type { SignatureJSON } from './push.js';
+import { createSignerFromFlags } from '../signer-from-flags.js';
+import { signingFlags } from '../signing-flags.js';
+import { signatureJSON, type SignatureJSON } from './push.js';
 
 /** What `lading attest --json` prints. */
 export interface AttestCommandResult {
@@ -75,24 +77,20 @@ Signs with --key (no log entry unless --tlog-upload: cosign verifies it with --i
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `attest ${opened.display}: name a tag or a digest`);
     }
-    const descriptor = await opened.target.resolve(opened.reference, { signal: this.signal });
-    const signed = await signer.sign({ subject: descriptor, predicateType, predicate }, { signal: this.signal });
-    const referrer = await attachSignature(opened.target, descriptor, signed, { signal: this.signal });
+    const attested = await attestArtifact(opened.target, opened.reference, signer, {
+      predicateType,
+      predicate,
+      display: opened.display,
+      signal: this.signal,
+    });
+    const [made] = attested.signatures;
+    if (made === undefined) throw new LadingError(ErrorCodes.usage, `attest ${opened.display}: nothing was attested`);
     const { tag: _tag, digest: _digest, ...repository } = parseTarget(args.reference);
     const base = formatTarget(repository);
-    this.logToStderr(`Attested ${base}@${descriptor.digest} (${predicateType}): attestation ${referrer.digest}`);
-    this.log(referrer.digest);
-    return {
-      reference: `${base}@${descriptor.digest}`,
-      digest: descriptor.digest,
-      predicateType,
-      attestation: {
-        digest: referrer.digest,
-        mediaType: referrer.mediaType,
-        size: referrer.size,
-        artifactType: signed.artifactType,
-      },
-    };
+    const { digest } = attested.descriptor;
+    this.logToStderr(`Attested ${base}@${digest} (${predicateType}): attestation ${made.referrer.digest}`);
+    this.log(made.referrer.digest);
+    return { reference: `${base}@${digest}`, digest, predicateType, attestation: signatureJSON(made) };
   }
 }
 

@@ -5,8 +5,9 @@ import { ErrorCodes, LadingError, catArtifact, openTarget, type Platform, type V
 import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';
-import { formatBytes, shortDigest } from '../format.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { formatBytes, shortDigest, terminalSafe } from '../format.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 import { platformFlag } from './pull.js';
 
 /** What `lading cat --json` prints (instead of the content). */
@@ -82,7 +83,7 @@ With --json, the content is not written: the JSON describes the verified file in
 
   override async run(): Promise<CatCommandResult> {
     const { args, flags } = this;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -92,14 +93,15 @@ With --json, the content is not written: the JSON describes the verified file in
       display: opened.display,
       signal: this.signal,
       ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-      ...(verification && { gate: verification.gate }),
+      ...(gate && { gate }),
       onRangeIgnored: (layer) => {
         this.logToStderr(
           `Note: the registry ignored the range request: all of layer ${shortDigest(layer.digest)} (${formatBytes(layer.size)}) was downloaded to read ${args.path}`,
         );
       },
     });
-    for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
+    for (const signature of file.verified) this.logToStderr(describeVerified(signature));
+    for (const warning of file.warnings) this.warn(terminalSafe(warning));
     if (this.jsonEnabled()) {
       // Read to the end anyway: that removes the temporary file large content is kept in.
       for await (const _ of file.content) {
@@ -117,7 +119,7 @@ With --json, the content is not written: the JSON describes the verified file in
       size: file.size,
       sha256: file.digest.replace(/^sha256:/, ''),
       ranged: file.ranged,
-      ...(verification && { verified: verification.verified }),
+      ...(gate && { verified: file.verified }),
     };
   }
 }

@@ -3,11 +3,11 @@ import {
   ErrorCodes,
   isLadingError,
   LadingError,
-  legacySignatureTag,
   MediaTypeCosignSimpleSigning,
   openTarget,
   type Descriptor,
 } from '@lading/core';
+import { legacySignatureTag } from '@lading/core/internal';
 import { AnnotationBundlePredicateType } from '@lading/sigstore';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';

@@ -13,14 +13,15 @@ import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, formatMode, shortDigest, terminalSafe } from '../format.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 import { platformFlag } from './pull.js';
 
 /**
  * What `lading ls --json` prints: the library's `ListResult` and the reference listed. For an image index,
  * `descriptor` is the chosen platform manifest, `index` the index and `platform` the manifest's platform.
  */
-export interface ListCommandResult extends ListResult {
+export interface ListCommandResult extends Omit<ListResult, 'verified' | 'warnings'> {
   /** The reference as given, normalised. */
   reference: string;
   /** With a `--verify-*` flag: the signatures the listing was allowed by (every valid one, each with the digest it is about). */
@@ -82,17 +83,17 @@ Artifacts pushed by other tools have no table of contents: their file layers are
 
   override async run(): Promise<ListCommandResult> {
     const { flags, args } = this;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `ls ${opened.display}: name a tag or a digest`);
     }
-    const listed = await listArtifact(opened.target, opened.reference, {
+    const { verified, warnings, ...listed } = await listArtifact(opened.target, opened.reference, {
       display: opened.display,
       signal: this.signal,
       ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-      ...(verification && { gate: verification.gate }),
+      ...(gate && { gate }),
     });
     if (!this.jsonEnabled()) {
       if (listed.index) {
@@ -100,7 +101,7 @@ Artifacts pushed by other tools have no table of contents: their file layers are
           `Image index ${listed.index.digest}: listing the ${formatPlatform(listed.platform)} manifest ${listed.descriptor.digest}`,
         );
       }
-      for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
+      for (const signature of verified) this.logToStderr(describeVerified(signature));
       // Names come from the artifact: shown escaped, so none can drive the terminal (exact values: --json).
       const lines = flags.long ? longListing(listed.entries) : listed.entries.map((e) => terminalSafe(e.path));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
@@ -112,6 +113,7 @@ Artifacts pushed by other tools have no table of contents: their file layers are
         `Not listed: folder ${name}, ${formatBytes(layer.size)}: the artifact has no table of contents; pull it to see its files`,
       );
     }
-    return { reference: opened.display, ...listed, ...(verification && { verified: verification.verified }) };
+    for (const warning of warnings) this.warn(terminalSafe(warning));
+    return { reference: opened.display, ...listed, ...(gate && { verified }) };
   }
 }

@@ -18,7 +18,8 @@ import * as Flags from '@oclif/core/flags';
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 
 /** One entry a pull wrote, in `lading pull --json`. */
 export interface PulledEntryJSON {
@@ -184,7 +185,7 @@ The summary is printed on standard output; progress goes to standard error.`;
   override async run(): Promise<PullCommandResult> {
     const { flags, args } = this;
     this.writesFiles = true;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -207,13 +208,14 @@ The summary is printed on standard output; progress goes to standard error.`;
       signal: this.signal,
       ...(flags.file === undefined ? {} : { files: flags.file }),
       ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-      ...(verification && { gate: verification.gate }),
+      ...(gate && { gate }),
       onEvent: (event) => {
         renderPullEvent(progress, event);
         // The gate has passed when the manifest is resolved, before any layer is fetched: say so then, so the step
         // lines read in the order things happened.
         if (event.type === 'resolved') {
-          for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
+          for (const signature of event.verified) progress.note(describeVerified(signature));
+          for (const warning of event.warnings) progress.note(`Warning: ${terminalSafe(warning)}`);
         }
       },
     });
@@ -232,7 +234,7 @@ The summary is printed on standard output; progress goes to standard error.`;
         ...(e.size === undefined ? {} : { size: e.size }),
       })),
       bytes: pulled.bytes,
-      ...(verification && { verified: verification.verified }),
+      ...(gate && { verified: pulled.verified }),
     };
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const resolved = pulled.index?.digest ?? digest;

@@ -3,20 +3,20 @@ import { readFile } from 'node:fs/promises';
 
 import {
   AnnotationTitle,
-  attachSignature,
   ErrorCodes,
   LadingError,
   MediaTypeTOC,
   openTarget,
   parseTarget,
   pushArtifact,
-  tagArtifact,
+  signArtifact,
   isLadingError,
   type Descriptor,
-  type SignedReferrer,
   type PackInput,
   type PushEvent,
   type PushOptions,
+  type SignedManifest,
+  type SignResult,
   type Signer,
 } from '@lading/core';
 import * as Args from '@oclif/core/args';
@@ -26,7 +26,8 @@ import { parseAnnotations, parsePathArgument, splitPushReference } from '../argu
 import { RegistryCommand, type ErrorJSON } from '../base-command.js';
 import { formatBytes, shortDigest } from '../format.js';
 import type { Progress } from '../progress.js';
-import { createSignerFromFlags, signingFlags } from '../signing.js';
+import { createSignerFromFlags } from '../signer-from-flags.js';
+import { signingFlags } from '../signing-flags.js';
 
 /** One layer of a pushed artifact, in `lading push --json`. */
 export interface PushedLayer {
@@ -64,6 +65,17 @@ export interface SignatureJSON {
   size: number;
   /** The signature's artifact type (a Sigstore bundle media type). */
   artifactType: string;
+}
+
+/** The {@link SignatureJSON} of a signature `signArtifact` or `attestArtifact` made. */
+export function signatureJSON(made: SignedManifest): SignatureJSON {
+  const { referrer } = made;
+  return {
+    digest: referrer.digest,
+    mediaType: referrer.mediaType,
+    size: referrer.size,
+    artifactType: made.artifactType,
+  };
 }
 
 /**
@@ -362,13 +374,24 @@ The manifest digest is printed on standard output; progress goes to standard err
       return result;
     }
     progress.note(`Pushed ${result.reference}`);
-    let signed: SignedReferrer;
-    let referrer: Descriptor;
+    // Signed by digest; the tags move only once the signature is attached (signArtifact's last step). A failure
+    // before that leaves the push unsigned and untagged: say what is there and how to finish.
+    const attached: Descriptor[] = [];
+    let signed: SignResult;
     try {
-      signed = await signer.sign({ subject: pushed.descriptor }, { signal: this.signal });
-      referrer = await attachSignature(opened.target, pushed.descriptor, signed, { signal: this.signal });
+      signed = await signArtifact(opened.target, digest, signer, {
+        tags,
+        display: result.reference,
+        signal: this.signal,
+        onEvent: (event) => {
+          if (event.type === 'signed') {
+            attached.push(event.referrer);
+            progress.note(`Signed ${result.reference}: signature ${event.referrer.digest}`);
+          } else renderPushEvent(progress, event);
+        },
+      });
     } catch (cause) {
-      if (this.signal.aborted || !isLadingError(cause)) throw cause;
+      if (attached.length > 0 || this.signal.aborted || !isLadingError(cause)) throw cause;
       const finish = signCommand(flags, tags, result.reference);
       this.unsigned = { reference: result.reference, digest, tags: [], signCommand: finish };
       const untouched =
@@ -382,19 +405,9 @@ The manifest digest is printed on standard output; progress goes to standard err
         { cause, ...(cause.service === undefined ? {} : { service: cause.service }) },
       );
     }
-    result.signature = {
-      digest: referrer.digest,
-      mediaType: referrer.mediaType,
-      size: referrer.size,
-      artifactType: signed.artifactType,
-    };
-    progress.note(`Signed ${result.reference}: signature ${referrer.digest}`);
-    result.tags = await tagArtifact(opened.target, { descriptor: pushed.descriptor, bytes: pushed.manifest }, tags, {
-      signal: this.signal,
-      onEvent: (event) => {
-        renderPushEvent(progress, event);
-      },
-    });
+    const [made] = signed.signatures;
+    if (made !== undefined) result.signature = signatureJSON(made);
+    result.tags = signed.tags;
     this.log(digest);
     return result;
   }

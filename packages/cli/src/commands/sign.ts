@@ -1,24 +1,20 @@
 import {
-  attachSignature,
   ErrorCodes,
+  formatPlatform,
   formatTarget,
   LadingError,
   openTarget,
-  parseManifest,
   parseTarget,
-  indexEntries,
-  fetchAll,
-  type Descriptor,
+  signArtifact,
   type Platform,
-  formatPlatform,
-  tagArtifact,
 } from '@lading/core';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
-import { createSignerFromFlags, signingFlags } from '../signing.js';
-import type { SignatureJSON } from './push.js';
+import { createSignerFromFlags } from '../signer-from-flags.js';
+import { signingFlags } from '../signing-flags.js';
+import { signatureJSON, type SignatureJSON } from './push.js';
 
 /** One manifest `lading sign` signed, in `lading sign --json`. */
 export interface SignedManifestJSON {
@@ -49,14 +45,6 @@ export interface SignCommandResult {
   signatures: SignedManifestJSON[];
   /** With `--tag`: the tags now pointing at the signed manifest, moved after every signature was attached. */
   tags?: string[];
-}
-
-/** Manifests `--recursive` signs at most (a hostile index cannot make it sign without end). */
-const maxRecursiveManifests = 256;
-
-interface ToSign {
-  descriptor: Descriptor;
-  platform?: Platform;
 }
 
 /** `lading sign`: signs an artifact already in a registry or layout and attaches the signature as a referrer. */
@@ -131,72 +119,37 @@ The signature's referrer digest is printed on standard output (one line per sign
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `sign ${opened.display}: name a tag or a digest`);
     }
-    const call = { signal: this.signal };
-    const where = `sign ${opened.display}`;
-    const descriptor = await opened.target.resolve(opened.reference, call);
-    const toSign: ToSign[] = [{ descriptor }];
-    if (flags.recursive) {
-      // Everything is listed (and each nested index read, digest-checked) before the first signature is made.
-      const parsed = parseManifest(await fetchAll(opened.target, descriptor, where, call), descriptor.mediaType, where);
-      if (parsed.kind === 'index') {
-        const seen = new Set([descriptor.digest]);
-        for (const entry of await indexEntries(opened.target, parsed.index.manifests, where, call)) {
-          if (seen.has(entry.descriptor.digest)) continue;
-          seen.add(entry.descriptor.digest);
-          const { descriptor: listed, platform } = entry;
-          toSign.push(platform ? { descriptor: listed, platform } : { descriptor: listed });
-          if (toSign.length > maxRecursiveManifests) {
-            throw new LadingError(
-              ErrorCodes.usage,
-              `${where}: the index lists more than ${maxRecursiveManifests} manifests; nothing was signed`,
-            );
-          }
+    const signed = await signArtifact(opened.target, opened.reference, signer, {
+      recursive: flags.recursive,
+      tags,
+      display: opened.display,
+      signal: this.signal,
+      onEvent: (event) => {
+        if (event.type === 'tagged') {
+          this.logToStderr(`Tagged ${event.tag}`);
+          return;
         }
-      }
-    }
-    const signatures: SignedManifestJSON[] = [];
-    for (const item of toSign) {
-      const subject: Descriptor = {
-        mediaType: item.descriptor.mediaType,
-        digest: item.descriptor.digest,
-        size: item.descriptor.size,
-      };
-      const signed = await signer.sign({ subject }, call);
-      const referrer = await attachSignature(opened.target, subject, signed, call);
-      const which = item.platform === undefined ? '' : ` (${formatPlatform(item.platform)})`;
-      this.logToStderr(`Signed ${base}@${subject.digest}${which}: signature ${referrer.digest}`);
-      this.log(referrer.digest);
-      signatures.push({
-        reference: `${base}@${subject.digest}`,
-        digest: subject.digest,
-        mediaType: subject.mediaType,
-        ...(item.platform && { platform: item.platform }),
-        signature: {
-          digest: referrer.digest,
-          mediaType: referrer.mediaType,
-          size: referrer.size,
-          artifactType: signed.artifactType,
-        },
-      });
-    }
+        const which = event.platform === undefined ? '' : ` (${formatPlatform(event.platform)})`;
+        this.logToStderr(`Signed ${base}@${event.subject.digest}${which}: signature ${event.referrer.digest}`);
+        this.log(event.referrer.digest);
+      },
+    });
+    const signatures: SignedManifestJSON[] = signed.signatures.map((made) => ({
+      reference: `${base}@${made.subject.digest}`,
+      digest: made.subject.digest,
+      mediaType: made.subject.mediaType,
+      ...(made.platform && { platform: made.platform }),
+      signature: signatureJSON(made),
+    }));
     const [first] = signatures;
-    if (first === undefined) throw new LadingError(ErrorCodes.usage, `${where}: nothing to sign`);
+    if (first === undefined) throw new LadingError(ErrorCodes.usage, `sign ${opened.display}: nothing to sign`);
     const result: SignCommandResult = {
       reference: first.reference,
       digest: first.digest,
       signature: first.signature,
       signatures,
     };
-    if (tags.length > 0) {
-      // Only now, every signature attached, do the tags move (`push --sign` suggests this when it could not sign).
-      const bytes = await fetchAll(opened.target, descriptor, where, call);
-      result.tags = await tagArtifact(opened.target, { descriptor, bytes }, tags, {
-        ...call,
-        onEvent: (event) => {
-          if (event.type === 'tagged') this.logToStderr(`Tagged ${event.tag}`);
-        },
-      });
-    }
+    if (tags.length > 0) result.tags = signed.tags;
     return result;
   }
 }

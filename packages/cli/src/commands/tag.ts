@@ -1,4 +1,5 @@
-import { ErrorCodes, LadingError, openTarget, parseTarget, readAll, tagArtifact } from '@lading/core';
+import { ErrorCodes, LadingError, openTarget, parseTarget, tagArtifact } from '@lading/core';
+import { readAll } from '@lading/core';
 import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';

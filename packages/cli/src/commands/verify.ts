@@ -1,25 +1,20 @@
 import {
   ErrorCodes,
+  formatPlatform,
   LadingError,
-  loadArtifact,
   openTarget,
-  parseManifest,
-  fetchAll,
+  verifyArtifact,
   type Platform,
   type VerifiedSignature,
-  formatPlatform,
 } from '@lading/core';
+import { AttestationTypes, predicateTypeFor } from '@lading/sigstore/attestation-types';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
-import {
-  AttestationTypes,
-  createVerificationFromFlags,
-  describeVerified,
-  predicateTypeFor,
-  verificationFlags,
-} from '../signing.js';
+import { terminalSafe } from '../format.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 import { platformFlag } from './pull.js';
 
 /** What `lading verify --json` prints. */
@@ -37,6 +32,8 @@ export interface VerifyCommandResult {
   platform?: Platform;
   /** The signatures that satisfied the flags (`subject`: the digest each one is about). */
   verified: VerifiedSignature[];
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error). */
+  warnings?: string[];
 }
 
 /**
@@ -114,11 +111,11 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
   override async run(): Promise<VerifyCommandResult> {
     const { flags, args } = this;
     const type = flags['attestation-type'];
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message), {
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message), {
       ...(type === undefined ? {} : { predicateType: predicateTypeFor(type, '--attestation-type') }),
       ...(flags['require-signed-commit'] ? { git: { gitDir: flags['git-dir'] ?? '.' } } : {}),
     });
-    if (verification === undefined) {
+    if (gate === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
         'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
@@ -129,42 +126,30 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `verify ${opened.display}: name a tag or a digest`);
     }
-    const call = { signal: this.signal };
-    if (flags.platform !== undefined) {
-      // The check pull makes, without reading the table of contents or any layer.
-      const loaded = await loadArtifact(opened.target, opened.reference, opened.display, {
-        ...call,
-        platform: flags.platform,
-        gate: verification.gate,
-        readTOC: false,
-      });
-      if (loaded.index) {
-        this.logToStderr(
-          `Image index ${loaded.index.digest}: verified for the ${formatPlatform(loaded.platform)} manifest ${loaded.descriptor.digest}`,
-        );
-      }
-      const about: Record<string, string> = loaded.index
-        ? { [loaded.index.digest]: 'index', [loaded.descriptor.digest]: 'platform manifest' }
-        : {};
-      for (const signature of verification.verified) this.log(describeVerifiedLong(signature, about));
-      return {
-        reference: opened.display,
-        digest: loaded.descriptor.digest,
-        ...(loaded.index && { index: loaded.index.digest }),
-        ...(loaded.platform && { platform: loaded.platform }),
-        verified: verification.verified,
-      };
+    const verified = await verifyArtifact(opened.target, opened.reference, {
+      gate,
+      display: opened.display,
+      signal: this.signal,
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
+    });
+    const { descriptor, index, platform } = verified;
+    if (index) {
+      this.logToStderr(
+        `Image index ${index.digest}: verified for the ${formatPlatform(platform)} manifest ${descriptor.digest}`,
+      );
     }
-    const where = `verify ${opened.display}`;
-    const descriptor = await opened.target.resolve(opened.reference, call);
-    const bytes = await fetchAll(opened.target, descriptor, where, call);
-    // Checks the structure; an image index is verified by its own signatures (as cosign verify does).
-    parseManifest(bytes, descriptor.mediaType, where);
-    await verification.gate.verify(
-      { target: opened.target, reference: opened.display, descriptor, manifest: bytes },
-      call,
-    );
-    for (const signature of verification.verified) this.log(describeVerifiedLong(signature));
-    return { reference: opened.display, digest: descriptor.digest, verified: verification.verified };
+    for (const warning of verified.warnings) this.warn(terminalSafe(warning));
+    const about: Record<string, string> = index
+      ? { [index.digest]: 'index', [descriptor.digest]: 'platform manifest' }
+      : {};
+    for (const signature of verified.verified) this.log(describeVerifiedLong(signature, about));
+    return {
+      reference: opened.display,
+      digest: descriptor.digest,
+      ...(index && { index: index.digest }),
+      ...(platform && { platform }),
+      verified: verified.verified,
+      ...(verified.warnings.length > 0 && { warnings: verified.warnings }),
+    };
   }
 }

@@ -18,7 +18,7 @@ import type { Descriptor, Platform } from '../descriptor.js';
 import { verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import type { RangeResult } from '../registry/repository.js';
-import type { VerificationGate } from '../trust.js';
+import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import { decompressionError, layerKind, loadArtifact } from './read.js';
 import type { TOCEntry } from './toc.js';
 
@@ -52,6 +52,10 @@ export interface CatResult {
   ranged: boolean;
   /** The verified content; read it to the end (it removes its temporary file, if any). */
   content: ByteStream;
+  /** The signatures the gate vouched for, each with the digest it is about; empty without a gate. */
+  verified: VerifiedSignature[];
+  /** The gate's warnings; empty without a gate. */
+  warnings: string[];
 }
 
 interface RangeReader {
@@ -326,6 +330,8 @@ export async function catArtifact(
       digest: out.digest,
       ranged,
       content: out.content,
+      verified: artifact.verified,
+      warnings: artifact.warnings,
     };
   } catch (error) {
     await spool.discard();

@@ -3,7 +3,7 @@
  */
 import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor, Platform } from '../descriptor.js';
-import type { VerificationGate } from '../trust.js';
+import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import { layerKind, loadArtifact } from './read.js';
 import type { EntryType } from './toc.js';
 
@@ -38,6 +38,10 @@ export interface ListResult {
   entries: ListedEntry[];
   /** Folder layers without a TOC: their contents are not listed (that would need downloading them). */
   unlisted: { layer: number; title?: string; size: number }[];
+  /** The signatures the gate vouched for, each with the digest it is about; empty without a gate. */
+  verified: VerifiedSignature[];
+  /** The gate's warnings; empty without a gate. */
+  warnings: string[];
 }
 
 /** Options of {@link listArtifact}. */
@@ -72,6 +76,8 @@ export async function listArtifact(
     hasTOC: artifact.toc !== undefined,
     entries: [],
     unlisted: [],
+    verified: artifact.verified,
+    warnings: artifact.warnings,
   };
   if (artifact.manifest.artifactType) result.artifactType = artifact.manifest.artifactType;
   if (artifact.manifest.annotations) result.annotations = artifact.manifest.annotations;

@@ -277,13 +277,14 @@ describe('loadArtifact on an image index', () => {
     const gate: VerificationGate = {
       verify(subject) {
         asked.push(subject);
-        return Promise.resolve();
+        return Promise.resolve({ verified: [], warnings: ['noted'] });
       },
     };
     const loaded = await loadArtifact(store, 'v1', 'test:v1', { gate, platform: 'linux/arm64' });
     expect(loaded.descriptor.digest).toBe(arm.digest);
     expect(loaded.index?.digest).toBe(idx.digest);
     expect(loaded.platform).toEqual(linux('arm64'));
+    expect(loaded.warnings).toEqual(['noted']);
     expect(asked).toHaveLength(1);
     expect(asked[0]?.descriptor.digest).toBe(idx.digest);
     expect(asked[0]?.platform?.descriptor.digest).toBe(arm.digest);

@@ -18,7 +18,7 @@ import { parseDigest, verifyContent } from '../digest.js';
 import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
-import type { VerificationGate } from '../trust.js';
+import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import {
   checkSymlinksInside,
   DefaultMaxFileBytes,
@@ -60,9 +60,19 @@ export const DefaultPullLimits: PullLimits = Object.freeze({
 export type PullEvent =
   /**
    * The manifest passed the gate; `layers` and `bytes` are what will be downloaded (before skips). For an image
-   * index, `descriptor` is the chosen platform manifest, `index` the index and `platform` its platform.
+   * index, `descriptor` is the chosen platform manifest, `index` the index and `platform` its platform. `verified`
+   * and `warnings`: what the gate vouched for (empty without a gate), as the result will say.
    */
-  | { type: 'resolved'; descriptor: Descriptor; layers: number; bytes: number; index?: Descriptor; platform?: Platform }
+  | {
+      type: 'resolved';
+      descriptor: Descriptor;
+      layers: number;
+      bytes: number;
+      index?: Descriptor;
+      platform?: Platform;
+      verified: VerifiedSignature[];
+      warnings: string[];
+    }
   | { type: 'layer-start'; descriptor: Descriptor }
   | { type: 'layer-progress'; descriptor: Descriptor; bytes: number }
   | { type: 'layer-done'; descriptor: Descriptor }
@@ -112,6 +122,10 @@ export interface PullResult {
   entries: PulledEntry[];
   /** Bytes of file content written. */
   bytes: number;
+  /** The signatures the gate vouched for, each with the digest it is about; empty without a gate. */
+  verified: VerifiedSignature[];
+  /** The gate's warnings; empty without a gate. */
+  warnings: string[];
 }
 
 /** Counts and reports bytes going through. */
@@ -290,6 +304,8 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
     bytes: artifact.manifest.layers.reduce((n, l) => n + l.size, 0),
     ...(artifact.index && { index: artifact.index }),
     ...(artifact.platform && { platform: artifact.platform }),
+    verified: artifact.verified,
+    warnings: artifact.warnings,
   });
   const wanted = selector(options.files);
   if (artifact.toc) {
@@ -357,6 +373,8 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
         ...(e.size === undefined ? {} : { size: e.size }),
       })),
       bytes: extracted.reduce((n, e) => n + (e.size ?? 0), 0),
+      verified: artifact.verified,
+      warnings: artifact.warnings,
     };
   } catch (error) {
     // A full disk, too many open files…: say so, naming the destination (a failed write names no path).

@@ -13,7 +13,7 @@ import {
   MediaTypeImageLayer,
   MediaTypeImageLayerGzip,
 } from '../media-types.js';
-import type { VerificationGate } from '../trust.js';
+import type { GateResult, VerificationGate } from '../trust.js';
 import { parsePlatform, resolvePlatformManifest } from './platform.js';
 import { MediaTypeTOC, parseTOC, type TOC } from './toc.js';
 
@@ -30,6 +30,10 @@ export interface LoadedArtifact {
   index?: Descriptor;
   /** When the reference resolved to an image index: the platform its entry gives the chosen manifest, if any. */
   platform?: Platform;
+  /** What the gate vouched for (`GateResult.verified`); empty without a gate. */
+  verified: GateResult['verified'];
+  /** The gate's warnings; empty without a gate. */
+  warnings: string[];
 }
 
 /** Options of {@link loadArtifact}. */
@@ -68,6 +72,7 @@ export async function loadArtifact(
   const resolvedBytes = await fetchAll(target, resolved, where, call);
   const parsed = parseManifest(resolvedBytes, resolved.mediaType, where);
   let loaded: LoadedArtifact;
+  const passed: GateResult = { verified: [], warnings: [] };
   if (parsed.kind === 'index') {
     const chosen = await resolvePlatformManifest(
       target,
@@ -75,7 +80,7 @@ export async function loadArtifact(
       display,
       { ...call, ...(options.platform === undefined ? {} : { platform: options.platform }) },
     );
-    await options.gate?.verify(
+    const vouched = await options.gate?.verify(
       {
         target,
         reference: display,
@@ -85,7 +90,14 @@ export async function loadArtifact(
       },
       call,
     );
-    loaded = { descriptor: chosen.descriptor, manifest: chosen.manifest, bytes: chosen.bytes, index: resolved };
+    loaded = {
+      descriptor: chosen.descriptor,
+      manifest: chosen.manifest,
+      bytes: chosen.bytes,
+      index: resolved,
+      ...passed,
+    };
+    if (vouched) Object.assign(loaded, vouched);
     if (chosen.platform) loaded.platform = chosen.platform;
   } else {
     if (options.platform !== undefined) {
@@ -94,8 +106,11 @@ export async function loadArtifact(
         `${where}: --platform ${options.platform}: it is a single manifest (${resolved.digest}), not an image index; drop --platform`,
       );
     }
-    await options.gate?.verify({ target, reference: display, descriptor: resolved, manifest: resolvedBytes }, call);
-    loaded = { descriptor: resolved, manifest: parsed.manifest, bytes: resolvedBytes };
+    const vouched = await options.gate?.verify(
+      { target, reference: display, descriptor: resolved, manifest: resolvedBytes },
+      call,
+    );
+    loaded = { descriptor: resolved, manifest: parsed.manifest, bytes: resolvedBytes, ...(vouched ?? passed) };
   }
   const config = loaded.manifest.config;
   if (options.readTOC !== false && config.mediaType === MediaTypeTOC) {

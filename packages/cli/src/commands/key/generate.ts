@@ -9,7 +9,7 @@ import * as Flags from '@oclif/core/flags';
 
 import { readPassword, reportStandaloneFailure } from '../../base-command.js';
 import { canPrompt, promptSecret } from '../../prompt.js';
-import { CosignPasswordEnv } from '../../signing.js';
+import { CosignPasswordEnv } from '../../signing-flags.js';
 import { SshPassphraseEnv } from '../../ssh-flags.js';
 
 /** `--type` values: cosign's ECDSA P-256 pair, or an OpenSSH key of one of these types. */
