@@ -13,7 +13,8 @@ import type {
   PushCommandResult,
   SignCommandResult,
 } from '@lading/cli';
-import { descriptorFor, MediaTypeImageIndex, sha256 } from '@lading/core';
+import { descriptorFor, MediaTypeImageIndex } from '@lading/core';
+import { sha256 } from '@lading/core/internal';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { expectOK, expectVerificationRefused, json, ladingIn } from './cli-runner.js';

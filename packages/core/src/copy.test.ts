@@ -333,9 +333,11 @@ describe('copy', () => {
     await src.tag(index, 'multi');
     const asked: { digest: string; platform?: string; reference: string }[] = [];
     const dst = new Recorder(new MemoryStore());
+    const events: CopyEvent[] = [];
     await copy(src, 'multi', dst, 'v1', {
       display: 'mem/multi',
       platform: 'linux/amd64',
+      onEvent: (event) => events.push(event),
       gate: {
         verify: (subject) => {
           expect(dst.pushed).toEqual([]);
@@ -344,11 +346,20 @@ describe('copy', () => {
             reference: subject.reference,
             ...(subject.platform && { platform: subject.platform.descriptor.digest }),
           });
-          return Promise.resolve();
+          return Promise.resolve({ verified: [], warnings: ['policy in warn mode'] });
         },
       },
     });
     expect(asked).toEqual([{ digest: index.digest, platform: images[0]?.digest, reference: 'mem/multi' }]);
+    // What the gate said reaches the caller before anything is copied.
+    const verifiedAt = events.findIndex((e) => e.type === 'verified');
+    expect(events[verifiedAt]).toEqual({
+      type: 'verified',
+      descriptor: index,
+      verified: [],
+      warnings: ['policy in warn mode'],
+    });
+    expect(events.findIndex((e) => e.type === 'copied')).toBeGreaterThan(verifiedAt);
     expect(dst.pushed.length).toBeGreaterThan(0);
 
     const refusedStore = new MemoryStore();

@@ -15,7 +15,7 @@ import { parseManifest, successors, type Descriptor, type Platform } from './des
 import { fetchAll, isDigest, readAll, verifyContent } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
-import type { VerificationGate } from './trust.js';
+import type { VerificationGate, VerifiedSignature } from './trust.js';
 
 /**
  * Default number of transfers in flight: 3, the value oras-go uses as "consistent with dockerd and containerd"
@@ -41,7 +41,12 @@ export type CopyEvent =
    */
   | { type: 'referrer'; descriptor: Descriptor; subject: Descriptor; tag?: string }
   /** With {@link CopyOptions.platform}: the platform manifest chosen from `index`, the root of the copy. */
-  | { type: 'platform'; descriptor: Descriptor; index: Descriptor; platform?: Platform };
+  | { type: 'platform'; descriptor: Descriptor; index: Descriptor; platform?: Platform }
+  /**
+   * With {@link CopyOptions.gate}: the gate let the source through, before anything was written; `verified` and
+   * `warnings` are what it vouched for and said (the gate's `GateResult`).
+   */
+  | { type: 'verified'; descriptor: Descriptor; verified: VerifiedSignature[]; warnings: string[] };
 
 /** Options of {@link copyGraph} and {@link copy}. */
 export interface CopyGraphOptions extends CallOptions {
@@ -139,7 +144,7 @@ export async function copy(
         display,
         { ...signalOption, platform },
       );
-      await gate?.verify(
+      const result = await gate?.verify(
         {
           target: graph,
           reference: display,
@@ -149,6 +154,7 @@ export async function copy(
         },
         signalOption,
       );
+      if (result) options.onEvent?.({ type: 'verified', descriptor: resolved, ...result });
       root = chosen.descriptor;
       options.onEvent?.({
         type: 'platform',
@@ -157,7 +163,11 @@ export async function copy(
         ...(chosen.platform && { platform: chosen.platform }),
       });
     } else {
-      await gate?.verify({ target: graph, reference: display, descriptor: resolved, manifest: bytes }, signalOption);
+      const result = await gate?.verify(
+        { target: graph, reference: display, descriptor: resolved, manifest: bytes },
+        signalOption,
+      );
+      if (result) options.onEvent?.({ type: 'verified', descriptor: resolved, ...result });
     }
   }
   if (isDigest(dstRef) && dstRef !== root.digest) {

@@ -26,7 +26,8 @@ import * as Flags from '@oclif/core/flags';
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 
 /** One referrer `lading copy --referrers` carried (or found already there). */
 export interface CopiedReferrer {
@@ -68,6 +69,8 @@ export interface CopyCommandResult {
   referrers: CopiedReferrer[];
   /** With a `--verify-*` flag: the signatures the copy was allowed by. */
   verified?: VerifiedSignature[];
+  /** What the verification gate warned about (a policy in warn mode), when anything. */
+  warnings?: string[];
 }
 
 /** A name for a node in step lines. */
@@ -134,7 +137,7 @@ With a --verify-* flag the source is verified first, and nothing is written to t
 
   override async run(): Promise<CopyCommandResult> {
     const { args, flags } = this;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const source = await openTarget(args.source, { client });
     if (source.reference === undefined) {
@@ -146,14 +149,9 @@ With a --verify-* flag the source is verified first, and nothing is written to t
     const counts = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
     const referrers: CopiedReferrer[] = [];
     let chosen: Extract<CopyEvent, { type: 'platform' }> | undefined;
-    let reported = false;
-    const reportVerified = (): void => {
-      if (reported) return;
-      reported = true;
-      for (const signature of verification?.verified ?? []) progress.note(describeVerified(signature));
-    };
+    const verified: VerifiedSignature[] = [];
+    const warnings: string[] = [];
     const onEvent = (event: CopyEvent): void => {
-      reportVerified();
       renderCopyEvent(progress, event);
       switch (event.type) {
         case 'copied':
@@ -177,6 +175,11 @@ With a --verify-* flag the source is verified first, and nothing is written to t
         case 'platform':
           chosen = event;
           break;
+        case 'verified':
+          verified.push(...event.verified);
+          warnings.push(...event.warnings);
+          for (const warning of event.warnings) this.warn(warning);
+          break;
         case 'copying':
           break;
       }
@@ -190,12 +193,11 @@ With a --verify-* flag the source is verified first, and nothing is written to t
         referrers: flags.referrers,
         onEvent,
         ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-        ...(verification && { gate: verification.gate }),
+        ...(gate && { gate }),
       });
     } finally {
       progress.finish();
     }
-    reportVerified();
     if (tag !== undefined) progress.note(`Tagged ${tag}`);
     progress.note(
       `Copied ${source.display} to ${destination.display}: ${counts.copied} copied (${formatBytes(counts.bytes)}), ${counts.skipped} already there, ${counts.mounted} mounted${flags.referrers ? `, ${referrers.length} referrers` : ''}`,
@@ -211,7 +213,8 @@ With a --verify-* flag the source is verified first, and nothing is written to t
       ...(chosen?.platform && { platform: chosen.platform }),
       ...counts,
       referrers,
-      ...(verification && { verified: verification.verified }),
+      ...(gate && { verified }),
+      ...(warnings.length > 0 && { warnings }),
     };
   }
 }
@@ -279,6 +282,9 @@ function renderCopyEvent(progress: Progress, event: CopyEvent): void {
       progress.note(
         `Referrer ${shortDigest(event.descriptor.digest)} ${terminalSafe(event.descriptor.artifactType ?? '-')} of ${shortDigest(event.subject.digest)}${event.tag === undefined ? '' : ` (tag ${event.tag})`}`,
       );
+      break;
+    case 'verified':
+      for (const signature of event.verified) progress.note(describeVerified(signature));
       break;
     case 'platform':
       progress.note(

@@ -13,10 +13,11 @@ import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, terminalSafe } from '../format.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../signing.js';
+import { verificationFlags } from '../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 
 /** What `lading inspect --json` prints: the reference, and what `inspectArtifact` found. */
-export interface InspectCommandResult extends InspectResult {
+export interface InspectCommandResult extends Omit<InspectResult, 'verified' | 'warnings'> {
   /** The reference as given, normalised. */
   reference: string;
   /** With a `--verify-*` flag: the signatures the read was allowed by. */
@@ -119,7 +120,7 @@ For an image index, its manifests and their platforms are listed; --platform ins
 
   override async run(): Promise<InspectCommandResult> {
     const { args, flags } = this;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -130,10 +131,12 @@ For an image index, its manifests and their platforms are listed; --platform ins
       display: opened.display,
       referrers: flags.referrers,
       ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-      ...(verification && { gate: verification.gate }),
+      ...(gate && { gate }),
     });
-    for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
+    const { verified, warnings, ...inspected } = result;
+    for (const warning of warnings) this.warn(warning);
+    for (const signature of verified) this.logToStderr(describeVerified(signature));
     for (const line of describeInspection(opened.display, result)) this.log(line);
-    return { reference: opened.display, ...result, ...(verification && { verified: verification.verified }) };
+    return { reference: opened.display, ...inspected, ...(gate && { verified }) };
   }
 }

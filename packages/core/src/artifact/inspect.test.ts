@@ -69,7 +69,9 @@ function recordingGate(asked: GateSubject[], refuse = false): VerificationGate {
   return {
     verify: (subject) => {
       asked.push(subject);
-      return refuse ? Promise.reject(new Error('refused by the gate')) : Promise.resolve();
+      return refuse
+        ? Promise.reject(new Error('refused by the gate'))
+        : Promise.resolve({ verified: [], warnings: [] });
     },
   };
 }

@@ -7,7 +7,7 @@ import { parseManifest, type Descriptor, type Platform } from '../descriptor.js'
 import { fetchAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import { IndexMediaTypes } from '../media-types.js';
-import type { VerificationGate } from '../trust.js';
+import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import { parsePlatform } from './platform.js';
 import { loadArtifact } from './read.js';
 
@@ -64,6 +64,10 @@ export interface InspectResult {
    * sorted by type; absent with `referrers: false`.
    */
   referrers?: { artifactType: string; count: number }[];
+  /** The signatures the gate let the inspection through on (empty without a gate). */
+  verified: VerifiedSignature[];
+  /** What the gate warned about (empty without a gate or when it had nothing to say). */
+  warnings: string[];
 }
 
 /**
@@ -91,9 +95,15 @@ export async function inspectArtifact(
         `${where}: ${resolved.digest} is served as an index but is a manifest`,
       );
     }
-    await gate?.verify({ target, reference: display, descriptor: resolved, manifest: bytes }, call);
+    const passed = await gate?.verify({ target, reference: display, descriptor: resolved, manifest: bytes }, call);
     const index = parsed.index;
-    result = { descriptor: resolved, kind: 'index', manifests: index.manifests };
+    result = {
+      descriptor: resolved,
+      kind: 'index',
+      manifests: index.manifests,
+      verified: passed?.verified ?? [],
+      warnings: passed?.warnings ?? [],
+    };
     if (index.artifactType !== undefined) result.artifactType = index.artifactType;
     if (index.annotations !== undefined) result.annotations = index.annotations;
     if (index.subject !== undefined) result.subject = index.subject;
@@ -104,7 +114,14 @@ export async function inspectArtifact(
       ...(platform === undefined ? {} : { platform }),
     });
     const manifest = loaded.manifest;
-    result = { descriptor: loaded.descriptor, kind: 'manifest', config: manifest.config, layers: manifest.layers };
+    result = {
+      descriptor: loaded.descriptor,
+      kind: 'manifest',
+      config: manifest.config,
+      layers: manifest.layers,
+      verified: loaded.verified,
+      warnings: loaded.warnings,
+    };
     if (manifest.artifactType !== undefined) result.artifactType = manifest.artifactType;
     if (manifest.annotations !== undefined) result.annotations = manifest.annotations;
     if (manifest.subject !== undefined) result.subject = manifest.subject;

@@ -6,7 +6,7 @@ import type { CallOptions, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor, type Platform } from '../descriptor.js';
 import { fetchAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
-import type { VerificationGate } from '../trust.js';
+import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import { parsePlatform, resolvePlatformManifest } from './platform.js';
 
 /** Options of {@link readManifest}. */
@@ -33,6 +33,10 @@ export interface ReadManifestResult {
   index?: Descriptor;
   /** With `platform`: the platform the index gives the manifest. */
   platform?: Platform;
+  /** The signatures the gate let the read through on (empty without a gate). */
+  verified: VerifiedSignature[];
+  /** What the gate warned about (empty without a gate or when it had nothing to say). */
+  warnings: string[];
 }
 
 /**
@@ -53,8 +57,8 @@ export async function readManifest(
   const bytes = await fetchAll(target, resolved, where, call);
   const parsed = parseManifest(bytes, resolved.mediaType, where);
   if (platform === undefined) {
-    await gate?.verify({ target, reference: display, descriptor: resolved, manifest: bytes }, call);
-    return { descriptor: resolved, bytes };
+    const passed = await gate?.verify({ target, reference: display, descriptor: resolved, manifest: bytes }, call);
+    return { descriptor: resolved, bytes, verified: passed?.verified ?? [], warnings: passed?.warnings ?? [] };
   }
   if (parsed.kind !== 'index') {
     throw new LadingError(
@@ -68,7 +72,7 @@ export async function readManifest(
     display,
     { ...call, platform },
   );
-  await gate?.verify(
+  const passed = await gate?.verify(
     {
       target,
       reference: display,
@@ -78,7 +82,13 @@ export async function readManifest(
     },
     call,
   );
-  const result: ReadManifestResult = { descriptor: chosen.descriptor, bytes: chosen.bytes, index: resolved };
+  const result: ReadManifestResult = {
+    descriptor: chosen.descriptor,
+    bytes: chosen.bytes,
+    index: resolved,
+    verified: passed?.verified ?? [],
+    warnings: passed?.warnings ?? [],
+  };
   if (chosen.platform) result.platform = chosen.platform;
   return result;
 }

@@ -4,7 +4,6 @@ import path from 'node:path';
 
 import {
   ErrorCodes,
-  fileSystemError,
   LadingError,
   openTarget,
   readManifest,
@@ -12,11 +11,13 @@ import {
   type Platform,
   type VerifiedSignature,
 } from '@lading/core';
+import { fileSystemError } from '@lading/core/internal';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../../base-command.js';
-import { createVerificationFromFlags, describeVerified, verificationFlags } from '../../signing.js';
+import { verificationFlags } from '../../signing-flags.js';
+import { createVerificationFromFlags, describeVerified } from '../../verification-from-flags.js';
 import { writeContent } from '../cat.js';
 
 /** What `lading manifest fetch --json` prints. */
@@ -81,7 +82,7 @@ With --json, the bytes are not written: the JSON holds the descriptor and the pa
 
   override async run(): Promise<ManifestFetchCommandResult> {
     const { args, flags } = this;
-    const verification = await createVerificationFromFlags(flags, (message) => this.warn(message));
+    const gate = await createVerificationFromFlags(flags, (message) => this.warn(message));
     const client = await this.registryClient();
     const opened = await openTarget(args.reference, { client });
     if (opened.reference === undefined) {
@@ -91,9 +92,10 @@ With --json, the bytes are not written: the JSON holds the descriptor and the pa
       signal: this.signal,
       display: opened.display,
       ...(flags.platform === undefined ? {} : { platform: flags.platform }),
-      ...(verification && { gate: verification.gate }),
+      ...(gate && { gate }),
     });
-    for (const signature of verification?.verified ?? []) this.logToStderr(describeVerified(signature));
+    for (const warning of fetched.warnings) this.warn(warning);
+    for (const signature of fetched.verified) this.logToStderr(describeVerified(signature));
     const { mediaType, digest, size } = fetched.descriptor;
     const descriptor: Descriptor = { mediaType, digest, size };
     if (fetched.descriptor.platform) descriptor.platform = fetched.descriptor.platform;
@@ -115,7 +117,7 @@ With --json, the bytes are not written: the JSON holds the descriptor and the pa
       ...(fetched.index && { index: fetched.index.digest }),
       ...(fetched.platform && { platform: fetched.platform }),
       ...(flags.output !== undefined && { output: flags.output }),
-      ...(verification && { verified: verification.verified }),
+      ...(gate && { verified: fetched.verified }),
     };
   }
 }
