@@ -69,3 +69,13 @@ export {
   parseTrustedRoot,
 } from './trusted-root.js';
 export type { TUFOptions } from './trusted-root.js';
+export { compileGitHubPolicy, GitHubActionsIssuer, GitHubHostedRunner } from './github.js';
+export type { GitHubAttestationPolicy, GitHubCheck } from './github.js';
+export {
+  BuildTypeGitHubActionsWorkflow,
+  BuildTypeSLSAGitHubActionsWorkflow,
+  checkProvenanceAgainstCertificate,
+  GitHubBuildTypes,
+  GitHubRunnerBuilderIds,
+  PredicateTypeSLSAProvenanceV1,
+} from './slsa.js';
