@@ -27,6 +27,15 @@ import type {
 import * as Flags from '@oclif/core/flags';
 
 import { readPassword } from './base-command.js';
+import {
+  createGitHubVerifierFromFlags,
+  offlineFlags,
+  offlineRefusal,
+  tufSource,
+  wantsGitHub,
+  type GitHubFlagValues,
+  type OfflineFlagValues,
+} from './github-flags.js';
 import { terminalSafe } from './format.js';
 import { canPrompt, promptSecret } from './prompt.js';
 import { checkIdentityToken, identityTokenFromFlag } from './sign-preconditions.js';
@@ -340,7 +349,10 @@ const sigstoreVerificationFlags = {
       'Fetch the trusted root with TUF from this repository instead of the public good (https://tuf-repo-cdn.sigstore.dev). Give its initial root.json with --tuf-root.',
     relationships: [
       { type: 'none', flags: ['trusted-root'] },
-      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+      {
+        type: 'some',
+        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
+      },
     ],
   }),
   'tuf-root': Flags.string({
@@ -349,7 +361,10 @@ const sigstoreVerificationFlags = {
       "The initial root.json of the TUF repository (--tuf-mirror's, else the public good's): the keys trusted first, from which root rotations are followed.",
     relationships: [
       { type: 'none', flags: ['trusted-root'] },
-      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+      {
+        type: 'some',
+        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
+      },
     ],
   }),
   'verify-unsafe': Flags.boolean({
@@ -393,11 +408,11 @@ const sigstoreVerificationFlags = {
   }),
 };
 
-/** The Sigstore and SSH verification flags. */
-export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags };
+/** The Sigstore and SSH verification flags, and `--offline`. */
+export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags, ...offlineFlags };
 
-/** The parsed {@link verificationFlags}. */
-export interface VerificationFlagValues extends SshVerificationFlagValues {
+/** The parsed {@link verificationFlags} (and `verify`'s GitHub attestation flags, github-flags.ts). */
+export interface VerificationFlagValues extends SshVerificationFlagValues, OfflineFlagValues, GitHubFlagValues {
   'verify-key'?: string[] | undefined;
   'verify-issuer'?: string | undefined;
   'verify-issuer-regexp'?: string | undefined;
@@ -440,7 +455,8 @@ export async function createVerificationFromFlags(
 ): Promise<Verification | undefined> {
   const ssh = await createSshVerifierFromFlags(flags, options);
   const sigstore = await createSigstoreVerifierFromFlags(flags, warn, options, ssh !== undefined);
-  const verifiers = [...(sigstore === undefined ? [] : [sigstore]), ...(ssh === undefined ? [] : [ssh])];
+  const github = await createGitHubVerifierFromFlags(flags, options.predicateType);
+  const verifiers = [sigstore, ssh, github].filter((v) => v !== undefined);
   if (verifiers.length === 0) return undefined;
   const verification: Verification = {
     verified: [],
@@ -495,7 +511,8 @@ async function createSigstoreVerifierFromFlags(
   const keyless = hasIssuer || unsafe;
   if (keyFiles.length === 0 && !keyless) {
     const alone = flags['trusted-root'] !== undefined ? 'trusted-root' : thresholds.given[0];
-    if (alone !== undefined) {
+    // --github-repo/--github-owner name whom to trust; github-flags.ts reads the trust and threshold flags for it.
+    if (alone !== undefined && !wantsGitHub(flags)) {
       throw new LadingError(
         ErrorCodes.usage,
         `--${alone}: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)${sshGiven ? '; it does not apply to SSH signatures' : ''}`,
@@ -517,8 +534,10 @@ async function createSigstoreVerifierFromFlags(
     );
   }
   const rootFile = flags['trusted-root'];
+  if (flags.offline === true) policy.offline = true;
   if (rootFile !== undefined) policy.trustedRoot = await loadTrustedRoot(rootFile);
   else if (keyless || flags['tuf-mirror'] !== undefined || flags['tuf-root'] !== undefined) {
+    if (flags.offline === true) throw offlineRefusal(tufSource(flags));
     policy.tuf = {
       ...(flags['tuf-mirror'] === undefined ? {} : { mirrorURL: flags['tuf-mirror'] }),
       ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),

@@ -2,6 +2,7 @@ import {
   AnnotationTitle,
   DefaultPullLimits,
   ErrorCodes,
+  fetchAll,
   LadingError,
   openTarget,
   pullArtifact,
@@ -15,6 +16,7 @@ import {
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
+import { describeSignatureArtifact, signatureArtifact, type SignatureArtifact } from '../attestation-notice.js';
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
@@ -47,6 +49,11 @@ export interface PullCommandResult {
   entries: PulledEntryJSON[];
   /** Bytes of file content written. */
   bytes: number;
+  /**
+   * When the artifact holds no files because it is a signature or an attestation (a referrer: Sigstore bundle, SSH
+   * or cosign signature): what it is. Read it with `lading verify … --output-predicate`.
+   */
+  signatureArtifact?: SignatureArtifact;
   /** With a `--verify-*` flag: the signatures the pull was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
 }
@@ -241,6 +248,17 @@ The summary is printed on standard output; progress goes to standard error.`;
     this.log(
       `Pulled ${pinned}${chosen} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
     );
+    if (pulled.entries.length === 0) {
+      // No files: say so when it is a signature or an attestation, which is read with verify, not pull.
+      const bytes = await fetchAll(opened.target, pulled.descriptor, `pull ${opened.display}`, { signal: this.signal });
+      const artifact = signatureArtifact(bytes);
+      if (artifact !== undefined) {
+        result.signatureArtifact = artifact;
+        for (const line of describeSignatureArtifact(artifact, opened.display.replace(/[:@][^/]*$/, ''))) {
+          this.logToStderr(terminalSafe(line));
+        }
+      }
+    }
     return result;
   }
 }

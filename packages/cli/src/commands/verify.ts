@@ -13,6 +13,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { githubFlags, predicateOutput, wantsGitHub } from '../github-flags.js';
 import {
   AttestationTypes,
   createVerificationFromFlags,
@@ -109,19 +110,33 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       helpGroup: 'VERIFICATION',
       description: `Require an attestation of this predicate type instead of a signature: a URI, or one of cosign's names: ${Object.keys(AttestationTypes).join(', ')}.`,
     }),
+    ...githubFlags,
   };
 
   override async run(): Promise<VerifyCommandResult> {
     const { flags, args } = this;
-    const type = flags['attestation-type'];
+    const type = flags['attestation-type'] ?? flags['predicate-type'];
+    if (flags['output-predicate'] && type === undefined && !wantsGitHub(flags)) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        '--output-predicate: say which attestation with --attestation-type (or --github-repo/--github-owner, SLSA provenance by default)',
+      );
+    }
     const verification = await createVerificationFromFlags(flags, (message) => this.warn(message), {
-      ...(type === undefined ? {} : { predicateType: predicateTypeFor(type, '--attestation-type') }),
+      ...(type === undefined
+        ? {}
+        : {
+            predicateType: predicateTypeFor(
+              type,
+              flags['attestation-type'] === undefined ? '--predicate-type' : '--attestation-type',
+            ),
+          }),
       ...(flags['require-signed-commit'] ? { git: { gitDir: flags['git-dir'] ?? '.' } } : {}),
     });
     if (verification === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
+        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe',
       );
     }
     const client = await this.registryClient();
@@ -146,7 +161,7 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       const about: Record<string, string> = loaded.index
         ? { [loaded.index.digest]: 'index', [loaded.descriptor.digest]: 'platform manifest' }
         : {};
-      for (const signature of verification.verified) this.log(describeVerifiedLong(signature, about));
+      this.#report(verification.verified, about);
       return {
         reference: opened.display,
         digest: loaded.descriptor.digest,
@@ -164,7 +179,21 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       { target: opened.target, reference: opened.display, descriptor, manifest: bytes },
       call,
     );
-    for (const signature of verification.verified) this.log(describeVerifiedLong(signature));
+    this.#report(verification.verified);
     return { reference: opened.display, digest: descriptor.digest, verified: verification.verified };
+  }
+
+  /**
+   * One line per verified signature on standard output; with `--output-predicate`, the lines go to standard error
+   * and standard output holds only the verified predicate (JSON).
+   */
+  #report(verified: readonly VerifiedSignature[], about: Record<string, string> = {}): void {
+    if (!this.flags['output-predicate']) {
+      for (const signature of verified) this.log(describeVerifiedLong(signature, about));
+      return;
+    }
+    const predicate = predicateOutput(verified);
+    for (const signature of verified) this.logToStderr(describeVerifiedLong(signature, about));
+    process.stdout.write(predicate);
   }
 }
