@@ -442,8 +442,10 @@ describe('--offline', () => {
   beforeAll(async () => {
     ({ ref, repo } = await pushFresh('offline'));
     await ladingAttest(ref, tagRun, githubProvenance(tagRun));
-    // Every non-loopback address goes through this proxy, which counts and refuses (lading never proxies loopback,
-    // where the registry is).
+    // The registry client sends every non-loopback request through this proxy, which counts and refuses (it never
+    // proxies loopback, where the registry is). sigstore-js fetches TUF with Node's fetch, which ignores proxy
+    // variables: the TUF side is proven by a real local mirror's request log and by the exit code (2: refused before
+    // any fetch; an attempted fetch that fails is 7).
     trap = createServer((request, response) => {
       trapped += 1;
       response.writeHead(502).end();

@@ -61,7 +61,9 @@ export class Verify extends RegistryCommand<typeof Verify> {
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
-Prints one line per accepted signature on standard output. Exit 5 when no signature satisfies the flags.`;
+With --github-repo or --github-owner, checks a GitHub artifact attestation (SLSA provenance by default) by the rules of gh attestation verify, and that an SLSA v1 predicate agrees with its certificate (repository, workflow, ref, commit, runner); each refusal names the field.
+
+Prints one line per accepted signature on standard output; with --output-predicate, the verified predicate (JSON) instead, the lines going to standard error. Exit 5 when no signature satisfies the flags.`;
 
   static override examples = [
     {
@@ -77,6 +79,16 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       description: 'Verify an SSH signature against an allowed_signers file, as ssh-keygen -Y verify would.',
       command:
         '<%= config.bin %> verify --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1',
+    },
+    {
+      description:
+        'Verify GitHub build provenance as gh attestation verify does (and that the SLSA predicate agrees with its certificate).',
+      command: '<%= config.bin %> verify --github-repo acme/config --source-ref refs/tags/v1 ghcr.io/acme/config:v1',
+    },
+    {
+      description: 'Print the verified provenance predicate, with no network but the registry.',
+      command:
+        '<%= config.bin %> verify --offline --trusted-root trusted_root.json --github-repo acme/config --output-predicate ghcr.io/acme/config:v1',
     },
     {
       description: 'Also require that the recorded git commit exists here and is signed by an allowed key.',
