@@ -145,17 +145,7 @@ export async function createGitHubVerifierFromFlags(
   predicateType: string | undefined,
 ): Promise<Verifier | undefined> {
   if (!wantsGitHub(flags)) return undefined;
-  const { createSigstoreVerifier, loadTrustedRoot } = await import('@lading/sigstore');
-  const trust: Pick<SigstoreVerifierPolicy, 'trustedRoot' | 'tuf'> = {};
-  const rootFile = flags['trusted-root'];
-  if (rootFile !== undefined) trust.trustedRoot = await loadTrustedRoot(rootFile);
-  else if (flags.offline === true) throw offlineRefusal(tufSource(flags));
-  else {
-    trust.tuf = {
-      ...(flags['tuf-mirror'] === undefined ? {} : { mirrorURL: flags['tuf-mirror'] }),
-      ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),
-    };
-  }
+  const { compileGitHubPolicy, createSigstoreVerifier, loadTrustedRoot } = await import('@lading/sigstore');
   const github: GitHubAttestationPolicy = {};
   const set = <K extends keyof GitHubAttestationPolicy>(key: K, value: GitHubAttestationPolicy[K] | undefined) => {
     if (value !== undefined) github[key] = value;
@@ -169,6 +159,26 @@ export async function createGitHubVerifierFromFlags(
   set('signerDigest', flags['signer-digest']);
   set('issuer', flags['cert-oidc-issuer']);
   if (flags['deny-self-hosted-runners'] === true) github.denySelfHostedRunners = true;
+  try {
+    // Checked first, so a malformed value is reported before any file is read.
+    compileGitHubPolicy(github);
+  } catch (e) {
+    // The library names its options; say which flags they are.
+    if (e instanceof LadingError && e.code === ErrorCodes.usage) {
+      throw new LadingError(ErrorCodes.usage, flagNames(e.message), { cause: e });
+    }
+    throw e;
+  }
+  const trust: Pick<SigstoreVerifierPolicy, 'trustedRoot' | 'tuf'> = {};
+  const rootFile = flags['trusted-root'];
+  if (rootFile !== undefined) trust.trustedRoot = await loadTrustedRoot(rootFile);
+  else if (flags.offline === true) throw offlineRefusal(tufSource(flags));
+  else {
+    trust.tuf = {
+      ...(flags['tuf-mirror'] === undefined ? {} : { mirrorURL: flags['tuf-mirror'] }),
+      ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),
+    };
+  }
   const policy: SigstoreVerifierPolicy = { github, ...trust, predicateType: predicateType ?? SLSAProvenanceV1 };
   const thresholds: NonNullable<SigstoreVerifierPolicy['thresholds']> = {};
   if (flags['verify-tlog-threshold'] !== undefined) thresholds.tlog = flags['verify-tlog-threshold'];
@@ -176,21 +186,14 @@ export async function createGitHubVerifierFromFlags(
   if (flags['verify-ctlog-threshold'] !== undefined) thresholds.ctlog = flags['verify-ctlog-threshold'];
   if (Object.keys(thresholds).length > 0) policy.thresholds = thresholds;
   if (flags.offline === true) policy.offline = true;
-  try {
-    return createSigstoreVerifier(policy);
-  } catch (e) {
-    // The library names its options; say which flags they are.
-    if (e instanceof LadingError && e.code === ErrorCodes.usage) {
-      throw new LadingError(ErrorCodes.usage, `--github-repo/--github-owner: ${flagNames(e.message)}`, { cause: e });
-    }
-    throw e;
-  }
+  return createSigstoreVerifier(policy);
 }
 
 /** The library's option names in a message, as the flags that set them. */
 function flagNames(message: string): string {
   return message
     .replace(/^github policy: /, '')
+    .replace(/^give the repository \(owner\/repo\) or the owner/, 'give --github-repo owner/repo or --github-owner')
     .replace(/\bsignerWorkflow\b/g, '--signer-workflow')
     .replace(/\bsignerRepository\b/g, '--signer-repo')
     .replace(/\bsourceRef\b/g, '--source-ref')
