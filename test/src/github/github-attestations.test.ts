@@ -163,6 +163,36 @@ describe('lading-attested provenance from a tag build (actions build type)', () 
     }
   });
 
+  it('cosign verify-attestation accepts it with the GitHub certificate flags, and refuses another repository', async () => {
+    const flags = [
+      'verify-attestation',
+      '--trusted-root',
+      harness.trustedRootPath,
+      '--certificate-identity',
+      `https://github.com/${workflow}@refs/tags/v1`,
+      '--certificate-oidc-issuer',
+      GitHubActionsIssuer,
+      '--certificate-github-workflow-ref',
+      'refs/tags/v1',
+      '--certificate-github-workflow-sha',
+      sha,
+      '--type',
+      'slsaprovenance1',
+      '--allow-http-registry',
+    ];
+    expectOK(
+      await cosignIn(harness, work, [...flags, '--certificate-github-workflow-repository', 'acme/app', ref]),
+      'cosign verify-attestation',
+    );
+    const other = await cosignIn(harness, work, [
+      ...flags,
+      '--certificate-github-workflow-repository',
+      'acme/other',
+      ref,
+    ]);
+    expect(other.code, other.stderr).not.toBe(0);
+  });
+
   it('--output-predicate prints the verified predicate only, and nothing when verification fails', async () => {
     const flags = ['--trusted-root', harness.trustedRootPath, '--github-repo', 'acme/app', '--output-predicate'];
     const result = await lading(['verify', ...flags, ref]);
