@@ -3,6 +3,7 @@
  * (a referrer carrying a Sigstore bundle, an SSH signature or a cosign signature), instead of a bare "0 files":
  * what it is, what it is about, and the command that verifies it and prints its predicate.
  */
+import { MediaTypeCosignSimpleSigning } from '@lading/core';
 
 /** What a pulled manifest is when it is a signature or an attestation. */
 export interface SignatureArtifact {
@@ -16,7 +17,16 @@ export interface SignatureArtifact {
   subject?: string;
 }
 
-const plainSignature = 'https://sigstore.dev/cosign/sign/v1';
+// The plugins' constants, restated: pull must not load @lading/sigstore or @lading/ssh to print a hint (start-up),
+// and core does not know them. attestation-notice.test.ts checks each against the plugin's own.
+/** `@lading/sigstore`'s `PredicateTypeCosignSign`: a plain signature, not an attestation. */
+export const PlainSignaturePredicateType = 'https://sigstore.dev/cosign/sign/v1';
+/** The prefix of every Sigstore bundle media type (`@lading/sigstore`'s `SigstoreBundleMediaTypes`). */
+export const SigstoreBundleMediaTypePrefix = 'application/vnd.dev.sigstore.bundle';
+/** `@lading/ssh`'s `ArtifactTypeSSHSIG`. */
+export const SSHSignatureArtifactType = 'application/vnd.lading.sshsig.v1';
+/** `@lading/sigstore`'s `AnnotationBundlePredicateType`. */
+export const BundlePredicateTypeAnnotation = 'dev.sigstore.bundle.predicateType';
 
 /**
  * Reads `manifest` (bytes already digest-checked by the pull) and returns what it is when it is a signature or an
@@ -42,11 +52,11 @@ export function signatureArtifact(manifest: Uint8Array): SignatureArtifact | und
     (t): t is string => typeof t === 'string',
   );
   const found =
-    pick(types, (t) => t.toLowerCase().startsWith('application/vnd.dev.sigstore.bundle'), 'Sigstore bundle') ??
-    pick(types, (t) => t === 'application/vnd.lading.sshsig.v1', 'SSH signature') ??
-    pick(types, (t) => t === 'application/vnd.dev.cosign.simplesigning.v1+json', 'cosign signature');
+    pick(types, (t) => t.toLowerCase().startsWith(SigstoreBundleMediaTypePrefix), 'Sigstore bundle') ??
+    pick(types, (t) => t === SSHSignatureArtifactType, 'SSH signature') ??
+    pick(types, (t) => t === MediaTypeCosignSimpleSigning, 'cosign signature');
   if (found === undefined) return undefined;
-  const predicateType = m.annotations?.['dev.sigstore.bundle.predicateType'];
+  const predicateType = m.annotations?.[BundlePredicateTypeAnnotation];
   const subject = m.subject?.digest;
   return {
     ...found,
@@ -65,7 +75,7 @@ function pick(types: string[], test: (t: string) => boolean, kind: string): Sign
  * digest): what it is and, when it names its subject, how to verify it and read its predicate.
  */
 export function describeSignatureArtifact(artifact: SignatureArtifact, repository: string): string[] {
-  const attestation = artifact.predicateType !== undefined && artifact.predicateType !== plainSignature;
+  const attestation = artifact.predicateType !== undefined && artifact.predicateType !== PlainSignaturePredicateType;
   const what = attestation ? `an attestation (predicate type ${artifact.predicateType})` : 'a signature';
   const about = artifact.subject === undefined ? '' : ` about ${repository}@${artifact.subject}`;
   const lines = [

@@ -4,7 +4,8 @@
  */
 import { ErrorCodes, LadingError, type VerifiedSignature } from '@lading/core';
 import type { CertificateIdentity } from './identity-policy.js';
-import { checkProvenanceAgainstCertificate, PredicateTypeSLSAProvenanceV1 } from './slsa.js';
+import { PredicateTypeSLSAProvenanceV1 } from './media-types.js';
+import { checkProvenanceAgainstCertificate } from './slsa.js';
 
 /** The OIDC issuer of GitHub Actions' tokens (github.com). */
 export const GitHubActionsIssuer = 'https://token.actions.githubusercontent.com';

@@ -17,6 +17,7 @@ export {
   PEMTypeCosignPrivateKey,
   PEMTypeSigstorePrivateKey,
   PredicateTypeCosignSign,
+  PredicateTypeSLSAProvenanceV1,
   PublicGoodFulcioURL,
   PublicGoodRekorURL,
   SigstoreAudience,
@@ -69,13 +70,11 @@ export {
   parseTrustedRoot,
 } from './trusted-root.js';
 export type { TUFOptions } from './trusted-root.js';
-export { compileGitHubPolicy, GitHubActionsIssuer, GitHubHostedRunner } from './github.js';
-export type { GitHubAttestationPolicy, GitHubCheck } from './github.js';
+// GitHub artifact attestations: `createSigstoreVerifier({ github })`; compileGitHubPolicy checks a policy up front.
+export { compileGitHubPolicy, GitHubActionsIssuer } from './github.js';
+export type { GitHubAttestationPolicy } from './github.js';
 export {
   BuildTypeGitHubActionsWorkflow,
   BuildTypeSLSAGitHubActionsWorkflow,
   checkProvenanceAgainstCertificate,
-  GitHubBuildTypes,
-  GitHubRunnerBuilderIds,
-  PredicateTypeSLSAProvenanceV1,
 } from './slsa.js';

@@ -5,9 +5,6 @@
  * https://slsa.dev/spec/v1.0/provenance, https://actions.github.io/buildtypes/workflow/v1
  */
 
-/** The predicate type of SLSA provenance v1. */
-export const PredicateTypeSLSAProvenanceV1 = 'https://slsa.dev/provenance/v1';
-
 /** The build type `actions/attest-build-provenance` writes (GitHub's own). */
 export const BuildTypeGitHubActionsWorkflow = 'https://actions.github.io/buildtypes/workflow/v1';
 

@@ -18,9 +18,8 @@ import { compileGitHubPolicy, type GitHubAttestationPolicy, type GitHubCheck } f
 import { compileIdentities, type CertificateIdentity, type IdentityMatcher } from './identity-policy.js';
 import { checkSigningKey, publicKeyHint, toPublicKey } from './keys.js';
 import { isLegacySignature, readLegacyClaim } from './legacy.js';
-import { PredicateTypeCosignSign, SigstoreBundleMediaTypes } from './media-types.js';
+import { PredicateTypeCosignSign, PredicateTypeSLSAProvenanceV1, SigstoreBundleMediaTypes } from './media-types.js';
 import type { Clock } from './referrer.js';
-import { PredicateTypeSLSAProvenanceV1 } from './slsa.js';
 import {
   certificateExtensions,
   describeVerificationError,
