@@ -249,9 +249,17 @@ The summary is printed on standard output; progress goes to standard error.`;
       `Pulled ${pinned}${chosen} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
     );
     if (pulled.entries.length === 0) {
-      // No files: say so when it is a signature or an attestation, which is read with verify, not pull.
-      const bytes = await fetchAll(opened.target, pulled.descriptor, `pull ${opened.display}`, { signal: this.signal });
-      const artifact = signatureArtifact(bytes);
+      // No files: say so when it is a signature or an attestation, which is read with verify, not pull. The pull is
+      // done and succeeded; the manifest is fetched again (digest-checked) only for this hint, so a failure to fetch
+      // it leaves the hint out rather than failing a completed pull. An interruption still stops the command.
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await fetchAll(opened.target, pulled.descriptor, `pull ${opened.display}`, { signal: this.signal });
+      } catch (e) {
+        this.signal.throwIfAborted();
+        this.debug('pull: no hint about an empty artifact: %s', (e as Error).message);
+      }
+      const artifact = bytes === undefined ? undefined : signatureArtifact(bytes);
       if (artifact !== undefined) {
         result.signatureArtifact = artifact;
         for (const line of describeSignatureArtifact(artifact, opened.display.replace(/[:@][^/]*$/, ''))) {
