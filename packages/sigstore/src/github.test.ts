@@ -130,6 +130,7 @@ describe('gh attestation verify identity rules', () => {
       { repository: 'acme/app', signerWorkflow: 'release.yml' },
       /signerWorkflow "release.yml" is not owner\/repo\/path/,
     ],
+    [{ repository: 'acme/app', signerWorkflow: 'acme/app/.github/workflows/r.yml@' }, /is not owner\/repo\/path/],
     [{ repository: 'acme/app', sourceRef: '' }, /sourceRef is empty/],
   ])('policy %j is a usage error', (policy, message) => {
     expect(() => compileGitHubPolicy(policy)).toThrow(message);

@@ -53,13 +53,11 @@ export interface GitHubCheck {
    * certificate (see `checkProvenanceAgainstCertificate`).
    */
   check(signature: VerifiedSignature): void;
-  /** For messages: what is required. */
-  description: string;
 }
 
 const ownerShape = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const repositoryShape = /^[A-Za-z0-9-]+\/[\w.-]+$/;
-const workflowShape = /^([A-Za-z0-9-]+\/[\w.-]+)\/(\S+?)(?:@(\S+))?$/;
+const workflowShape = /^([A-Za-z0-9-]+\/[\w.-]+)\/([^@\s]+)(?:@(\S+))?$/;
 
 /**
  * Compiles `policy`; throws `ERR_LADING_USAGE` for neither or both of `repository` and `owner`, both signer options,
@@ -138,14 +136,8 @@ export function compileGitHubPolicy(policy: GitHubAttestationPolicy): GitHubChec
       flag: 'self-hosted runners denied',
     });
   }
-  const description = [
-    `issuer ${JSON.stringify(issuer)}`,
-    signer.description,
-    ...required.map((r) => `${r.name} ${JSON.stringify(r.expected)}`),
-  ].join(', ');
   return {
     identity: { issuer, subjectRegExp: '.+' },
-    description,
     check(signature) {
       const extensions = signature.extensions ?? {};
       const san = signature.identity;
@@ -171,8 +163,8 @@ export function compileGitHubPolicy(policy: GitHubAttestationPolicy): GitHubChec
 }
 
 interface SignerRule {
+  /** Why the certificate identity (SAN) is not an allowed signer, or undefined when it is. */
   mismatch(san: string): string | undefined;
-  description: string;
 }
 
 function signerRule(policy: GitHubAttestationPolicy, usage: (why: string) => LadingError): SignerRule {
@@ -189,7 +181,6 @@ function signerRule(policy: GitHubAttestationPolicy, usage: (why: string) => Lad
     if (ref !== undefined) {
       const pinned = `${uri}@${ref}`;
       return {
-        description: `signer workflow ${JSON.stringify(pinned)}`,
         mismatch: (san) =>
           san === pinned
             ? undefined
@@ -197,7 +188,6 @@ function signerRule(policy: GitHubAttestationPolicy, usage: (why: string) => Lad
       };
     }
     return {
-      description: `signer workflow ${JSON.stringify(uri)} at any ref`,
       mismatch: (san) =>
         san.startsWith(`${uri}@`) && san.length > uri.length + 1
           ? undefined
@@ -212,7 +202,6 @@ function signerRule(policy: GitHubAttestationPolicy, usage: (why: string) => Lad
         : ['owner', policy.owner ?? ''];
   const prefix = `https://github.com/${name}/`;
   return {
-    description: `a workflow of ${what} ${JSON.stringify(name)}`,
     mismatch: (san) =>
       san.toLowerCase().startsWith(prefix.toLowerCase()) && san.length > prefix.length
         ? undefined
