@@ -88,6 +88,13 @@ describe('lading verify', () => {
   });
 
   it('--json prints {reference, digest, verified}; a digest reference works too', async () => {
+    // The verified statement of a plain signature: about the manifest, cosign's sign predicate type, empty predicate.
+    const signedStatement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ digest: { sha256: pushed.digest.slice(7) } }],
+      predicateType: signType,
+      predicate: {},
+    };
     const result = await lading([
       'verify',
       '--json',
@@ -102,7 +109,14 @@ describe('lading verify', () => {
       reference: `${name}:v1`,
       digest: pushed.digest,
       verified: [
-        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+        {
+          verifier: 'sigstore',
+          predicateType: signType,
+          keyHint,
+          referrer: signature,
+          subject: pushed.digest,
+          statement: signedStatement,
+        },
       ],
     });
     const byDigest = await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${name}@${pushed.digest}`]);
@@ -111,7 +125,14 @@ describe('lading verify', () => {
       reference: `${name}@${pushed.digest}`,
       digest: pushed.digest,
       verified: [
-        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+        {
+          verifier: 'sigstore',
+          predicateType: signType,
+          keyHint,
+          referrer: signature,
+          subject: pushed.digest,
+          statement: signedStatement,
+        },
       ],
     });
   });
@@ -153,7 +174,7 @@ describe('lading verify', () => {
     expect(none.code).toBe(2);
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(
-      /^Error: verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject\[-regexp\], --allowed-signers and --verify-principal, or --verify-unsafe$/m,
+      /^Error: verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject\[-regexp\], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe$/m,
     );
     const half = await lading(['verify', '--verify-issuer', 'https://issuer.example', `${name}:v1`]);
     expect(half.code).toBe(2);
@@ -198,8 +219,12 @@ describe('lading discover', () => {
     const result = await lading(['discover', `${name}:v1`]);
     expectOK(result, 'discover');
     expect(result.stderr).toBe('');
-    const lines = result.stdout.split('\n');
-    expect(lines.pop()).toBe('');
+    // A tree, as oras discover prints it: the artifact, then one branch per referrer.
+    const tree = result.stdout.split('\n');
+    expect(tree.pop()).toBe('');
+    expect(tree.shift()).toBe(`${name}:v1@${pushed.digest}`);
+    expect(tree.map((l) => l.slice(0, 4))).toEqual(['├── ', '└── ']);
+    const lines = tree.map((l) => l.slice(4));
     const created = '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z';
     expect(lines.map((l) => l.split('  ')[0]).sort()).toEqual([signature, attestation].sort());
     const byDigest = new Map(lines.map((l) => [l.split('  ')[0], l]));
@@ -232,7 +257,7 @@ describe('lading discover', () => {
     expect(json<DiscoverCommandResult>(bundles).referrers).toHaveLength(2);
     const none = await lading(['discover', '--artifact-type', 'application/vnd.example.sbom', `${name}:v1`]);
     expectOK(none, 'discover --artifact-type sbom');
-    expect(none.stdout).toBe('');
+    expect(none.stdout).toBe(`${name}:v1@${pushed.digest}\n`);
 
     const unsigned = unique('no-referrers');
     const manifest = (await push(unsigned, false)).digest;
@@ -257,7 +282,19 @@ describe('lading discover', () => {
     ]);
     expectOK(result, 'verify --attestation-type');
     expect(json<VerifyCommandResult>(result).verified).toEqual([
-      { verifier: 'sigstore', predicateType: attestType, keyHint, referrer: attestation, subject: pushed.digest },
+      {
+        verifier: 'sigstore',
+        predicateType: attestType,
+        keyHint,
+        referrer: attestation,
+        subject: pushed.digest,
+        // The verified statement, as cosign signed it: about this manifest, with its predicate.
+        statement: expect.objectContaining({
+          predicateType: attestType,
+          subject: [expect.objectContaining({ digest: { sha256: pushed.digest.slice(7) } })],
+          predicate: expect.anything() as unknown,
+        }) as unknown,
+      },
     ]);
     const missing = await lading(['verify', '--attestation-type', 'spdx', '--verify-key', 'cosign.pub', `${name}:v1`]);
     expect(missing.code).toBe(5);

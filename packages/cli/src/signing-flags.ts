@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { ErrorCodes, LadingError } from '@lading/core';
 import * as Flags from '@oclif/core/flags';
 
+import { offlineFlags, type GitHubFlagValues, type OfflineFlagValues } from './github-flags.js';
 import {
   sshSigningFlags,
   sshVerificationFlags,
@@ -149,7 +150,10 @@ const sigstoreVerificationFlags = {
       'Fetch the trusted root with TUF from this repository instead of the public good (https://tuf-repo-cdn.sigstore.dev). Give its initial root.json with --tuf-root.',
     relationships: [
       { type: 'none', flags: ['trusted-root'] },
-      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+      {
+        type: 'some',
+        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
+      },
     ],
   }),
   'tuf-root': Flags.string({
@@ -158,7 +162,10 @@ const sigstoreVerificationFlags = {
       "The initial root.json of the TUF repository (--tuf-mirror's, else the public good's): the keys trusted first, from which root rotations are followed.",
     relationships: [
       { type: 'none', flags: ['trusted-root'] },
-      { type: 'some', flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe'] },
+      {
+        type: 'some',
+        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
+      },
     ],
   }),
   'verify-unsafe': Flags.boolean({
@@ -203,10 +210,10 @@ const sigstoreVerificationFlags = {
 };
 
 /** The Sigstore and SSH verification flags. */
-export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags };
+export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags, ...offlineFlags };
 
 /** The parsed {@link verificationFlags}. */
-export interface VerificationFlagValues extends SshVerificationFlagValues {
+export interface VerificationFlagValues extends SshVerificationFlagValues, OfflineFlagValues, GitHubFlagValues {
   'verify-key'?: string[] | undefined;
   'verify-issuer'?: string | undefined;
   'verify-issuer-regexp'?: string | undefined;

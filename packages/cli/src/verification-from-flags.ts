@@ -18,6 +18,7 @@ import type { CertificateIdentity, SigstoreVerifierPolicy, Thresholds } from '@l
 
 import { terminalSafe } from './format.js';
 import { readFlagFile, type VerificationFlagValues } from './signing-flags.js';
+import { createGitHubVerifierFromFlags, offlineRefusal, tufSource, wantsGitHub } from './github-flags.js';
 import { createSshVerifierFromFlags } from './ssh-flags.js';
 
 /**
@@ -37,7 +38,8 @@ export async function createVerificationFromFlags(
 ): Promise<VerificationGate | undefined> {
   const ssh = await createSshVerifierFromFlags(flags, options);
   const sigstore = await createSigstoreVerifierFromFlags(flags, warn, options, ssh !== undefined);
-  const verifiers = [...(sigstore === undefined ? [] : [sigstore]), ...(ssh === undefined ? [] : [ssh])];
+  const github = await createGitHubVerifierFromFlags(flags, options.predicateType);
+  const verifiers = [sigstore, ssh, github].filter((v) => v !== undefined);
   if (verifiers.length === 0) return undefined;
   return signatureGate({ verifiers: [anyOf(verifiers)] });
 }
@@ -83,7 +85,8 @@ async function createSigstoreVerifierFromFlags(
   const keyless = hasIssuer || unsafe;
   if (keyFiles.length === 0 && !keyless) {
     const alone = flags['trusted-root'] !== undefined ? 'trusted-root' : thresholds.given[0];
-    if (alone !== undefined) {
+    // --github-repo/--github-owner name whom to trust; github-flags.ts reads the trust and threshold flags for it.
+    if (alone !== undefined && !wantsGitHub(flags)) {
       throw new LadingError(
         ErrorCodes.usage,
         `--${alone}: say whom to trust with --verify-issuer and --verify-subject (or --verify-key)${sshGiven ? '; it does not apply to SSH signatures' : ''}`,
@@ -105,8 +108,10 @@ async function createSigstoreVerifierFromFlags(
     );
   }
   const rootFile = flags['trusted-root'];
+  if (flags.offline === true) policy.offline = true;
   if (rootFile !== undefined) policy.trustedRoot = await loadTrustedRoot(rootFile);
   else if (keyless || flags['tuf-mirror'] !== undefined || flags['tuf-root'] !== undefined) {
+    if (flags.offline === true) throw offlineRefusal(tufSource(flags));
     policy.tuf = {
       ...(flags['tuf-mirror'] === undefined ? {} : { mirrorURL: flags['tuf-mirror'] }),
       ...(flags['tuf-root'] === undefined ? {} : { rootPath: flags['tuf-root'] }),

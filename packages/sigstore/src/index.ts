@@ -10,6 +10,7 @@
 export {
   AnnotationBundlePredicateType,
   PredicateTypeCosignSign,
+  PredicateTypeSLSAProvenanceV1,
   PublicGoodFulcioURL,
   PublicGoodRekorURL,
   SigstoreBundleMediaTypes,
@@ -31,3 +32,11 @@ export type { Thresholds } from './signed-entity.js';
 export type { CertificateIdentity } from './identity-policy.js';
 export { fetchTrustedRoot, loadTrustedRoot } from './trusted-root.js';
 export type { TUFOptions } from './trusted-root.js';
+// GitHub artifact attestations: `createSigstoreVerifier({ github })`; compileGitHubPolicy checks a policy up front.
+export { compileGitHubPolicy, GitHubActionsIssuer } from './github.js';
+export type { GitHubAttestationPolicy } from './github.js';
+export {
+  BuildTypeGitHubActionsWorkflow,
+  BuildTypeSLSAGitHubActionsWorkflow,
+  checkProvenanceAgainstCertificate,
+} from './slsa.js';

@@ -29,6 +29,9 @@ export const StatementTypeV01 = 'https://in-toto.io/Statement/v0.1';
 /** cosign's predicate type for a plain image signature (predicate `{}`); lading's default. */
 export const PredicateTypeCosignSign = 'https://sigstore.dev/cosign/sign/v1';
 
+/** The in-toto predicate type of SLSA provenance v1 (https://slsa.dev/spec/v1.0/provenance). */
+export const PredicateTypeSLSAProvenanceV1 = 'https://slsa.dev/provenance/v1';
+
 /** Referrer annotation saying what the bundle holds: `dsse-envelope` or `message-signature`. */
 export const AnnotationBundleContent = 'dev.sigstore.bundle.content';
 

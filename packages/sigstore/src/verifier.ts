@@ -14,10 +14,11 @@ import { parseDigest } from '@lading/core/internal';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type SignedEntity } from '@sigstore/verify';
 import { checkClaim, readBundleClaim, type BundleClaim } from './bundle-claims.js';
+import { compileGitHubPolicy, type GitHubAttestationPolicy, type GitHubCheck } from './github.js';
 import { compileIdentities, type CertificateIdentity, type IdentityMatcher } from './identity-policy.js';
 import { checkSigningKey, publicKeyHint, toPublicKey } from './keys.js';
 import { isLegacySignature, readLegacyClaim } from './legacy.js';
-import { PredicateTypeCosignSign, SigstoreBundleMediaTypes } from './media-types.js';
+import { PredicateTypeCosignSign, PredicateTypeSLSAProvenanceV1, SigstoreBundleMediaTypes } from './media-types.js';
 import type { Clock } from './referrer.js';
 import {
   certificateExtensions,
@@ -53,8 +54,23 @@ export interface SigstoreVerifierPolicy {
   identities?: readonly CertificateIdentity[];
   /** Key-based: PEM public keys trusted to sign (any one suffices). */
   keys?: readonly (string | Uint8Array)[];
-  /** The predicate type a signature must state. Default `https://sigstore.dev/cosign/sign/v1` (a signature). */
+  /**
+   * The predicate type a signature must state. Default `https://sigstore.dev/cosign/sign/v1` (a signature); with
+   * `github`, `https://slsa.dev/provenance/v1`.
+   */
   predicateType?: string;
+  /**
+   * Keyless GitHub artifact attestations, checked as `gh attestation verify` does (see `compileGitHubPolicy`): the
+   * OIDC issuer, the workflow identity and the Fulcio extensions; and, for SLSA v1 provenance, that the predicate
+   * agrees with the certificate. Exclusive with `identities`, `keys` and `unsafeAnyIdentity`. Default none.
+   */
+  github?: GitHubAttestationPolicy;
+  /**
+   * No network: the trusted root must be given (`trustedRoot`); `tuf` is refused (`ERR_LADING_USAGE`) because
+   * fetching or refreshing it needs the network. Verifying never contacts Rekor or Fulcio in any case (the bundle
+   * carries its evidence). Default false.
+   */
+  offline?: boolean;
   /**
    * Minimum evidence. Defaults for keyless bundles: tlog 1, ctlog 1, timestamp 1 (sigstore-js' defaults; cosign
    * also wants a log entry unless `--insecure-ignore-tlog`). Defaults for key-based bundles: all 0 (lading's key
@@ -99,7 +115,8 @@ interface TrustedKey {
  * (unless `unsafeAnyIdentity`); the in-toto statement (v1 or v0.1) lists the candidate's subject digest; and its
  * predicate type is the required one (cosign does not check that; lading does). A message-signature bundle must sign
  * `candidate.subjectBytes` and counts as predicate type `https://sigstore.dev/cosign/sign/v1`. For a keyless
- * bundle, the result's `extensions` lists the certificate's Fulcio extensions.
+ * bundle, the result's `extensions` lists the certificate's Fulcio extensions; for a DSSE bundle, `statement` is the
+ * verified in-toto statement as signed (parsed JSON, every field).
  */
 export function createSigstoreVerifier(policy: SigstoreVerifierPolicy): Verifier {
   return new SigstoreVerifier(policy);
@@ -113,13 +130,17 @@ class SigstoreVerifier implements Verifier {
   readonly #predicateType: string;
   readonly #thresholds: Partial<Thresholds>;
   readonly #clock: Clock;
+  readonly #github: GitHubCheck | undefined;
   #root: Promise<TrustedRoot> | undefined;
 
   constructor(policy: SigstoreVerifierPolicy) {
     this.#policy = policy;
-    this.#identities = compileIdentities(policy.identities ?? []);
+    this.#github = policy.github === undefined ? undefined : compileGitHubPolicy(policy.github);
+    if (this.#github !== undefined) checkGitHubPolicy(policy);
+    this.#identities = compileIdentities(this.#github ? [this.#github.identity] : (policy.identities ?? []));
     this.#keys = (policy.keys ?? []).map((pem, index) => trustedKey(pem, index));
-    this.#predicateType = policy.predicateType ?? PredicateTypeCosignSign;
+    this.#predicateType =
+      policy.predicateType ?? (this.#github ? PredicateTypeSLSAProvenanceV1 : PredicateTypeCosignSign);
     this.#thresholds = checkThresholds(policy.thresholds ?? {});
     this.#clock = policy.clock ?? (() => new Date());
     checkPolicy(policy, this.#identities.length, this.#keys.length, this.#predicateType);
@@ -156,7 +177,18 @@ class SigstoreVerifier implements Verifier {
         ? this.#verifyWithKeys(claim, entity, root, fail)
         : this.#verifyWithCertificate(entity, root, fail);
     const predicateType = attempt(() => checkClaim(claim, subjectDigest(candidate, fail), this.#predicateType), fail);
-    return result(candidate, predicateType, checked);
+    const verified = result(candidate, predicateType, checked);
+    if (claim.kind === 'dsse') verified.statement = claim.statementJSON;
+    const github = this.#github;
+    if (github !== undefined) {
+      attempt(
+        () => {
+          github.check(verified);
+        },
+        (why, cause) => fail(`GitHub attestation: ${why}`, cause),
+      );
+    }
+    return verified;
   }
 
   #verifyWithCertificate(entity: SignedEntity, root: TrustedRoot, fail: Fail): Checked {
@@ -284,8 +316,28 @@ function trustedKey(pem: string | Uint8Array, index: number): TrustedKey {
   return { key, hint: publicKeyHint(key) };
 }
 
+function checkGitHubPolicy(policy: SigstoreVerifierPolicy): void {
+  const others = (['identities', 'keys', 'unsafeAnyIdentity'] as const).filter(
+    (name) =>
+      policy[name] !== undefined &&
+      policy[name] !== false &&
+      !(Array.isArray(policy[name]) && policy[name].length === 0),
+  );
+  if (others.length > 0) {
+    throw new LadingError(
+      ErrorCodes.usage,
+      `sigstore policy: github says whom to trust; it cannot be combined with ${others.join(', ')}`,
+    );
+  }
+}
+
 function checkPolicy(policy: SigstoreVerifierPolicy, identities: number, keys: number, predicateType: string): void {
   const usage = (reason: string) => new LadingError(ErrorCodes.usage, `sigstore policy: ${reason}`);
+  if (policy.offline === true && policy.tuf !== undefined && policy.tuf !== false) {
+    throw usage(
+      'offline: fetching the trusted root with TUF needs the network; give the trusted root (trustedRoot, --trusted-root) instead',
+    );
+  }
   if (policy.trustedRoot !== undefined && policy.tuf !== undefined && policy.tuf !== false) {
     throw usage('give trustedRoot or tuf, not both');
   }

@@ -12,9 +12,11 @@ import {
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
+import { fetchAll } from '@lading/core/internal';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
+import { describeSignatureArtifact, signatureArtifact, type SignatureArtifact } from '../attestation-notice.js';
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
@@ -48,6 +50,11 @@ export interface PullCommandResult {
   entries: PulledEntryJSON[];
   /** Bytes of file content written. */
   bytes: number;
+  /**
+   * When the artifact holds no files because it is a signature or an attestation (a referrer: Sigstore bundle, SSH
+   * or cosign signature): what it is. Read it with `lading verify … --output-predicate`.
+   */
+  signatureArtifact?: SignatureArtifact;
   /** With a `--verify-*` flag: the signatures the pull was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
 }
@@ -243,6 +250,25 @@ The summary is printed on standard output; progress goes to standard error.`;
     this.log(
       `Pulled ${pinned}${chosen} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
     );
+    if (pulled.entries.length === 0) {
+      // No files: say so when it is a signature or an attestation, which is read with verify, not pull. The pull is
+      // done and succeeded; the manifest is fetched again (digest-checked) only for this hint, so a failure to fetch
+      // it leaves the hint out rather than failing a completed pull. An interruption still stops the command.
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await fetchAll(opened.target, pulled.descriptor, `pull ${opened.display}`, { signal: this.signal });
+      } catch (e) {
+        this.signal.throwIfAborted();
+        this.debug('pull: no hint about an empty artifact: %s', (e as Error).message);
+      }
+      const artifact = bytes === undefined ? undefined : signatureArtifact(bytes);
+      if (artifact !== undefined) {
+        result.signatureArtifact = artifact;
+        for (const line of describeSignatureArtifact(artifact, opened.display.replace(/[:@][^/]*$/, ''))) {
+          this.logToStderr(terminalSafe(line));
+        }
+      }
+    }
     return result;
   }
 }

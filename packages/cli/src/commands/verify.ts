@@ -12,6 +12,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { githubFlags, predicateOutput, wantsGitHub } from '../github-flags.js';
 import { terminalSafe } from '../format.js';
 import { verificationFlags } from '../signing-flags.js';
 import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
@@ -57,7 +58,9 @@ export class Verify extends RegistryCommand<typeof Verify> {
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
-Prints one line per accepted signature on standard output. Exit 5 when no signature satisfies the flags.`;
+With --github-repo or --github-owner, checks a GitHub artifact attestation (SLSA provenance by default) by the rules of gh attestation verify, and that an SLSA v1 predicate agrees with its certificate (repository, workflow, ref, commit, runner); each refusal names the field.
+
+Prints one line per accepted signature on standard output; with --output-predicate, the verified predicate (JSON) instead, the lines going to standard error. Exit 5 when no signature satisfies the flags.`;
 
   static override examples = [
     {
@@ -73,6 +76,16 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       description: 'Verify an SSH signature against an allowed_signers file, as ssh-keygen -Y verify would.',
       command:
         '<%= config.bin %> verify --allowed-signers allowed_signers --verify-principal alice@example.com ghcr.io/acme/config:v1',
+    },
+    {
+      description:
+        'Verify GitHub build provenance as gh attestation verify does (and that the SLSA predicate agrees with its certificate).',
+      command: '<%= config.bin %> verify --github-repo acme/config --source-ref refs/tags/v1 ghcr.io/acme/config:v1',
+    },
+    {
+      description: 'Print the verified provenance predicate, with no network but the registry.',
+      command:
+        '<%= config.bin %> verify --offline --trusted-root trusted_root.json --github-repo acme/config --output-predicate ghcr.io/acme/config:v1',
     },
     {
       description: 'Also require that the recorded git commit exists here and is signed by an allowed key.',
@@ -106,19 +119,33 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       helpGroup: 'VERIFICATION',
       description: `Require an attestation of this predicate type instead of a signature: a URI, or one of cosign's names: ${Object.keys(AttestationTypes).join(', ')}.`,
     }),
+    ...githubFlags,
   };
 
   override async run(): Promise<VerifyCommandResult> {
     const { flags, args } = this;
-    const type = flags['attestation-type'];
+    const type = flags['attestation-type'] ?? flags['predicate-type'];
+    if (flags['output-predicate'] && type === undefined && !wantsGitHub(flags)) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        '--output-predicate: say which attestation with --attestation-type (or --github-repo/--github-owner, SLSA provenance by default)',
+      );
+    }
     const gate = await createVerificationFromFlags(flags, (message) => this.warn(message), {
-      ...(type === undefined ? {} : { predicateType: predicateTypeFor(type, '--attestation-type') }),
+      ...(type === undefined
+        ? {}
+        : {
+            predicateType: predicateTypeFor(
+              type,
+              flags['attestation-type'] === undefined ? '--predicate-type' : '--attestation-type',
+            ),
+          }),
       ...(flags['require-signed-commit'] ? { git: { gitDir: flags['git-dir'] ?? '.' } } : {}),
     });
     if (gate === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
+        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe',
       );
     }
     const client = await this.registryClient();
@@ -142,7 +169,7 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
     const about: Record<string, string> = index
       ? { [index.digest]: 'index', [descriptor.digest]: 'platform manifest' }
       : {};
-    for (const signature of verified.verified) this.log(describeVerifiedLong(signature, about));
+    this.#report(verified.verified, about);
     return {
       reference: opened.display,
       digest: descriptor.digest,
@@ -151,5 +178,19 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       verified: verified.verified,
       ...(verified.warnings.length > 0 && { warnings: verified.warnings }),
     };
+  }
+
+  /**
+   * One line per verified signature on standard output; with `--output-predicate`, the lines go to standard error
+   * and standard output holds only the verified predicate (JSON).
+   */
+  #report(verified: readonly VerifiedSignature[], about: Record<string, string>): void {
+    if (!this.flags['output-predicate']) {
+      for (const signature of verified) this.log(describeVerifiedLong(signature, about));
+      return;
+    }
+    const predicate = predicateOutput(verified);
+    for (const signature of verified) this.logToStderr(describeVerifiedLong(signature, about));
+    process.stdout.write(predicate);
   }
 }

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+
+import { createGitHubVerifierFromFlags, predicateOutput } from './github-flags.js';
+import { createVerificationFromFlags } from './verification-from-flags.js';
+
+const usage = (message: string | RegExp): unknown =>
+  expect.objectContaining({ code: 'ERR_LADING_USAGE', message: expect.stringMatching(message) as unknown });
+
+describe('createGitHubVerifierFromFlags', () => {
+  it('is undefined without --github-repo/--github-owner', async () => {
+    await expect(createGitHubVerifierFromFlags({ 'source-ref': 'refs/tags/v1' }, undefined)).resolves.toBeUndefined();
+  });
+
+  it('names the flag of a malformed value, before any file is read', async () => {
+    const root = { 'trusted-root': '/nonexistent/trusted_root.json' };
+    for (const [flags, message] of [
+      [{ 'github-repo': 'acme' }, /^--github-repo "acme" is not owner\/repo$/],
+      [{ 'github-owner': 'a/b' }, /^--github-owner "a\/b" is not a GitHub account name$/],
+      [{ 'github-repo': 'acme/app', 'signer-workflow': 'release.yml' }, /^--signer-workflow "release.yml" is not/],
+      [{ 'github-repo': 'acme/app', 'signer-repo': 'x' }, /^--signer-repo "x" is not owner\/repo$/],
+      [{ 'github-repo': 'acme/app', 'source-digest': '' }, /^--source-digest is empty$/],
+      [{ 'github-repo': 'acme/app', 'cert-oidc-issuer': '' }, /^--cert-oidc-issuer is empty$/],
+    ] as const) {
+      await expect(createGitHubVerifierFromFlags({ ...flags, ...root }, undefined)).rejects.toThrow(usage(message));
+    }
+    // Well-formed: now the trusted root is read, and its absence named.
+    await expect(createGitHubVerifierFromFlags({ 'github-repo': 'acme/app', ...root }, undefined)).rejects.toThrow(
+      /\/nonexistent\/trusted_root\.json/,
+    );
+  });
+
+  it('--offline refuses what would use TUF, naming it; the verification flags get the GitHub verifier', async () => {
+    await expect(
+      createGitHubVerifierFromFlags({ 'github-repo': 'acme/app', offline: true }, undefined),
+    ).rejects.toThrow(
+      usage(
+        /^--offline: the trusted root, by default the public good instance fetched and refreshed with TUF, needs the network/,
+      ),
+    );
+    await expect(
+      createVerificationFromFlags(
+        { 'github-owner': 'acme', offline: true, 'tuf-mirror': 'https://tuf.example' },
+        () => undefined,
+      ),
+    ).rejects.toThrow(usage(/^--offline: --tuf-mirror https:\/\/tuf\.example needs the network/));
+    await expect(
+      createVerificationFromFlags(
+        { 'verify-issuer': 'https://i', 'verify-subject': 'a@b', offline: true, 'tuf-root': 'root.json' },
+        () => undefined,
+      ),
+    ).rejects.toThrow(usage(/^--offline: --tuf-root needs the network/));
+    // Without --offline, TUF is configured and nothing is fetched until a signature is checked.
+    const gate = await createVerificationFromFlags({ 'github-repo': 'acme/app' }, () => undefined);
+    expect(typeof gate?.verify).toBe('function');
+  });
+});
+
+describe('predicateOutput', () => {
+  it('prints the predicate of the first verified statement, and refuses signatures without one', () => {
+    const signature = { verifier: 'sigstore', predicateType: 't', referrer: 'sha256:1' };
+    expect(predicateOutput([signature, { ...signature, statement: { predicate: { a: [1] } } }])).toBe(
+      '{\n  "a": [\n    1\n  ]\n}\n',
+    );
+    expect(() => predicateOutput([signature])).toThrow(
+      expect.objectContaining({
+        code: 'ERR_LADING_VERIFICATION',
+        message: expect.stringMatching(/carries no in-toto statement/) as unknown,
+      }),
+    );
+  });
+});
