@@ -1,0 +1,121 @@
+// `lading completion bash|zsh|fish` as the built binary: the bash script loads in bash and its function completes
+// command names, per-command flags, fixed flag values and file names, as bash would call it (COMP_WORDS/COMP_CWORD);
+// the fish script completes the same through fish's own `complete -C`; the zsh script parses (`zsh -n`). Every
+// command of the manifest is offered, so new commands need no change to the scripts.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { expectOK, ladingIn } from './cli-runner.js';
+import { makeToolHome, repoRoot, testbed } from './testbed/index.js';
+
+const exec = promisify(execFile);
+
+let env: NodeJS.ProcessEnv;
+let work: string;
+const scripts: Record<string, string> = {};
+
+const lading = ladingIn(() => ({ cwd: work, env }));
+
+/** The completions bash's function offers for `words` (the last one being completed), sorted. */
+async function bashComplete(words: readonly string[]): Promise<string[]> {
+  const quoted = words.map((w) => `'${w.replaceAll("'", `'\\''`)}'`).join(' ');
+  const program = `source ${scripts.bash ?? ''}
+COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; COMPREPLY=()
+_lading_complete
+printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const { stdout } = await exec('bash', ['--norc', '--noprofile', '-c', program], { cwd: work, env });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
+}
+
+/** What fish completes for the command line `line` (candidates without their descriptions), sorted. */
+async function fishComplete(line: string): Promise<string[]> {
+  const { stdout } = await exec('fish', ['--no-config', '-c', `source ${scripts.fish ?? ''}; complete -C '${line}'`], {
+    cwd: work,
+    env,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t')[0] ?? '')
+    .sort();
+}
+
+beforeAll(async () => {
+  const bed = testbed();
+  ({ env } = await makeToolHome(bed.dir));
+  work = await mkdtemp(path.join(bed.dir, 'cli-completion-'));
+  await writeFile(path.join(work, 'notes.txt'), 'n\n');
+  await writeFile(path.join(work, 'nothing-else.md'), 'n\n');
+  for (const shell of ['bash', 'zsh', 'fish']) {
+    const result = await lading(['completion', shell]);
+    expectOK(result, `completion ${shell}`);
+    expect(result.stderr).toBe('');
+    const file = path.join(work, `lading.${shell}`);
+    await writeFile(file, result.stdout);
+    scripts[shell] = file;
+  }
+});
+
+describe('lading completion bash', () => {
+  it('completes command names, topics and subcommands', async () => {
+    expect(await bashComplete(['lading', 'pu'])).toEqual(['pull', 'push']);
+    expect(await bashComplete(['lading', 'c'])).toEqual(['cat', 'completion', 'config']);
+    expect(await bashComplete(['lading', 'config', ''])).toEqual(['path', 'show']);
+    expect(await bashComplete(['lading', 'key', 'g'])).toEqual(['generate']);
+  });
+
+  it("completes each command's own flags, fixed values and file names", async () => {
+    expect(await bashComplete(['lading', 'push', '--si'])).toEqual(['--sign', '--signing-config']);
+    // pull has --overwrite; push does not.
+    expect(await bashComplete(['lading', 'pull', '--overw'])).toEqual(['--overwrite']);
+    expect(await bashComplete(['lading', 'push', '--overw'])).toEqual([]);
+    expect(await bashComplete(['lading', 'config', 'show', '--no-pl'])).toEqual(['--no-plain-http']);
+    expect(await bashComplete(['lading', 'completion', '--h'])).toEqual(['--help']);
+    // A value flag completes file names; so does an argument.
+    expect(await bashComplete(['lading', 'pull', '--verify-key', 'not'])).toEqual(['notes.txt', 'nothing-else.md']);
+    expect(await bashComplete(['lading', 'push', 'oci:./l:v1', 'notes'])).toEqual(['notes.txt']);
+  });
+
+  it('offers every command of the manifest, aliases included', async () => {
+    const manifest = JSON.parse(await readFile(path.join(repoRoot, 'packages/cli/oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, { id: string; aliases: string[]; hidden?: boolean }>;
+    };
+    const tops = new Set(
+      Object.values(manifest.commands)
+        .filter((c) => c.hidden !== true)
+        .flatMap((c) => [c.id, ...c.aliases].map((id) => id.split(':')[0] ?? '')),
+    );
+    expect(tops).toContain('list');
+    expect(await bashComplete(['lading', ''])).toEqual([...tops].sort());
+  });
+});
+
+describe('lading completion fish and zsh', () => {
+  it('fish completes commands, flags and subcommands', async () => {
+    expect(await fishComplete('lading pu')).toEqual(['pull', 'push']);
+    expect(await fishComplete('lading push --si')).toEqual(['--sign', '--signing-config']);
+    expect(await fishComplete('lading config ')).toEqual(['path', 'show']);
+    expect(await fishComplete('lading pull --verify-key not')).toEqual(['notes.txt', 'nothing-else.md']);
+  });
+
+  it('the zsh script parses (zsh -n) and defines its completion function', async () => {
+    await exec('zsh', ['-n', scripts.zsh ?? ''], { env });
+    const text = await readFile(scripts.zsh ?? '', 'utf8');
+    expect(text.startsWith('#compdef lading\n')).toBe(true);
+    expect(text).toMatch(/^ {4}'push'\)\n {6}_arguments -s .*'--sign\[/m);
+  });
+
+  it('refuses an unknown shell with exit 2', async () => {
+    const result = await lading(['completion', 'tcsh']);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/tcsh/);
+  });
+});
