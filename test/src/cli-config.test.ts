@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { expectOK, json, ladingIn } from './cli-runner.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
-import { freePort, makeToolHome, testbed } from './testbed/index.js';
+import { freePort, makeToolHome, repoRoot, testbed } from './testbed/index.js';
 
 let env: NodeJS.ProcessEnv;
 let home: string;
@@ -138,6 +138,17 @@ describe('lading config show', () => {
     for (const output of [result.stdout, text.stdout, text.stderr]) {
       expect(output).not.toContain('PRIVATE-KEY-CONTENT-MARKER');
       expect(output).not.toContain('PASSPHRASE-MARKER');
+    }
+  });
+
+  it('lists the LADING_* variables that README.md and docs/config.md document, and only those', async () => {
+    const result = await lading(['config', 'show', '--json']);
+    expectOK(result);
+    const names = json<ConfigShowResult>(result).environment.map((e) => e.name);
+    for (const doc of ['README.md', 'docs/config.md']) {
+      const text = await readFile(path.join(repoRoot, doc), 'utf8');
+      const documented = new Set(text.match(/\bLADING_[A-Z_]+\b/g) ?? []);
+      expect([...documented].sort(), doc).toEqual([...names].sort());
     }
   });
 
