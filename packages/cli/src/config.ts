@@ -170,7 +170,7 @@ export async function parseConfig(file: string, text: string): Promise<LoadedCon
     file,
     document: value as ConfigDocument,
     lineOf: (keys) => {
-      const offset = nodeOffset(doc, keys);
+      const offset = rangeStart(doc.getIn(keys.map(asKey), true));
       return offset === undefined ? undefined : lines.linePos(offset).line;
     },
   };
