@@ -247,6 +247,9 @@ describe('default verification from the file', () => {
     expectOK(result);
     expect(json<PullCommandResult>(result).verified?.length).toBe(1);
     expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
+    // lading verify needs a verification flag; the file's is one.
+    expectOK(await lading(['verify', signed], { LADING_CONFIG: file }), 'verify with the key from the file');
+    expect((await lading(['verify', signed], { LADING_CONFIG: '' })).code).toBe(2);
     const text = await lading(['ls', signed], { LADING_CONFIG: file });
     expectOK(text);
     expect(text.stderr).toContain(

@@ -148,7 +148,7 @@ export async function parseConfig(file: string, text: string): Promise<LoadedCon
     if (first.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
       offset = keyOffset(doc, keys, params.additionalProperty) ?? offset;
       field = [...keys, params.additionalProperty].join('.');
-      const allowed = allowedKeys(keys);
+      const allowed = allowedKeys(first);
       message = `unknown key${allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`;
     } else if (first.keyword === 'propertyNames') {
       const name = (first.params as { propertyName?: string }).propertyName ?? '';
@@ -181,6 +181,8 @@ interface SchemaError {
   instancePath: string;
   message?: string | undefined;
   params: unknown;
+  /** The schema object holding the failed keyword (ajv's `verbose`). */
+  parentSchema?: object | undefined;
 }
 
 /** The schema's errors for `value`, most specific first (ajv, draft-07, every error). */
@@ -189,7 +191,7 @@ async function validate(value: unknown): Promise<SchemaError[]> {
     import('ajv'),
     readFile(new URL('../schemas/config.v1.json', import.meta.url), 'utf8'),
   ]);
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
   const check = ajv.compile(JSON.parse(schemaText) as object);
   if (check(value)) return [];
   // The deepest error names the field best (a oneOf reports its branches' errors and then itself).
@@ -201,23 +203,10 @@ async function validate(value: unknown): Promise<SchemaError[]> {
   return errors;
 }
 
-/** The schema's allowed keys of the object at `keys`. */
-function allowedKeys(keys: readonly string[]): string[] {
-  const registry = ['plain-http', 'insecure', 'ca-file', 'cert-file', 'key-file', 'mirror', 'verify'];
-  const verify = [
-    'key',
-    'issuer',
-    'issuer-regexp',
-    'subject',
-    'subject-regexp',
-    'trusted-root',
-    'allowed-signers',
-    'policy',
-  ];
-  if (keys.length === 0) return ['version', 'registries', 'verify'];
-  if (keys.at(-1) === 'verify') return verify;
-  if (keys.length === 2 && keys[0] === 'registries') return registry;
-  return [];
+/** The keys the schema allows where `error` (an `additionalProperties` error) was found. */
+function allowedKeys(error: SchemaError): string[] {
+  const properties = (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return Object.keys(properties ?? {});
 }
 
 function pointerKeys(pointer: string): string[] {
