@@ -106,8 +106,11 @@ describe('lading completion fish and zsh', () => {
     expect(await fishComplete('lading pull --verify-key not')).toEqual(['notes.txt', 'nothing-else.md']);
   });
 
-  it('the zsh script parses (zsh -n) and defines its completion function', async () => {
+  it('the zsh script parses (zsh -n) and registers its completion function with compinit', async () => {
     await exec('zsh', ['-n', scripts.zsh ?? ''], { env });
+    const program = `autoload -U compinit; compinit -u -D; source ${scripts.zsh ?? ''}; print -r -- \${_comps[lading]}`;
+    const { stdout } = await exec('zsh', ['-f', '-c', program], { cwd: work, env });
+    expect(stdout).toBe('_lading\n');
     const text = await readFile(scripts.zsh ?? '', 'utf8');
     expect(text.startsWith('#compdef lading\n')).toBe(true);
     expect(text).toMatch(/^ {4}'push'\)\n {6}_arguments -s .*'--sign\[/m);
