@@ -1,6 +1,7 @@
 // `lading completion bash|zsh|fish` as the built binary: the bash script loads in bash and its function completes
 // command names, per-command flags, fixed flag values and file names, as bash would call it (COMP_WORDS/COMP_CWORD);
-// the fish script completes the same through fish's own `complete -C`; the zsh script parses (`zsh -n`). Every
+// the fish script completes the same through fish's own `complete -C`; the zsh script parses (`zsh -n`) and completes
+// at an interactive zsh driven through zsh/zpty. Every
 // command of the manifest is offered, so new commands need no change to the scripts.
 
 import { execFile } from 'node:child_process';
@@ -46,6 +47,40 @@ async function fishComplete(line: string): Promise<string[]> {
     .filter((l) => l !== '')
     .map((l) => l.split('\t')[0] ?? '')
     .sort();
+}
+
+/**
+ * Drives an interactive zsh on a pseudo-terminal (zsh/zpty) with the script loaded by compinit: types each line, then
+ * a key bound to the completion widget, with `compadd` wrapped to print the matches it is given. Each step waits for
+ * its own marker, so nothing depends on timing. Returns the matches offered for each line, sorted.
+ */
+const zshDriver = `zmodload zsh/zpty
+zpty z zsh -f -i
+step() { zpty -w z "$1; print STEP\\"\\"$2"; zpty -r z out "*STEP$2*"; }
+step "PROMPT=''; RPROMPT=''; unsetopt zle_bracketed_paste; autoload -U compinit; compinit -u -D; source $1" 1
+step 'compadd () { local -a hits; builtin compadd -O hits "$@"; (( $#hits )) && print -r -- "HITS:\${(j: :)hits}:END"; builtin compadd "$@" }' 2
+step 'zle -C capture complete-word _main_complete; bindkey "^T" capture' 3
+shift
+n=10
+for line in "$@"; do
+  zpty -w -n z "$line"$'\\C-t\\C-u'
+  step : $n
+  print -r -- "LINE $n $out"
+  n=$((n+1))
+done
+zpty -d z
+`;
+
+async function zshComplete(lines: readonly string[]): Promise<string[][]> {
+  const driver = path.join(work, 'zsh-driver.zsh');
+  await writeFile(driver, zshDriver);
+  const { stdout } = await exec('zsh', ['-f', driver, scripts.zsh ?? '', ...lines], { cwd: work, env });
+  const blocks = stdout.split(/LINE \d+ /).slice(1);
+  return blocks.map((block) => {
+    const hits = new Set<string>();
+    for (const match of block.matchAll(/HITS:(.*?):END/g)) for (const hit of (match[1] ?? '').split(' ')) hits.add(hit);
+    return [...hits].sort();
+  });
 }
 
 beforeAll(async () => {
@@ -114,6 +149,17 @@ describe('lading completion fish and zsh', () => {
     const text = await readFile(scripts.zsh ?? '', 'utf8');
     expect(text.startsWith('#compdef lading\n')).toBe(true);
     expect(text).toMatch(/^ {4}'push'\)\n {6}_arguments -s .*'--sign\[/m);
+  });
+
+  it('zsh completes commands, flags, subcommands and files at an interactive prompt', async () => {
+    expect(
+      await zshComplete(['lading pu', 'lading push --si', 'lading config ', 'lading pull --verify-key not']),
+    ).toEqual([
+      ['pull', 'push'],
+      ['--sign', '--signing-config'],
+      ['path', 'show'],
+      ['notes.txt', 'nothing-else.md'],
+    ]);
   });
 
   it('refuses an unknown shell with exit 2', async () => {
