@@ -1,8 +1,8 @@
 // `lading completion bash|zsh|fish` as the built binary: the bash script loads in bash and its function completes
 // command names, per-command flags, fixed flag values and file names, as bash would call it (COMP_WORDS/COMP_CWORD);
 // the fish script completes the same through fish's own `complete -C`; the zsh script parses (`zsh -n`) and completes
-// at an interactive zsh driven through zsh/zpty. Every
-// command of the manifest is offered, so new commands need no change to the scripts.
+// at an interactive zsh driven through zsh/zpty. Every command of the manifest is offered, so new commands need no
+// change to the scripts.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -114,6 +114,7 @@ describe('lading completion bash', () => {
     expect(await bashComplete(['lading', 'push', '--overw'])).toEqual([]);
     expect(await bashComplete(['lading', 'config', 'show', '--no-pl'])).toEqual(['--no-plain-http']);
     expect(await bashComplete(['lading', 'completion', '--h'])).toEqual(['--help']);
+    expect(await bashComplete(['lading', 'key', 'generate', '--type', 'ssh-e'])).toEqual(['ssh-ed25519']);
     // A value flag completes file names; so does an argument.
     expect(await bashComplete(['lading', 'pull', '--verify-key', 'not'])).toEqual(['notes.txt', 'nothing-else.md']);
     expect(await bashComplete(['lading', 'push', 'oci:./l:v1', 'notes'])).toEqual(['notes.txt']);
@@ -138,6 +139,7 @@ describe('lading completion fish and zsh', () => {
     expect(await fishComplete('lading pu')).toEqual(['pull', 'push']);
     expect(await fishComplete('lading push --si')).toEqual(['--sign', '--signing-config']);
     expect(await fishComplete('lading config ')).toEqual(['path', 'show']);
+    expect(await fishComplete('lading key generate --type ssh-e')).toEqual(['ssh-ed25519']);
     expect(await fishComplete('lading pull --verify-key not')).toEqual(['notes.txt', 'nothing-else.md']);
   });
 
