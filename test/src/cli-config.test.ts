@@ -88,6 +88,10 @@ describe('lading config show', () => {
     expectOK(result);
     const shown = json<ConfigShowResult>(result);
     expect(shown.file).toEqual({ path: file, source: 'env LADING_CONFIG', exists: true });
+    // --config wins over LADING_CONFIG.
+    const flagged = await lading(['config', 'show', '--json', '--config', 'nowhere.yaml'], { LADING_CONFIG: file });
+    expect(flagged.code, flagged.stderr).toBe(2);
+    expect(json<ErrorJSON>(flagged).error.message).toContain(`config ${path.join(work, 'nowhere.yaml')}: ENOENT`);
     expect(shown.registries).toEqual([
       {
         registry: 'registry.acme.test:5000',

@@ -138,6 +138,11 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       helpGroup: outputGroup,
       description: 'Show progress bars on standard error when it is a terminal; --no-progress prints plain lines.',
     }),
+    config: Flags.string({
+      helpGroup: registryGroup,
+      description:
+        'The configuration file to read (empty: none). Default: LADING_CONFIG, else $XDG_CONFIG_HOME/lading/config.yaml.',
+    }),
     debug: Flags.boolean({
       helpGroup: outputGroup,
       description:
@@ -200,7 +205,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
    */
   protected async effectiveConfig(): Promise<EffectiveConfig> {
     if (this.effective === undefined) {
-      const location = configLocation(process.env);
+      const location = configLocation(process.env, this.flags.config);
       const loaded = await loadConfig(location);
       const given = this.flags as unknown as Record<string, string | boolean | undefined>;
       const flags: TransportFlags = {};

@@ -26,6 +26,10 @@ describe('configLocation', () => {
       source: 'env LADING_CONFIG',
     });
     expect(configLocation({ LADING_CONFIG: '' })).toEqual({ file: undefined, source: 'env LADING_CONFIG' });
+    expect(configLocation({ LADING_CONFIG: 'my.yaml' }, '/f.yaml')).toEqual({
+      file: '/f.yaml',
+      source: 'flag --config',
+    });
     expect(configLocation({ XDG_CONFIG_HOME: '/x', HOME: '/h' }).file).toBe('/x/lading/config.yaml');
     // A relative XDG_CONFIG_HOME is invalid per the XDG spec and ignored.
     expect(configLocation({ XDG_CONFIG_HOME: 'rel', HOME: '/h' }).file).toBe('/h/.config/lading/config.yaml');

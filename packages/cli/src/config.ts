@@ -61,15 +61,20 @@ export interface ConfigDocument {
 export interface ConfigLocation {
   /** Absolute path, or undefined when `LADING_CONFIG` is set empty (no file). */
   file: string | undefined;
-  /** `env LADING_CONFIG`, or `default` ($XDG_CONFIG_HOME/lading/config.yaml, else ~/.config/lading/config.yaml). */
-  source: 'env LADING_CONFIG' | 'default';
+  /**
+   * `flag --config`, `env LADING_CONFIG`, or `default` ($XDG_CONFIG_HOME/lading/config.yaml, else
+   * ~/.config/lading/config.yaml).
+   */
+  source: 'flag --config' | 'env LADING_CONFIG' | 'default';
 }
 
 /**
- * Where the configuration file is: `LADING_CONFIG` when set (empty means none), else
- * `$XDG_CONFIG_HOME/lading/config.yaml`, else `~/.config/lading/config.yaml` (`HOME` from `env`, then the OS).
+ * Where the configuration file is: `flag` (`--config`) when given, else `LADING_CONFIG` when set (empty means none
+ * for both), else `$XDG_CONFIG_HOME/lading/config.yaml`, else `~/.config/lading/config.yaml` (`HOME` from `env`,
+ * then the OS).
  */
-export function configLocation(env: NodeJS.ProcessEnv = process.env): ConfigLocation {
+export function configLocation(env: NodeJS.ProcessEnv = process.env, flag?: string): ConfigLocation {
+  if (flag !== undefined) return { file: flag === '' ? undefined : path.resolve(flag), source: 'flag --config' };
   const named = env.LADING_CONFIG;
   if (named !== undefined) {
     return { file: named === '' ? undefined : path.resolve(named), source: 'env LADING_CONFIG' };
@@ -110,11 +115,12 @@ export async function loadConfig(location: ConfigLocation): Promise<LoadedConfig
     if (cause instanceof LadingError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && location.source === 'default') return undefined;
-    throw new LadingError(
-      ErrorCodes.usage,
-      `config ${file}: ${(cause as Error).message}${location.source === 'default' ? '' : ' (named by LADING_CONFIG: fix it, or unset it for the default file)'}`,
-      { cause },
-    );
+    const named = {
+      default: '',
+      'env LADING_CONFIG': ' (named by LADING_CONFIG: fix it, or unset it for the default file)',
+      'flag --config': ' (named by --config)',
+    }[location.source];
+    throw new LadingError(ErrorCodes.usage, `config ${file}: ${(cause as Error).message}${named}`, { cause });
   }
   return parseConfig(file, text);
 }
