@@ -289,6 +289,9 @@ describe('mirrors', () => {
     expectOK(pulled);
     expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
     expect(fake.requests.some((r) => r.path === `/v2/cache/${repository}/manifests/v1` && r.status === 200)).toBe(true);
+    const cat = await lading(['cat', `${anonymous}/${repository}:v1`, 'notes.txt'], { LADING_CONFIG: file });
+    expectOK(cat);
+    expect(cat.stdout).toBe('release notes\n');
     // Not in the registry itself: without the mirror, not found.
     const direct = await lading(['ls', `${anonymous}/${repository}:v1`], { LADING_CONFIG: '' });
     expect(direct.code, direct.stderr).toBe(3);
@@ -307,6 +310,29 @@ describe('mirrors', () => {
     expect(fake.requests.some((r) => r.path === `/v2/cache/${repository}/manifests/v1` && r.status === 404)).toBe(true);
     expect(pulled.stderr).toContain(`debug: mirror ${fake.host}: `);
     expect(pulled.stderr).not.toContain('Warning');
+  });
+
+  it('never sends -u credentials to a mirror', async () => {
+    const guarded = await startFakeRegistry({ auth: { username: 'alice', password: 'secret' } });
+    try {
+      const repository = `creds/${unique('app')}`;
+      expectOK(await lading(['push', `${anonymous}/${repository}:v1`, 'notes.txt']), 'push');
+      const file = await configFile(`version: 1\nregistries:\n  ${anonymous}:\n    mirror: ${guarded.host}\n`);
+      const out = await mkdtemp(path.join(work, 'out-'));
+      const pulled = await lading(
+        ['pull', '--debug', '-u', 'alice', '--password-stdin', `${anonymous}/${repository}:v1`, out],
+        { LADING_CONFIG: file },
+        { input: 'secret\n' },
+      );
+      expectOK(pulled);
+      // The mirror asked (401) and got no credentials: the read fell back to the registry.
+      expect(guarded.requests.some((r) => r.status === 401)).toBe(true);
+      expect(guarded.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
+      expect(pulled.stderr).toContain(`debug: mirror ${guarded.host}: `);
+      expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('falls back to the registry when the mirror is down, with a warning', async () => {
