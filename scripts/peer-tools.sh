@@ -72,4 +72,6 @@ check skopeo skopeo --version
 check ssh-keygen sh -c 'ssh -V'
 check openssl openssl version
 check htpasswd sh -c 'command -v htpasswd'
+check zsh zsh --version
+check fish fish --version
 [ "$fail" = 0 ] || { say "some peer tools are missing: rerun scripts/peer-tools.sh (as root) and read its errors"; exit 1; }
