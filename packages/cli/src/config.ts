@@ -191,16 +191,38 @@ interface SchemaError {
   parentSchema?: object | undefined;
 }
 
-/** The schema's errors for `value`, most specific first (ajv, draft-07, every error). */
-async function validate(value: unknown): Promise<SchemaError[]> {
+/** A compiled validator of schemas/config.v1.json: true, or false with `errors` set. */
+interface ConfigValidator {
+  (value: unknown): boolean;
+  errors?: SchemaError[] | null;
+}
+
+/**
+ * The validator: dist/config-validator.js, compiled at build time (scripts/write-config-validator.js), else the
+ * schema compiled now with ajv (the unit tests run the sources, where there is no compiled one). The same ajv options
+ * either way.
+ */
+async function configValidator(): Promise<ConfigValidator> {
+  try {
+    const compiled = (await import(new URL('./config-validator.js', import.meta.url).href)) as {
+      validate: ConfigValidator;
+    };
+    return compiled.validate;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  }
   const [{ Ajv }, schemaText] = await Promise.all([
     import('ajv'),
     readFile(new URL('../schemas/config.v1.json', import.meta.url), 'utf8'),
   ]);
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-  const check = ajv.compile(JSON.parse(schemaText) as object);
+  return ajv.compile(JSON.parse(schemaText) as object) as ConfigValidator;
+}
+
+/** The schema's errors for `value`, most specific first (draft-07, every error). */
+async function validate(value: unknown): Promise<SchemaError[]> {
+  const check = await configValidator();
   if (check(value)) return [];
-  // The deepest error names the field best (a oneOf reports its branches' errors and then itself).
   const errors = [...(check.errors ?? [])];
   // A bad registry name reports `pattern` and then `propertyNames` (which names the key): the latter first.
   const rank = (e: SchemaError): number =>
