@@ -330,11 +330,6 @@ export const transportSettingNames: readonly TransportSettingName[] = [
   'key-file',
 ];
 
-/** The environment variable that sets a transport setting. */
-export function transportEnvName(name: TransportSettingName): LadingEnvironmentName {
-  return transportEnv[name];
-}
-
 /** Parses a boolean `LADING_*` value (`true`/`1`/`yes`/`on`, `false`/`0`/`no`/`off`); a usage error otherwise. */
 export function parseEnvBoolean(name: string, raw: string): boolean {
   const v = raw.trim().toLowerCase();

@@ -34,7 +34,7 @@ export type CompletionShell = (typeof completionShells)[number];
  * The commands and flags of `commands` (oclif's loaded commands: the manifest's, so every registered command is
  * covered without a change here), hidden ones and the `help` pseudo-flags left out, sorted by words.
  */
-export function completionModel(commands: readonly OclifCommand.Loadable[], separator = ' '): CompletionCommand[] {
+export function completionModel(commands: readonly OclifCommand.Loadable[]): CompletionCommand[] {
   const out: CompletionCommand[] = [];
   for (const command of commands) {
     if (command.hidden) continue;
@@ -55,7 +55,7 @@ export function completionModel(commands: readonly OclifCommand.Loadable[], sepa
     flags.sort((a, b) => a.name.localeCompare(b.name));
     const summary = firstSentence(command.summary ?? command.description ?? '');
     for (const id of [command.id, ...command.aliases]) {
-      out.push({ words: id.split(separator === ' ' ? ':' : separator), summary, flags });
+      out.push({ words: id.split(':'), summary, flags });
     }
   }
   return out.sort((a, b) => a.words.join(' ').localeCompare(b.words.join(' ')));
