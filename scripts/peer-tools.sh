@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real registries and peer tools the test bed runs, without touching the system's apt sources:
 #   - from the machine's Debian release (apt-get install, needs root): docker-registry (CNCF distribution), skopeo,
-#     ssh-keygen, openssl, htpasswd;
+#     ssh-keygen, openssl, htpasswd, zsh and fish;
 #   - from Debian sid, downloaded and unpacked into .tools/deb (git-ignored): cosign, oras, crane, notation and a newer
 #     docker-registry. Their Go binaries need only libc.
 # Idempotent: a complete cache is reused. Fails loudly naming what is missing; nothing is skipped.
@@ -17,6 +17,9 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
+# The shells whose completion scripts the tests load (`lading completion zsh|fish`).
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     say "missing ${need_apt[*]}; run as root or install them: sudo apt-get install -y ${need_apt[*]}"
@@ -69,4 +72,6 @@ check skopeo skopeo --version
 check ssh-keygen sh -c 'ssh -V'
 check openssl openssl version
 check htpasswd sh -c 'command -v htpasswd'
+check zsh zsh --version
+check fish fish --version
 [ "$fail" = 0 ] || { say "some peer tools are missing: rerun scripts/peer-tools.sh (as root) and read its errors"; exit 1; }

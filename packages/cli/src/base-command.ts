@@ -2,12 +2,13 @@
  * The base of every command that talks to a registry: the common flags (transport, credentials, output), one
  * `RegistryClient` per run, progress on standard error, signal handling, and the mapping of errors to exit codes.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 import {
   ErrorCodes,
   LadingError,
+  parseTarget,
   RegistryClient,
   type RegistryClientOptions,
   type RegistryErrorDetail,
@@ -16,6 +17,18 @@ import type { Interfaces } from '@oclif/core';
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
 
+import {
+  configLocation,
+  EffectiveConfig,
+  formatSource,
+  loadConfig,
+  type TransportFlags,
+  transportSettingNames,
+  verificationChoiceFlags,
+  verifyDefaultArguments,
+  verifyDefaultFlags,
+} from './config.js';
+import { ConfiguredRegistryClient, type MirrorSpec, parseMirror } from './config-client.js';
 import { traceRegistry } from './debug.js';
 import { describeFailure, type Failure, type FailureContext } from './exit-codes.js';
 import { terminalSafe } from './format.js';
@@ -49,6 +62,19 @@ function registryFields(error: unknown): { status?: number; registryErrors?: rea
 }
 
 const registryGroup = 'REGISTRY';
+/**
+ * The commands that only read artifacts: they read from a registry's configured mirror first. Writes (push, tag,
+ * delete, sign, attest, copy's destination) always go to the registry named.
+ */
+const mirroredCommands: ReadonlySet<string> = new Set([
+  'pull',
+  'ls',
+  'cat',
+  'inspect',
+  'manifest:fetch',
+  'verify',
+  'discover',
+]);
 const outputGroup = 'OUTPUT';
 
 /**
@@ -112,6 +138,11 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
       helpGroup: outputGroup,
       description: 'Show progress bars on standard error when it is a terminal; --no-progress prints plain lines.',
     }),
+    config: Flags.string({
+      helpGroup: registryGroup,
+      description:
+        'The configuration file to read (empty: none). Default: LADING_CONFIG, else $XDG_CONFIG_HOME/lading/config.yaml.',
+    }),
     debug: Flags.boolean({
       helpGroup: outputGroup,
       description:
@@ -132,6 +163,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   private progressRenderer: Progress | undefined;
   private untrace: (() => void) | undefined;
   private debugEnabled = false;
+  private effective: EffectiveConfig | undefined;
+  private insecureWarned = false;
   /** Credentials were given on the command line: an auth failure is then about them (see exit-codes.ts). */
   protected explicitCredentials = false;
   private readonly controller = new AbortController();
@@ -146,14 +179,12 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
     return [...argv];
   }
 
-  /** Aborted on SIGINT or SIGTERM: pass it to every library call. */
-  protected get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  override async init(): Promise<void> {
-    await super.init();
-    const { args, flags, argv } = await this.parse(
+  private async parseArgv(argv: string[]): Promise<void> {
+    const {
+      args,
+      flags,
+      argv: rest,
+    } = await this.parse(
       {
         flags: this.ctor.flags,
         baseFlags: this.ctor.baseFlags,
@@ -161,12 +192,84 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
         args: this.ctor.args,
         strict: this.ctor.strict,
       },
-      this.beforeParse(this.argv),
+      argv,
     );
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
-    this.argvRest = argv.map(String);
+    this.argvRest = rest.map(String);
+  }
+
+  /**
+   * The configuration in effect for this run (flags, `LADING_*` environment, configuration file), loaded once.
+   * Throws `ERR_LADING_USAGE` for an invalid file.
+   */
+  protected async effectiveConfig(): Promise<EffectiveConfig> {
+    if (this.effective === undefined) {
+      const location = configLocation(process.env, this.flags.config);
+      const loaded = await loadConfig(location);
+      const given = this.flags as unknown as Record<string, string | boolean | undefined>;
+      const flags: TransportFlags = {};
+      for (const name of transportSettingNames) if (given[name] !== undefined) flags[name] = given[name];
+      this.effective = new EffectiveConfig(location, loaded, flags, process.env);
+    }
+    return this.effective;
+  }
+
+  /**
+   * The registry host this command addresses (its `reference` or `registry` argument), or undefined (an OCI
+   * layout, no such argument, or a malformed reference, which the command reports itself).
+   */
+  protected commandRegistry(): string | undefined {
+    const args = this.args as Record<string, unknown>;
+    try {
+      if (typeof args.reference === 'string') {
+        const target = parseTarget(args.reference);
+        return target.kind === 'registry' ? target.registry : undefined;
+      }
+      if (typeof args.registry === 'string') {
+        const target = parseTarget(`${args.registry}/x`);
+        return target.kind === 'registry' ? target.registry : undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * The configuration file's verification defaults as arguments, when this command takes verification flags, none
+   * was given (nor `LADING_POLICY`), and the file has `verify` for the command's registry (or at the top level).
+   */
+  private async verifyDefaults(): Promise<{ argv: string[]; from: string } | undefined> {
+    // A command without flags of its own has no static `flags` at run time, whatever the type says.
+    const own = new Set(Object.keys((this.ctor.flags as Record<string, unknown> | undefined) ?? {}));
+    if (!Object.values(verifyDefaultFlags).some((flag) => own.has(flag))) return undefined;
+    const given = this.flags as unknown as Record<string, unknown>;
+    if (verificationChoiceFlags.some((flag) => given[flag] !== undefined && given[flag] !== false)) return undefined;
+    if ((process.env.LADING_POLICY ?? '') !== '' && own.has('policy')) return undefined;
+    const defaults = (await this.effectiveConfig()).verify(this.commandRegistry());
+    if (defaults === undefined) return undefined;
+    const argv = verifyDefaultArguments(defaults.value, own);
+    if (argv.length === 0) return undefined;
+    return { argv, from: `${argv.join(' ')} (${formatSource(defaults.source)})` };
+  }
+
+  /** Aborted on SIGINT or SIGTERM: pass it to every library call. */
+  protected get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  override async init(): Promise<void> {
+    await super.init();
+    const raw = this.beforeParse(this.argv);
+    await this.parseArgv(raw);
     this.debugEnabled = this.flags.debug;
+    const defaults = await this.verifyDefaults();
+    if (defaults !== undefined) {
+      // Parsed again with the file's flags in front, so oclif checks them (exclusive, depends-on) as typed ones.
+      await this.parseArgv([...defaults.argv, ...raw]);
+      if (!this.jsonEnabled()) process.stderr.write(`Verification from the config: ${defaults.from}\n`);
+    }
     if (this.debugEnabled) this.untrace = traceRegistry((line) => process.stderr.write(line));
     // A second signal, with the handler gone, kills the process the default way: an escape hatch if a pull hangs.
     process.once('SIGINT', this.onSignal);
@@ -180,36 +283,88 @@ export abstract class RegistryCommand<T extends typeof Command> extends Command 
   protected async registryClient(): Promise<RegistryClient> {
     if (this.client) return this.client;
     const flags = this.flags;
-    const options = await this.transportOptions();
+    const config = await this.effectiveConfig();
+    const base = this.transportFor(undefined);
+    const credential: Pick<RegistryClientOptions, 'credential'> = {};
     if (flags.username !== undefined) {
       const password = await this.passwordFromFlags(flags.username);
-      options.credential = { kind: 'basic', username: flags.username, password };
+      credential.credential = { kind: 'basic', username: flags.username, password };
       this.explicitCredentials = true;
     }
-    this.client = new RegistryClient(options);
+    const configured = new Set(config.registries);
+    if (configured.size === 0) {
+      this.client = new RegistryClient({ ...base, ...credential });
+      return this.client;
+    }
+    // The file's registry entries: each registry dialled with its own settings (read when first dialled, so an
+    // entry for a registry this run never talks to costs nothing), and a mirror read first by read commands.
+    const mirrors = new Map<string, MirrorSpec>();
+    if (mirroredCommands.has(this.id ?? '')) {
+      for (const registry of configured) {
+        const mirror = config.mirror(registry);
+        if (mirror !== undefined) mirrors.set(registry, parseMirror(mirror.value));
+      }
+    }
+    const mirrorHosts = new Set([...mirrors.values()].map((m) => m.registry));
+    this.client = new ConfiguredRegistryClient({
+      base: { ...base, ...credential },
+      optionsFor: (registry) => {
+        if (!configured.has(registry) && !mirrorHosts.has(registry)) return undefined;
+        // An explicit -u credential is for the registry named on the command line, never for a mirror.
+        return mirrorHosts.has(registry)
+          ? this.transportFor(registry)
+          : { ...this.transportFor(registry), ...credential };
+      },
+      mirrors,
+      onFallback: ({ mirror, registry, reason, down }) => {
+        if (down) this.warn(`mirror ${mirror} of ${registry} is unreachable, reading from ${registry}: ${reason}`);
+        else if (this.debugEnabled)
+          process.stderr.write(`debug: mirror ${mirror}: ${reason}; reading from ${registry}\n`);
+      },
+    });
     return this.client;
   }
 
   /**
-   * The client options the transport flags ask for (plain HTTP, `--insecure` with its warning, CA, client
-   * certificate), files read; no credential.
+   * The client options for `registry` (default: the command's, see {@link commandRegistry}; `null`: flags and
+   * environment only): plain HTTP, `--insecure` with its warning, CA and client certificate, each from the flag,
+   * else its `LADING_*` variable, else the configuration file's entry for the registry; files read. No credential.
    */
-  protected async transportOptions(): Promise<RegistryClientOptions> {
-    const flags = this.flags;
+  protected async transportOptions(
+    registry: string | null = this.commandRegistry() ?? null,
+  ): Promise<RegistryClientOptions> {
+    await this.effectiveConfig();
+    return this.transportFor(registry ?? undefined);
+  }
+
+  /** {@link transportOptions} once the configuration is loaded; PEM files read synchronously (they are small). */
+  private transportFor(registry: string | undefined): RegistryClientOptions {
+    const config = this.effective;
+    if (config === undefined) throw new Error('transportFor before effectiveConfig');
     const options: RegistryClientOptions = { userAgent: `lading/${this.config.version}` };
-    // oclif types a boolean flag as boolean, but one without a default is undefined when absent: then the core's
-    // default applies (plain HTTP for loopback registries only).
-    const plainHTTP = flags['plain-http'] as boolean | undefined;
-    if (plainHTTP !== undefined) options.plainHTTP = plainHTTP;
-    if (flags.insecure) {
+    // Absent everywhere: the core's default applies (plain HTTP for loopback registries only).
+    const plainHTTP = config.transport('plain-http', registry);
+    if (plainHTTP !== undefined) options.plainHTTP = plainHTTP.value === true;
+    const insecure = config.transport('insecure', registry);
+    if (insecure?.value === true) {
       options.insecureSkipTLSVerify = true;
-      this.warn(
-        '--insecure: TLS certificates are not verified; anyone on the network path can read and change what is transferred',
-      );
+      if (!this.insecureWarned) {
+        this.insecureWarned = true;
+        this.warn(
+          `--insecure${insecure.source.kind === 'flag' ? '' : ` (${formatSource(insecure.source)})`}: TLS certificates are not verified; anyone on the network path can read and change what is transferred`,
+        );
+      }
     }
-    if (flags['ca-file'] !== undefined) options.ca = await readPEM(flags['ca-file'], '--ca-file');
-    if (flags['cert-file'] !== undefined) options.cert = await readPEM(flags['cert-file'], '--cert-file');
-    if (flags['key-file'] !== undefined) options.key = await readPEM(flags['key-file'], '--key-file');
+    for (const [name, key] of [
+      ['ca-file', 'ca'],
+      ['cert-file', 'cert'],
+      ['key-file', 'key'],
+    ] as const) {
+      const file = config.transport(name, registry);
+      if (file === undefined) continue;
+      const where = file.source.kind === 'flag' ? `--${name}` : `${name} (${formatSource(file.source)})`;
+      options[key] = readPEM(String(file.value), where);
+    }
     return options;
   }
 
@@ -336,9 +491,9 @@ function stackOf(error: unknown): string {
   return parts.join('\n');
 }
 
-async function readPEM(file: string, flag: string): Promise<Buffer> {
+function readPEM(file: string, flag: string): Buffer {
   try {
-    return await readFile(file);
+    return readFileSync(file);
   } catch (cause) {
     throw new LadingError(ErrorCodes.usage, `${flag} ${file}: ${(cause as Error).message}`, { cause });
   }

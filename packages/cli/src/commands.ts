@@ -2,6 +2,9 @@ import { createRequire } from 'node:module';
 
 import type { Attest } from './commands/attest.js';
 import type { Cat } from './commands/cat.js';
+import type { Completion } from './commands/completion.js';
+import type { ConfigPath } from './commands/config/path.js';
+import type { ConfigShow } from './commands/config/show.js';
 import type { Copy } from './commands/copy.js';
 import type { Delete } from './commands/delete.js';
 import type { Discover } from './commands/discover.js';
@@ -40,6 +43,15 @@ export const commands = {
   },
   get cat(): typeof Cat {
     return (load('./commands/cat.js') as typeof import('./commands/cat.js')).Cat;
+  },
+  get completion(): typeof Completion {
+    return (load('./commands/completion.js') as typeof import('./commands/completion.js')).Completion;
+  },
+  get 'config:path'(): typeof ConfigPath {
+    return (load('./commands/config/path.js') as typeof import('./commands/config/path.js')).ConfigPath;
+  },
+  get 'config:show'(): typeof ConfigShow {
+    return (load('./commands/config/show.js') as typeof import('./commands/config/show.js')).ConfigShow;
   },
   get copy(): typeof Copy {
     return (load('./commands/copy.js') as typeof import('./commands/copy.js')).Copy;

@@ -8,6 +8,8 @@ export type { ExitCode, Failure } from './exit-codes.js';
 export type { ErrorJSON } from './base-command.js';
 export type { AttestCommandResult } from './commands/attest.js';
 export type { CatCommandResult } from './commands/cat.js';
+export type { ConfigPathResult } from './commands/config/path.js';
+export type { ConfigRegistryJSON, ConfigSettingJSON, ConfigShowResult } from './commands/config/show.js';
 export type { DeleteCommandResult } from './commands/delete.js';
 export type { DiscoverCommandResult, DiscoveredReferrer } from './commands/discover.js';
 export type { ListCommandResult } from './commands/ls.js';
