@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ByteStream, CallOptions, Target } from './content.js';
 import { copy, copyGraph, DefaultCopyConcurrency, type CopyEvent } from './copy.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './descriptor.js';
-import { descriptorFor, readAll } from './digest.js';
+import { descriptorFor, readAll, verifyContent } from './digest.js';
 import { ErrorCodes } from './errors.js';
 import { MemoryStore } from './memory-store.js';
 import {
@@ -310,7 +310,7 @@ describe('copy', () => {
     await expect(dst.resolve('v1')).rejects.toMatchObject({ code: ErrorCodes.notFound });
   });
 
-  it('verifies a fetched manifest by digest before parsing it', async () => {
+  it('parses a fetched manifest only after the fetch has verified it', async () => {
     const src = new MemoryStore();
     const root = await pushImage(src, 'amd64');
     const manifest = JSON.parse(await bytesOf(src, root)) as ImageManifest;
@@ -318,13 +318,16 @@ describe('copy', () => {
     const hex = manifest.config.digest.slice(-1) === '0' ? '1' : '0';
     const tampered = { ...manifest, config: { ...manifest.config, digest: manifest.config.digest.slice(0, -1) + hex } };
     const lying = new Recorder(src);
-    // A source that serves whatever it likes, unverified.
+    // A source whose bytes are wrong; its fetch keeps the Fetcher contract (content.ts) and checks them, but only
+    // once every byte was handed out: the copy must not parse (and follow) the manifest before the stream ends.
     lying.fetch = async (desc, options) =>
-      desc.digest === root.digest ? once(text(JSON.stringify(tampered))) : src.fetch(desc, options);
+      desc.digest === root.digest
+        ? verifyContent(desc, once(text(JSON.stringify(tampered))), `fetch ${desc.digest}`)
+        : src.fetch(desc, options);
     const dst = new Recorder(new MemoryStore());
     await expect(copyGraph(lying, dst, root)).rejects.toMatchObject({
       code: ErrorCodes.integrity,
-      message: expect.stringContaining(`copy ${root.digest}: digest mismatch`) as unknown,
+      message: expect.stringContaining(`fetch ${root.digest}: digest mismatch`) as unknown,
     });
     expect(dst.pushed).toEqual([]);
   });

@@ -11,7 +11,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 
 import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
 import { parseManifest, successors, type Descriptor } from './descriptor.js';
-import { isDigest, readAll, verifyContent } from './digest.js';
+import { isDigest, readAll } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
 
@@ -260,9 +260,8 @@ async function fetchManifest(context: CopyContext, desc: Descriptor): Promise<Ui
       `${where}: manifest of ${desc.size} bytes is larger than the ${context.maxManifestSize}-byte limit`,
     );
   }
-  // The source verifies too, but a Target is an interface: this check does not depend on its implementation.
-  const content = await context.src.fetch(desc, { signal: context.signal });
-  return readAll(verifyContent(desc, content, where), desc.size, where);
+  // The source's fetch checks size and digest (the Fetcher contract in content.ts): read no more than the size.
+  return readAll(await context.src.fetch(desc, { signal: context.signal }), desc.size, where);
 }
 
 /** Copies the referrers of `root`, then theirs, breadth first, each digest once. */

@@ -104,8 +104,8 @@ export {
   resolvePlatformManifest,
 } from './artifact/platform.js';
 export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
-export { layerKind, loadArtifact } from './artifact/read.js';
-export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
+export { layerKind, loadArtifact } from './artifact/load.js';
+export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/load.js';
 export { pushArtifact, tagArtifact } from './artifact/push.js';
 export { deleteArtifact } from './artifact/delete.js';
 export type { DeleteResult, DeleteTarget } from './artifact/delete.js';
