@@ -9,11 +9,12 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 
-import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
+import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, successors, type Descriptor } from './descriptor.js';
 import { isDigest, readAll } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
+import { isMounter, transferBlob, type TransferContext, type TransferEvent } from './transfer.js';
 
 /**
  * Default number of transfers in flight: 3, the value oras-go uses as "consistent with dockerd and containerd"
@@ -22,16 +23,11 @@ import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
  */
 export const DefaultCopyConcurrency = 3;
 
-/** What {@link CopyGraphOptions.onEvent} reports, once per descriptor and step. */
-export type CopyEvent =
-  /** The descriptor is about to be transferred. */
-  | { type: 'copying'; descriptor: Descriptor }
-  /** The descriptor was pushed to the destination. */
-  | { type: 'copied'; descriptor: Descriptor }
-  /** The destination already had it (for a manifest: nothing below it was looked at either). */
-  | { type: 'skipped'; descriptor: Descriptor }
-  /** The blob was mounted from another repository of the destination's registry; no bytes moved. */
-  | { type: 'mounted'; descriptor: Descriptor; from: string };
+/**
+ * What {@link CopyGraphOptions.onEvent} reports, once per descriptor and step (and `progress` as a blob's bytes
+ * move): the transfer vocabulary push uses too.
+ */
+export type CopyEvent = TransferEvent;
 
 /** Options of {@link copyGraph} and {@link copy}. */
 export interface CopyGraphOptions extends CallOptions {
@@ -135,17 +131,14 @@ export async function copyGraph(
 }
 
 /** Everything one copyGraph call shares. */
-interface CopyContext {
+interface CopyContext extends TransferContext {
   src: Target;
-  dst: Target;
   limit: LimitFunction;
   /** Aborted by the caller's signal or by the first failure. */
   signal: AbortSignal;
   /** The copy of each digest, started once and awaited by every parent that needs it. */
   started: Map<string, Promise<void>>;
   maxManifestSize: number;
-  emit: (event: CopyEvent) => void;
-  mountFrom: readonly string[];
 }
 
 interface RepositoryLike {
@@ -156,10 +149,6 @@ interface RepositoryLike {
 function isRepositoryLike(t: unknown): t is RepositoryLike {
   const r = t as Partial<RepositoryLike>;
   return typeof r.registry === 'string' && typeof r.repository === 'string';
-}
-
-function isMounter(t: unknown): t is Mounter {
-  return typeof (t as Partial<Mounter>).mount === 'function';
 }
 
 /** The source repository, when source and destination are different repositories of one registry. */
@@ -203,31 +192,8 @@ function copyNode(context: CopyContext, desc: Descriptor): Promise<void> {
 }
 
 function copyBlob(context: CopyContext, desc: Descriptor): Promise<void> {
-  const { src, dst, signal } = context;
-  return context.limit(async () => {
-    signal.throwIfAborted();
-    if (await dst.exists(desc, { signal })) {
-      context.emit({ type: 'skipped', descriptor: desc });
-      return;
-    }
-    if (isMounter(dst)) {
-      for (const from of context.mountFrom) {
-        if (await dst.mount(desc, from, { signal })) {
-          context.emit({ type: 'mounted', descriptor: desc, from });
-          return;
-        }
-      }
-    }
-    context.emit({ type: 'copying', descriptor: desc });
-    const content = await src.fetch(desc, { signal });
-    try {
-      await dst.push(desc, content, { signal });
-    } catch (error) {
-      await discard(content);
-      throw error;
-    }
-    context.emit({ type: 'copied', descriptor: desc });
-  });
+  const { src, signal } = context;
+  return context.limit(() => transferBlob(context, desc, { open: () => src.fetch(desc, { signal }) }));
 }
 
 async function copyManifest(context: CopyContext, desc: Descriptor): Promise<void> {
@@ -275,14 +241,5 @@ async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descr
     const fresh = lists.flat().filter((d) => !listed.has(d.digest) && listed.add(d.digest));
     await Promise.all(fresh.map((referrer) => copyNode(context, referrer)));
     subjects = fresh;
-  }
-}
-
-/** Best effort: lets the source release a stream nobody will read (an HTTP body, a file). */
-async function discard(content: ByteStream): Promise<void> {
-  try {
-    await content[Symbol.asyncIterator]().return?.();
-  } catch {
-    // The push failure is what the caller needs to see.
   }
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 
 import type { CallOptions, GraphTarget } from '../content.js';
+import { DefaultCopyConcurrency } from '../copy.js';
 import type { Descriptor, Platform } from '../descriptor.js';
 import { parseDigest } from '../digest.js';
 import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
@@ -73,7 +74,7 @@ export interface PullOptions extends CallOptions {
    * machine's (see `loadArtifact`).
    */
   platform?: string;
-  /** Layers downloaded at once. Default 3. */
+  /** Layers downloaded at once. Default `DefaultCopyConcurrency` (3), as push and copy. */
   concurrency?: number;
   /** The reference as the user wrote it, for messages. Default `reference`. */
   display?: string;
@@ -215,7 +216,7 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
   };
   try {
     const umask = await processUmask(work.dir);
-    const limit = pLimit(options.concurrency ?? 3);
+    const limit = pLimit(options.concurrency ?? DefaultCopyConcurrency);
     const context: LayerContext = { wanted, budget, umask, where, emit, artifact, call: layerCall };
     let failure: { error: unknown } | undefined;
     const settled = await Promise.allSettled(
