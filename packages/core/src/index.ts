@@ -116,8 +116,8 @@ export { listArtifact } from './artifact/list.js';
 export type { ListOptions, ListResult, ListedEntry } from './artifact/list.js';
 export { catArtifact } from './artifact/cat.js';
 export type { CatOptions, CatResult } from './artifact/cat.js';
-export { packArtifact } from './artifact/pack.js';
-export type { PackInput, PackOptions, PackedArtifact } from './artifact/pack.js';
+export { packArtifact, packManifest } from './artifact/pack.js';
+export type { ManifestFields, PackInput, PackOptions, PackedArtifact } from './artifact/pack.js';
 export type {
   ReferrerLayer,
   SignRequest,

@@ -208,11 +208,14 @@ export async function packArtifact(inputs: readonly PackInput[], options: PackOp
   const configBytes = serializeTOC(toc);
   const config = descriptorFor(MediaTypeTOC, configBytes);
   const layers = packed.map((p) => p.layer);
-  const manifestBytes = Buffer.from(
-    JSON.stringify(manifestFor(artifactType, config, layers, options.annotations ?? {})),
-  );
+  const manifest = packManifest({
+    artifactType,
+    config,
+    layers: layers.map((l) => l.descriptor),
+    annotations: options.annotations ?? {},
+  });
   return {
-    manifest: { bytes: manifestBytes, descriptor: descriptorFor(MediaTypeImageManifest, manifestBytes) },
+    manifest: { bytes: manifest.bytes, descriptor: manifest.descriptor },
     config: { bytes: configBytes, descriptor: config },
     toc,
     layers,
@@ -500,21 +503,42 @@ function fileEntry(title: string, mode: number, size: number, sha256: string, la
   return { path: title, type: 'file', mode, size, sha256, layer, offset: 0, length: size };
 }
 
-/** The manifest, keys in the order docs/format.md shows; annotations only when there are some. */
-function manifestFor(
-  artifactType: string,
-  config: Descriptor,
-  layers: readonly PackedLayer[],
-  annotations: Record<string, string>,
-): ImageManifest {
-  return {
+/** What {@link packManifest} puts in an image manifest. */
+export interface ManifestFields {
+  /** The manifest's `artifactType`. Default: none (left out). */
+  artifactType?: string;
+  config: Descriptor;
+  layers: readonly Descriptor[];
+  /** The manifest this one refers to (a signature's subject); only its media type, digest and size are kept. */
+  subject?: Descriptor;
+  /** Default none; left out when empty. */
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Builds an OCI image manifest and its bytes, the one place lading writes one (push, signatures, tests): keys in the
+ * order docs/format.md shows (`schemaVersion`, `mediaType`, `artifactType`, `config`, `layers`, `subject`,
+ * `annotations`), annotations sorted by key as Go's encoding/json writes maps (so the order they were given in never
+ * changes the digest) and left out when empty, compact JSON. The same fields always give the same bytes. Returns the
+ * manifest, its bytes and its descriptor (sha256, `application/vnd.oci.image.manifest.v1+json`).
+ */
+export function packManifest(fields: ManifestFields): {
+  manifest: ImageManifest;
+  bytes: Buffer;
+  descriptor: Descriptor;
+} {
+  const { artifactType, config, layers, subject, annotations = {} } = fields;
+  const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaTypeImageManifest,
-    artifactType,
+    ...(artifactType !== undefined && { artifactType }),
     config,
-    layers: layers.map((l) => l.descriptor),
+    layers: [...layers],
+    ...(subject && { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } }),
     ...(Object.keys(annotations).length > 0 && { annotations: sortedRecord(annotations) }),
   };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return { manifest, bytes, descriptor: descriptorFor(MediaTypeImageManifest, bytes) };
 }
 
 /**
