@@ -21,6 +21,7 @@ import {
   MediaTypeImageLayerGzip,
   MediaTypeImageManifest,
 } from '../media-types.js';
+import { DigestCache, defaultDigestCacheDir } from './digest-cache.js';
 import { writeFolderLayer } from './pack-folder.js';
 import {
   ArtifactTypeLading,
@@ -103,6 +104,12 @@ export interface PackOptions {
   signal?: AbortSignal;
   /** Receives progress reports; the library never prints. */
   onProgress?: (event: PackProgress) => void;
+  /**
+   * Folder of the file-digest cache: a file whose device, inode, size, modification and status-change times match an
+   * entry is not read to learn its digest (see `DigestCache`). `false` turns it off. Default
+   * `$XDG_CACHE_HOME/lading/digests`, else `~/.cache/lading/digests`.
+   */
+  digestCache?: string | false;
 }
 
 /** A blob ready to push: its descriptor and the file holding its bytes. */
@@ -163,6 +170,7 @@ interface Settings {
   gzipLevel: number;
   signal?: AbortSignal;
   onProgress?: (event: PackProgress) => void;
+  digestCache?: DigestCache;
 }
 
 interface PackedInput {
@@ -250,6 +258,9 @@ function settle(options: PackOptions): Settings {
     gzipLevel,
     ...(options.signal !== undefined && { signal: options.signal }),
     ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+    ...(options.digestCache !== false && {
+      digestCache: new DigestCache(path.resolve(options.digestCache ?? defaultDigestCacheDir())),
+    }),
   };
 }
 
@@ -373,9 +384,20 @@ async function packFile(p: Extract<Plan, { kind: 'file' }>, index: number, setti
     throw new LadingError(ErrorCodes.usage, `${p.where}: cannot read: ${messageOf(cause)}`, { cause });
   }
   try {
-    const st = await handle.stat();
+    const big = await handle.stat({ bigint: true });
+    const st = { size: Number(big.size), mode: Number(big.mode) };
     const report = reporter(settings, { input: index, title: p.title, kind: 'file', totalBytes: st.size });
     report.start();
+    const known = await settings.digestCache?.get(big);
+    if (known !== undefined) {
+      // Unchanged since it was last hashed: its digest is known without reading it.
+      const descriptor = fileLayerDescriptor(p.mediaType, known, st.size, p.title);
+      report.done(st.size, descriptor);
+      return {
+        layer: { descriptor, file: p.source },
+        entries: [fileEntry(p.title, st.mode & 0o777, st.size, known, index)],
+      };
+    }
     const hash = createHash('sha256');
     let size = 0;
     // A read stream reads ahead while the previous chunk is hashed: about twice as fast as awaiting each read.
@@ -393,6 +415,7 @@ async function packFile(p: Extract<Plan, { kind: 'file' }>, index: number, setti
       );
     }
     const sha256 = hash.digest('hex');
+    await settings.digestCache?.set(big, await handle.stat({ bigint: true }), sha256);
     const descriptor = fileLayerDescriptor(p.mediaType, sha256, size, p.title);
     report.done(size, descriptor);
     return {
