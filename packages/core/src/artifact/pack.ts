@@ -23,6 +23,7 @@ import {
 } from '../media-types.js';
 import { DigestCache, defaultDigestCacheDir } from './digest-cache.js';
 import { writeFolderLayer } from './pack-folder.js';
+import { ProgressStep } from './progress.js';
 import {
   ArtifactTypeLading,
   MediaTypeFileLayer,
@@ -130,9 +131,6 @@ export interface PackedArtifact {
   /** One layer per input, in input order (the manifest's `layers`). */
   layers: PackedLayer[];
 }
-
-/** Content progress is reported about this often. */
-const ProgressStep = 1024 * 1024;
 
 /** Permission bits recorded for content read from a stream: an ordinary, non-executable file. */
 const StdinMode = 0o644;
