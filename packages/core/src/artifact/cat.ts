@@ -7,9 +7,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 
 import tar from 'tar-stream';
 
@@ -18,7 +17,14 @@ import type { Descriptor, Platform } from '../descriptor.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import type { RangeResult } from '../registry/repository.js';
 import type { VerificationGate } from '../trust.js';
-import { DefaultContentLimits, integrityError, isGzipError, WriteBudget, type ContentLimits } from './extract.js';
+import {
+  DefaultContentLimits,
+  gunzip,
+  integrityError,
+  isGzipError,
+  WriteBudget,
+  type ContentLimits,
+} from './extract.js';
 import { layerKind, loadArtifact } from './load.js';
 import type { TOCEntry } from './toc.js';
 
@@ -243,12 +249,6 @@ async function readTarEntry(
   if (read.status === 'rejected') throw integrityError(inputFailed ? fed.reason : read.reason, where);
   if (fed.status === 'rejected') throw integrityError(fed.reason, where);
   if (!found) throw new LadingError(ErrorCodes.notFound, `${where}: ${wanted} is not in the layer`);
-}
-
-function gunzip(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const out = new PassThrough();
-  pipeline(Readable.from(source), createGunzip(), out).catch((error: unknown) => out.destroy(error as Error));
-  return out;
 }
 
 /**

@@ -434,10 +434,11 @@ export async function extractFile(
 }
 
 /**
- * Decompresses a gzip stream. Node's gunzip reads every member of a multi-member file in turn, which is how lading
- * writes layers (one member per entry).
+ * Decompresses a gzip stream: the one gunzip of the data path (extraction, and cat's reads). Node's gunzip reads
+ * every member of a multi-member file in turn, which is how lading writes layers (one member per entry). Errors of
+ * `source` or of the data (zlib's `Z_…`) surface to whoever iterates the result; `signal` aborts it.
  */
-function gunzip(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+export function gunzip(source: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const unzip = createGunzip();
   if (signal) addAbortSignal(signal, unzip);
   // Errors destroy `unzip` too, so they surface in whoever iterates it; the callback has nothing left to do.
