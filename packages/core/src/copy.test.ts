@@ -11,14 +11,9 @@ import type { Descriptor, ImageIndex, ImageManifest } from './descriptor.js';
 import { descriptorFor, readAll, verifyContent } from './digest.js';
 import { ErrorCodes } from './errors.js';
 import { MemoryStore } from './memory-store.js';
-import {
-  EmptyJSON,
-  MediaTypeImageConfig,
-  MediaTypeImageIndex,
-  MediaTypeImageLayerGzip,
-  MediaTypeImageManifest,
-} from './media-types.js';
+import { EmptyJSON, MediaTypeImageConfig, MediaTypeImageIndex, MediaTypeImageLayerGzip } from './media-types.js';
 import { OCILayout } from './oci-layout.js';
+import { packManifest, type ManifestFields } from './artifact/pack.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -42,17 +37,18 @@ async function pushJSON(store: Target, mediaType: string, doc: ImageManifest | I
 }
 
 /** An image for one platform: its own config, one layer of its own and one shared by every platform. */
-async function pushImage(store: Target, platform: string, fields: Partial<ImageManifest> = {}): Promise<Descriptor> {
+async function pushImage(store: Target, platform: string, fields: Partial<ManifestFields> = {}): Promise<Descriptor> {
   const config = await pushBlob(store, MediaTypeImageConfig, JSON.stringify({ architecture: platform, os: 'linux' }));
   const shared = await pushBlob(store, MediaTypeImageLayerGzip, 'shared base layer');
   const own = await pushBlob(store, MediaTypeImageLayerGzip, `layer for ${platform}`);
-  return pushJSON(store, MediaTypeImageManifest, {
-    schemaVersion: 2,
-    mediaType: MediaTypeImageManifest,
-    config,
-    layers: [shared, own],
-    ...fields,
-  });
+  return pushManifest(store, { config, layers: [shared, own], ...fields });
+}
+
+/** Builds a manifest with packManifest and stores it. */
+async function pushManifest(store: Target, fields: ManifestFields): Promise<Descriptor> {
+  const { bytes, descriptor } = packManifest(fields);
+  await store.push(descriptor, bytes);
+  return descriptor;
 }
 
 async function pushIndex(store: Target, platforms: string[]): Promise<{ index: Descriptor; images: Descriptor[] }> {
@@ -71,14 +67,7 @@ async function pushIndex(store: Target, platforms: string[]): Promise<{ index: D
 async function pushReferrer(store: Target, subject: Descriptor, artifactType: string): Promise<Descriptor> {
   const blob = await pushBlob(store, 'application/octet-stream', `${artifactType} of ${subject.digest}`);
   const config = await pushBlob(store, EmptyJSON.mediaType, '{}');
-  return pushJSON(store, MediaTypeImageManifest, {
-    schemaVersion: 2,
-    mediaType: MediaTypeImageManifest,
-    artifactType,
-    config,
-    layers: [blob],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-  });
+  return pushManifest(store, { artifactType, config, layers: [blob], subject });
 }
 
 /** Wraps a target, recording pushes and how many are in flight at once; pushes can be made to wait. */
