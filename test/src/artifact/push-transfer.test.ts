@@ -73,4 +73,54 @@ describe('push', () => {
     const want = await snapshot(src);
     expect(got.map((e) => [e.path, e.type, e.sha256])).toEqual(want.map((e) => [e.path, e.type, e.sha256]));
   });
+
+  it('stops its other uploads when one fails, before it returns', async () => {
+    const files = path.join(work, 'files');
+    await mkdir(files);
+    for (const name of ['x.bin', 'y.bin']) await writeFile(path.join(files, name), randomBytes(512 * 1024));
+    // The config (the table of contents, pushed from memory) is uploaded in one POST + PUT: fail that PUT. The file
+    // layers stream in one PATCH each: hold those, so they are still under way when the config fails.
+    const failPut = reg.inject({
+      method: 'PUT',
+      path: (r) => r.path.includes('/transfer/stop/blobs/uploads/') && r.query.has('digest'),
+      action: { kind: 'status', status: 400 },
+    });
+    const holdPatch = reg.inject({
+      method: 'PATCH',
+      path: (r) => r.path.includes('/transfer/stop/blobs/uploads/'),
+      action: { kind: 'late', delayMs: 3000 },
+    });
+    let open = 0;
+    let most = 0;
+    const repo = client.repository(`${reg.host}/transfer/stop`);
+    const track =
+      <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+      async (...args: A): Promise<void> => {
+        open++;
+        most = Math.max(most, open);
+        try {
+          await fn(...args);
+        } finally {
+          open--;
+        }
+      };
+    const watched = new Proxy(repo, {
+      get: (t, key): unknown => {
+        const value = Reflect.get(t, key) as unknown;
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...args: unknown[]) => Promise<void>).bind(t);
+        return key === 'push' || key === 'pushFile' ? track(bound) : bound;
+      },
+    });
+    try {
+      await expect(
+        pushArtifact(watched, [{ path: 'x.bin' }, { path: 'y.bin' }], { cwd: files, uploadConcurrency: 3 }),
+      ).rejects.toMatchObject({ message: expect.stringMatching(/400/) as unknown });
+      expect(most).toBe(3); // the config and both layers were under way together
+      expect(open).toBe(0); // and none was still uploading when the push settled
+    } finally {
+      failPut.remove();
+      holdPatch.remove();
+    }
+  });
 });
