@@ -17,8 +17,14 @@ export type ByteStream = AsyncIterable<Uint8Array>;
 export interface Fetcher {
   /**
    * Streams the content `desc` points at. Implementations verify size and digest as the stream is read: the
-   * stream errors with `ERR_LADING_INTEGRITY` when the content does not match, and the caller must drain it (or
-   * abort) and treat the bytes as unverified until it ends cleanly. Missing content: `ERR_LADING_NOT_FOUND`.
+   * stream errors with `ERR_LADING_INTEGRITY` as soon as more than `desc.size` bytes arrive, and at its end when the
+   * size or digest differ. The caller must drain it (or abort) and treat the bytes as unverified until it ends
+   * cleanly. Missing content: `ERR_LADING_NOT_FOUND`.
+   *
+   * The rule: the fetcher is the one owner of this check. Every fetcher lading ships (`RemoteRepository`,
+   * `MemoryStore`, `OCILayout`) wraps its bytes in `verifyContent`, and no consumer (pull, ls, cat, copy, `fetchAll`)
+   * hashes them a second time; a consumer only adds checks of its own (a size bound before reading, the table of
+   * contents' per-file digests). A custom `Fetcher` must keep this contract, or what it returns is trusted unchecked.
    */
   fetch(desc: Descriptor, options?: CallOptions): Promise<ByteStream>;
 }

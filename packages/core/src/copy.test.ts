@@ -8,17 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ByteStream, CallOptions, Target } from './content.js';
 import { copy, copyGraph, DefaultCopyConcurrency, type CopyEvent } from './copy.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './descriptor.js';
-import { descriptorFor, readAll } from './digest.js';
+import { descriptorFor, readAll, verifyContent } from './digest.js';
 import { ErrorCodes } from './errors.js';
 import { MemoryStore } from './memory-store.js';
-import {
-  EmptyJSON,
-  MediaTypeImageConfig,
-  MediaTypeImageIndex,
-  MediaTypeImageLayerGzip,
-  MediaTypeImageManifest,
-} from './media-types.js';
+import { EmptyJSON, MediaTypeImageConfig, MediaTypeImageIndex, MediaTypeImageLayerGzip } from './media-types.js';
 import { OCILayout } from './oci-layout.js';
+import { packManifest, type ManifestFields } from './artifact/pack.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -42,17 +37,18 @@ async function pushJSON(store: Target, mediaType: string, doc: ImageManifest | I
 }
 
 /** An image for one platform: its own config, one layer of its own and one shared by every platform. */
-async function pushImage(store: Target, platform: string, fields: Partial<ImageManifest> = {}): Promise<Descriptor> {
+async function pushImage(store: Target, platform: string, fields: Partial<ManifestFields> = {}): Promise<Descriptor> {
   const config = await pushBlob(store, MediaTypeImageConfig, JSON.stringify({ architecture: platform, os: 'linux' }));
   const shared = await pushBlob(store, MediaTypeImageLayerGzip, 'shared base layer');
   const own = await pushBlob(store, MediaTypeImageLayerGzip, `layer for ${platform}`);
-  return pushJSON(store, MediaTypeImageManifest, {
-    schemaVersion: 2,
-    mediaType: MediaTypeImageManifest,
-    config,
-    layers: [shared, own],
-    ...fields,
-  });
+  return pushManifest(store, { config, layers: [shared, own], ...fields });
+}
+
+/** Builds a manifest with packManifest and stores it. */
+async function pushManifest(store: Target, fields: ManifestFields): Promise<Descriptor> {
+  const { bytes, descriptor } = packManifest(fields);
+  await store.push(descriptor, bytes);
+  return descriptor;
 }
 
 async function pushIndex(store: Target, platforms: string[]): Promise<{ index: Descriptor; images: Descriptor[] }> {
@@ -71,14 +67,7 @@ async function pushIndex(store: Target, platforms: string[]): Promise<{ index: D
 async function pushReferrer(store: Target, subject: Descriptor, artifactType: string): Promise<Descriptor> {
   const blob = await pushBlob(store, 'application/octet-stream', `${artifactType} of ${subject.digest}`);
   const config = await pushBlob(store, EmptyJSON.mediaType, '{}');
-  return pushJSON(store, MediaTypeImageManifest, {
-    schemaVersion: 2,
-    mediaType: MediaTypeImageManifest,
-    artifactType,
-    config,
-    layers: [blob],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-  });
+  return pushManifest(store, { artifactType, config, layers: [blob], subject });
 }
 
 /** Wraps a target, recording pushes and how many are in flight at once; pushes can be made to wait. */
@@ -435,7 +424,7 @@ describe('copy', () => {
     await expect(dst.resolve('v1')).rejects.toMatchObject({ code: ErrorCodes.notFound });
   });
 
-  it('verifies a fetched manifest by digest before parsing it', async () => {
+  it('parses a fetched manifest only after the fetch has verified it', async () => {
     const src = new MemoryStore();
     const root = await pushImage(src, 'amd64');
     const manifest = JSON.parse(await bytesOf(src, root)) as ImageManifest;
@@ -443,13 +432,16 @@ describe('copy', () => {
     const hex = manifest.config.digest.slice(-1) === '0' ? '1' : '0';
     const tampered = { ...manifest, config: { ...manifest.config, digest: manifest.config.digest.slice(0, -1) + hex } };
     const lying = new Recorder(src);
-    // A source that serves whatever it likes, unverified.
+    // A source whose bytes are wrong; its fetch keeps the Fetcher contract (content.ts) and checks them, but only
+    // once every byte was handed out: the copy must not parse (and follow) the manifest before the stream ends.
     lying.fetch = async (desc, options) =>
-      desc.digest === root.digest ? once(text(JSON.stringify(tampered))) : src.fetch(desc, options);
+      desc.digest === root.digest
+        ? verifyContent(desc, once(text(JSON.stringify(tampered))), `fetch ${desc.digest}`)
+        : src.fetch(desc, options);
     const dst = new Recorder(new MemoryStore());
     await expect(copyGraph(lying, dst, root)).rejects.toMatchObject({
       code: ErrorCodes.integrity,
-      message: expect.stringContaining(`copy ${root.digest}: digest mismatch`) as unknown,
+      message: expect.stringContaining(`fetch ${root.digest}: digest mismatch`) as unknown,
     });
     expect(dst.pushed).toEqual([]);
   });

@@ -10,11 +10,12 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 
 import { parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
-import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
+import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, successors, type Descriptor, type Platform } from './descriptor.js';
-import { fetchAll, isDigest, readAll, verifyContent } from './digest.js';
+import { fetchAll, isDigest, readAll } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
+import { isMounter, transferBlob, type TransferContext, type TransferEvent } from './transfer.js';
 import type { VerificationGate, VerifiedSignature } from './trust.js';
 
 /**
@@ -24,16 +25,12 @@ import type { VerificationGate, VerifiedSignature } from './trust.js';
  */
 export const DefaultCopyConcurrency = 3;
 
-/** What {@link CopyGraphOptions.onEvent} reports, once per descriptor and step. */
+/**
+ * What {@link CopyGraphOptions.onEvent} reports, once per descriptor and step (and `progress` as a blob's bytes
+ * move): the transfer vocabulary push uses too, and what only a copy has to say.
+ */
 export type CopyEvent =
-  /** The descriptor is about to be transferred. */
-  | { type: 'copying'; descriptor: Descriptor }
-  /** The descriptor was pushed to the destination. */
-  | { type: 'copied'; descriptor: Descriptor }
-  /** The destination already had it (for a manifest: nothing below it was looked at either). */
-  | { type: 'skipped'; descriptor: Descriptor }
-  /** The blob was mounted from another repository of the destination's registry; no bytes moved. */
-  | { type: 'mounted'; descriptor: Descriptor; from: string }
+  | TransferEvent
   /**
    * With `referrers`: a referrer of `subject` was listed in the source and will be copied (or skipped) next. For a
    * legacy cosign signature, attestation or SBOM (not a referrer: a manifest tagged `sha256-<hex>.sig`, `.att` or
@@ -231,17 +228,16 @@ export async function copyGraph(
 }
 
 /** Everything one copyGraph call shares. */
-interface CopyContext {
+interface CopyContext extends Omit<TransferContext, 'emit'> {
+  /** Receives every event; the transfer's own events are a part of {@link CopyEvent}. */
+  emit: (event: CopyEvent) => void;
   src: Target;
-  dst: Target;
   limit: LimitFunction;
   /** Aborted by the caller's signal or by the first failure. */
   signal: AbortSignal;
   /** The copy of each digest, started once and awaited by every parent that needs it. */
   started: Map<string, Promise<void>>;
   maxManifestSize: number;
-  emit: (event: CopyEvent) => void;
-  mountFrom: readonly string[];
 }
 
 interface RepositoryLike {
@@ -252,10 +248,6 @@ interface RepositoryLike {
 function isRepositoryLike(t: unknown): t is RepositoryLike {
   const r = t as Partial<RepositoryLike>;
   return typeof r.registry === 'string' && typeof r.repository === 'string';
-}
-
-function isMounter(t: unknown): t is Mounter {
-  return typeof (t as Partial<Mounter>).mount === 'function';
 }
 
 /** The source repository, when source and destination are different repositories of one registry. */
@@ -299,31 +291,8 @@ function copyNode(context: CopyContext, desc: Descriptor): Promise<void> {
 }
 
 function copyBlob(context: CopyContext, desc: Descriptor): Promise<void> {
-  const { src, dst, signal } = context;
-  return context.limit(async () => {
-    signal.throwIfAborted();
-    if (await dst.exists(desc, { signal })) {
-      context.emit({ type: 'skipped', descriptor: desc });
-      return;
-    }
-    if (isMounter(dst)) {
-      for (const from of context.mountFrom) {
-        if (await dst.mount(desc, from, { signal })) {
-          context.emit({ type: 'mounted', descriptor: desc, from });
-          return;
-        }
-      }
-    }
-    context.emit({ type: 'copying', descriptor: desc });
-    const content = await src.fetch(desc, { signal });
-    try {
-      await dst.push(desc, content, { signal });
-    } catch (error) {
-      await discard(content);
-      throw error;
-    }
-    context.emit({ type: 'copied', descriptor: desc });
-  });
+  const { src, signal } = context;
+  return context.limit(() => transferBlob(context, desc, { open: () => src.fetch(desc, { signal }) }));
 }
 
 async function copyManifest(context: CopyContext, desc: Descriptor): Promise<void> {
@@ -356,9 +325,8 @@ async function fetchManifest(context: CopyContext, desc: Descriptor): Promise<Ui
       `${where}: manifest of ${desc.size} bytes is larger than the ${context.maxManifestSize}-byte limit`,
     );
   }
-  // The source verifies too, but a Target is an interface: this check does not depend on its implementation.
-  const content = await context.src.fetch(desc, { signal: context.signal });
-  return readAll(verifyContent(desc, content, where), desc.size, where);
+  // The source's fetch checks size and digest (the Fetcher contract in content.ts): read no more than the size.
+  return readAll(await context.src.fetch(desc, { signal: context.signal }), desc.size, where);
 }
 
 /** Copies the referrers of `root`, then theirs, breadth first, each digest once. */
@@ -406,13 +374,4 @@ async function copyLegacyTags(context: CopyContext, root: Descriptor): Promise<v
       await context.limit(() => context.dst.tag(found, tag, { signal: context.signal }));
     }),
   );
-}
-
-/** Best effort: lets the source release a stream nobody will read (an HTTP body, a file). */
-async function discard(content: ByteStream): Promise<void> {
-  try {
-    await content[Symbol.asyncIterator]().return?.();
-  } catch {
-    // The push failure is what the caller needs to see.
-  }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Fetcher } from './content.js';
-import { descriptorFor, fetchAll } from './digest.js';
+import { descriptorFor, fetchAll, verifyContent } from './digest.js';
 import { ErrorCodes, isLadingError } from './errors.js';
 
 /** A fetcher serving `bytes` for any descriptor, counting its calls. */
@@ -29,10 +29,22 @@ describe('fetchAll', () => {
     expect(Buffer.from(await fetchAll(serving(bytes), desc, 'test'))).toEqual(bytes);
   });
 
-  it('refuses content whose digest differs (ERR_LADING_INTEGRITY)', async () => {
+  it("passes on the fetcher's digest check (ERR_LADING_INTEGRITY): the fetcher owns it", async () => {
     const tampered = Buffer.from('{"schemaVersion":3}');
-    const error = await fetchAll(serving(tampered), desc, 'test').catch((e: unknown) => e);
+    const verifying: Fetcher = {
+      fetch: async (d) => verifyContent(d, await serving(tampered).fetch(d), 'fetch'),
+    };
+    const error = await fetchAll(verifying, desc, 'test').catch((e: unknown) => e);
     expect(isLadingError(error, ErrorCodes.integrity)).toBe(true);
+    expect((error as Error).message).toBe(
+      `fetch: digest mismatch: expected ${desc.digest}, got ${descriptorFor('x', tampered).digest}`,
+    );
+  });
+
+  it('reads no more than the descriptor says (ERR_LADING_PROTOCOL)', async () => {
+    const longer = Buffer.concat([bytes, Buffer.from(' ')]);
+    const error = await fetchAll(serving(longer), desc, 'test').catch((e: unknown) => e);
+    expect(isLadingError(error, ErrorCodes.protocol)).toBe(true);
   });
 
   it('refuses a descriptor over the limit before fetching (ERR_LADING_PROTOCOL)', async () => {

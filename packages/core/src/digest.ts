@@ -151,8 +151,9 @@ export async function readAll(source: AsyncIterable<Uint8Array>, limit: number, 
 }
 
 /**
- * Fetches what `desc` names from `source` and reads it whole, checked against its digest and size (`where` names it
- * in errors). For manifests, indexes and signatures, never layers: a descriptor larger than `limit` (default
+ * Fetches what `desc` names from `source` and reads it whole (`where` names it in errors). The fetcher checks it
+ * against its digest and size (the `Fetcher` contract), so this does not hash it again; it reads no more than
+ * `desc.size` bytes. For manifests, indexes and signatures, never layers: a descriptor larger than `limit` (default
  * `DefaultManifestSizeLimit`, 4 MiB) is refused with `ERR_LADING_PROTOCOL` before anything is fetched.
  */
 export async function fetchAll(
@@ -165,5 +166,5 @@ export async function fetchAll(
   if (desc.size > limit) {
     throw new LadingError(ErrorCodes.protocol, `${where}: ${desc.digest} is larger than the ${limit}-byte limit`);
   }
-  return readAll(verifyContent(desc, await source.fetch(desc, options), where), desc.size, where);
+  return readAll(await source.fetch(desc, options), desc.size, where);
 }

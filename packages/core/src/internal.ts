@@ -18,7 +18,7 @@ export { createCredential, dockerConfigPath, noCredentialsMessage } from './cred
 export { checkEntryPath, parseTOC, serializeTOC } from './artifact/toc.js';
 export { indexEntries, MaxIndexDepth, MaxNestedIndexes, resolvePlatformManifest } from './artifact/platform.js';
 export type { IndexEntry, PlatformManifest } from './artifact/platform.js';
-export { layerKind, loadArtifact } from './artifact/read.js';
-export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/read.js';
+export { layerKind, loadArtifact } from './artifact/load.js';
+export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/load.js';
 export { legacySignatureTag } from './signatures.js';
 export { requiredVerifiers } from './authorities.js';

@@ -3,12 +3,13 @@
  * gate that discovers a manifest's referrers and asks the configured {@link Verifier}s about them before any
  * content is read. Core knows only the interfaces; the plugins do the cryptography.
  */
+import { packManifest } from './artifact/pack.js';
 import { requiredVerifiers, type Authority } from './authorities.js';
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, type Descriptor } from './descriptor.js';
 import { descriptorFor, fetchAll } from './digest.js';
 import { ErrorCodes, isLadingError, LadingError } from './errors.js';
-import { EmptyJSON, ManifestMediaTypes, MediaTypeCosignSimpleSigning, MediaTypeImageManifest } from './media-types.js';
+import { EmptyJSON, ManifestMediaTypes, MediaTypeCosignSimpleSigning } from './media-types.js';
 import type {
   GateResult,
   GateSubject,
@@ -47,18 +48,13 @@ export async function attachSignature(
     if (!(await target.exists(layer, options))) await target.push(layer, part.content, options);
     layers.push(layer);
   }
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaTypeImageManifest,
-      artifactType: signed.artifactType,
-      config,
-      layers,
-      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: signed.annotations,
-    }),
-  );
-  const desc = descriptorFor(MediaTypeImageManifest, manifest);
+  const { bytes: manifest, descriptor: desc } = packManifest({
+    artifactType: signed.artifactType,
+    config,
+    layers,
+    subject,
+    annotations: signed.annotations,
+  });
   if (typeof (target as Partial<ManifestPusher>).pushManifest === 'function') {
     await (target as unknown as ManifestPusher).pushManifest(desc, manifest, [], options);
   } else {

@@ -10,6 +10,7 @@ import {
   ErrorCodes,
   LadingError,
   descriptorFor,
+  packManifest,
   pullArtifact,
   type Descriptor,
   type PullLimits,
@@ -107,16 +108,8 @@ async function pushCrafted(
     config = descriptorFor('application/vnd.lading.toc.v1+json', configBytes);
   }
   await repo.push(config, configBytes);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: 'application/vnd.lading.artifact.v1',
-      config,
-      layers: [layer],
-    }),
-  );
-  await repo.pushManifest(descriptorFor('application/vnd.oci.image.manifest.v1+json', manifest), manifest, ['v1']);
+  const manifest = packManifest({ artifactType: 'application/vnd.lading.artifact.v1', config, layers: [layer] });
+  await repo.pushManifest(manifest.descriptor, manifest.bytes, ['v1']);
   return repoName;
 }
 

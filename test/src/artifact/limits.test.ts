@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { descriptorFor, type Descriptor, type RegistryClient, type TOCEntry } from '@lading/core';
+import { descriptorFor, packManifest, type Descriptor, type RegistryClient, type TOCEntry } from '@lading/core';
 import { serializeTOC } from '@lading/core/internal';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,16 +144,8 @@ async function pushArtifact(layers: readonly LayerSpec[], toc?: TOCEntry[]): Pro
     configBytes,
   );
   await repo.push(config, configBytes);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: 'application/vnd.lading.artifact.v1',
-      config,
-      layers: descriptors,
-    }),
-  );
-  await repo.pushManifest(descriptorFor('application/vnd.oci.image.manifest.v1+json', manifest), manifest, ['v1']);
+  const manifest = packManifest({ artifactType: 'application/vnd.lading.artifact.v1', config, layers: descriptors });
+  await repo.pushManifest(manifest.descriptor, manifest.bytes, ['v1']);
   return `${host()}/${name}:v1`;
 }
 

@@ -4,8 +4,8 @@
  * (default 3, env BENCH_RUNS); wall time and peak RSS come from GNU time, bytes from a counting TCP proxy in front of
  * the registry. Never run as a test: numbers depend on the machine. The start-up rows (./startup.ts) run first;
  * BENCH_ONLY=startup runs only those and rewrites only the "## Start-up" section of BENCHMARKS.md.
- * BENCH_ONLY=folder,tags (either or both) runs only the folder push/pull rows and/or the 300-tag push row, and
- * rewrites only those rows of BENCHMARKS.md's table and their lines in its "## Goals of issue 10" section.
+ * BENCH_ONLY=folder,tags (either or both) runs only the folder push/pull rows and/or the 300-tag push row (`file`:
+ * only the 1 GiB file push/pull rows; `other`: those and the cat row), and rewrites only those rows of BENCHMARKS.md's table and their lines in its "## Goals of issue 10" section.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -23,9 +23,10 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 // Start-up rows are cheap and noisy: more runs (at least 5), env BENCH_STARTUP_RUNS.
 const startupRuns = Math.max(5, Number(process.env.BENCH_STARTUP_RUNS ?? 11));
 const startupOnly = process.env.BENCH_ONLY === 'startup';
-/** Row groups picked by BENCH_ONLY (`folder`, `tags`); undefined: every row. */
+/** Row groups picked by BENCH_ONLY (`file`, `folder`, `tags`); undefined: every row. */
 const onlyRows = startupOnly ? undefined : process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
-const wants = (group: 'folder' | 'tags' | 'other'): boolean => onlyRows === undefined || onlyRows.includes(group);
+const wants = (group: 'file' | 'folder' | 'tags' | 'other'): boolean =>
+  onlyRows === undefined || onlyRows.includes(group) || (group === 'file' && onlyRows.includes('other'));
 const lading = path.join(repoRoot, 'packages/cli/bin/run.js');
 
 interface Sample {
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     await mkdir(path.join(data, 'small'), { recursive: true });
     await mkdir(path.join(data, 'huge'), { recursive: true });
     console.error('bench: generating data');
-    if (wants('other')) await writeData(path.join(data, 'big.bin'), 1024 ** 3, 1);
+    if (wants('file')) await writeData(path.join(data, 'big.bin'), 1024 ** 3, 1);
     for (let i = 0; i < 2000; i++)
       await writeData(path.join(data, 'small', `f${String(i).padStart(4, '0')}.txt`), 33 * 1024, i + 7);
     if (wants('other'))
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
       return { ...t, bytes: proxy.take() };
     }
 
-    if (wants('other')) await bigFileRows();
+    if (wants('file')) await bigFileRows();
     if (wants('folder')) await folderRows();
     if (wants('tags')) {
       // One small file under 300 tags; both tools take the tags comma-separated in the reference.

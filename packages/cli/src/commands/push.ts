@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 import {
+  DefaultCopyConcurrency,
   AnnotationTitle,
   ErrorCodes,
   LadingError,
@@ -170,18 +171,21 @@ function renderPushEvent(progress: Progress, event: PushEvent): void {
   switch (event.type) {
     case 'packed':
       break;
-    case 'blob-skipped':
+    case 'skipped':
       progress.note(`Skipped ${blobName(event.descriptor)} ${shortDigest(event.descriptor.digest)} (exists)`);
       break;
-    case 'blob-start':
+    case 'mounted':
+      progress.note(`Mounted ${blobName(event.descriptor)} ${shortDigest(event.descriptor.digest)} from ${event.from}`);
+      break;
+    case 'copying':
       progress.begin(event.descriptor.digest, `Uploading ${blobName(event.descriptor)}`, {
         total: event.descriptor.size,
       });
       break;
-    case 'blob-progress':
+    case 'progress':
       progress.advance(event.descriptor.digest, event.bytes);
       break;
-    case 'blob-done':
+    case 'copied':
       progress.end(
         event.descriptor.digest,
         `Uploaded ${blobName(event.descriptor)} ${formatBytes(event.descriptor.size)}`,
@@ -284,7 +288,12 @@ The manifest digest is printed on standard output; progress goes to standard err
     'preserve-times': Flags.boolean({
       description: "Keep files' modification times in folder layers (default: SOURCE_DATE_EPOCH, else 0).",
     }),
-    concurrency: Flags.integer({ min: 1, max: 64, default: 4, description: 'Blobs uploaded at once.' }),
+    concurrency: Flags.integer({
+      min: 1,
+      max: 64,
+      default: DefaultCopyConcurrency,
+      description: 'Blobs uploaded at once (the default of copy and pull too).',
+    }),
     sign: Flags.boolean({
       helpGroup: 'SIGNING',
       description:

@@ -7,19 +7,25 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 
 import tar from 'tar-stream';
 
 import type { ByteStream, CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor, Platform } from '../descriptor.js';
-import { verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import type { RangeResult } from '../registry/repository.js';
 import type { VerificationGate, VerifiedSignature } from '../trust.js';
-import { decompressionError, layerKind, loadArtifact } from './read.js';
+import {
+  DefaultContentLimits,
+  gunzip,
+  integrityError,
+  isGzipError,
+  WriteBudget,
+  type ContentLimits,
+} from './extract.js';
+import { layerKind, loadArtifact } from './load.js';
 import type { TOCEntry } from './toc.js';
 
 /** Options of {@link catArtifact}. */
@@ -34,6 +40,14 @@ export interface CatOptions extends CallOptions {
   memoryLimit?: number;
   /** Called when the registry ignored the range request and the whole layer had to be streamed. */
   onRangeIgnored?: (layer: Descriptor) => void;
+  /**
+   * Bounds on reading an artifact without a table of contents, where a folder layer is searched for the file:
+   * `maxFiles` tar headers, `maxFileBytes` in the file (a file layer larger is refused before it is fetched), and
+   * `maxTotalBytes + maxFiles × 16 KiB` of uncompressed tar (a gzip bomb stops there); `ERR_LADING_INTEGRITY` beyond.
+   * Missing fields take `DefaultContentLimits` (100,000; 8 GiB; 16 GiB). With a table of contents its sizes are the
+   * bounds.
+   */
+  limits?: Partial<ContentLimits>;
 }
 
 /** What {@link catArtifact} returns. */
@@ -169,10 +183,25 @@ async function spoolAll(
   }
 }
 
+/** Passes the uncompressed tar on, counting it against the budget's archive bytes (a gzip bomb stops there). */
+async function* archiveBounded(
+  source: AsyncIterable<Uint8Array>,
+  budget: WriteBudget,
+  where: string,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const chunk of source) {
+    const over = budget.addArchiveBytes(chunk.byteLength);
+    if (over !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${over} (raise options.limits)`);
+    yield chunk;
+  }
+}
+
 /**
  * Reads the entry `wanted` out of a tar stream into `spool`. With `first`, the entry must be the stream's first
  * (a single gzip member holds exactly one entry); otherwise the stream is searched. With `expected` (the table of
  * contents' size), a header announcing more is refused before its data is read, and nothing past it is spooled.
+ * With `budget` (a search without a table of contents), every header counts against `maxFiles` and a file larger
+ * than `maxFileBytes` is refused before its data is read.
  */
 async function readTarEntry(
   tarStream: AsyncIterable<Uint8Array>,
@@ -181,6 +210,7 @@ async function readTarEntry(
   where: string,
   first: boolean,
   expected?: number,
+  budget?: WriteBudget,
 ): Promise<void> {
   const extract = tar.extract();
   let found = false as boolean;
@@ -188,6 +218,8 @@ async function readTarEntry(
   const done = (async () => {
     for await (const entry of extract) {
       seen++;
+      const full = budget?.addEntry();
+      if (full !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: the layer ${full}`);
       const name = entry.header.name.replace(/^\.\//, '').replace(/\/+$/, '');
       if (name === wanted && !found) {
         if (entry.header.type !== 'file')
@@ -200,6 +232,8 @@ async function readTarEntry(
             `${where}: the layer's header gives ${wanted} ${declared} bytes, the table of contents says ${expected}`,
           );
         }
+        const over = budget?.checkDeclared(declared);
+        if (over !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${wanted} ${over}`);
         await spoolAll(entry as AsyncIterable<Uint8Array>, spool, expected, where);
       } else {
         if (first && seen === 1)
@@ -213,17 +247,12 @@ async function readTarEntry(
   })();
   const feeding = pipeline(Readable.from(tarStream), extract as unknown as NodeJS.WritableStream);
   const [fed, read] = await Promise.allSettled([feeding, done]);
-  const fedError = fed.status === 'rejected' ? decompressionError(fed.reason, where) : undefined;
-  if (read.status === 'rejected')
-    throw fedError instanceof LadingError ? fedError : decompressionError(read.reason, where);
-  if (fed.status === 'rejected') throw fedError;
+  // The input's own failure (a digest mismatch, broken gzip data) is the cause, whatever the reader made of it; the
+  // parser's complaints about an input cut short by the reader's refusal are not.
+  const inputFailed = fed.status === 'rejected' && (fed.reason instanceof LadingError || isGzipError(fed.reason));
+  if (read.status === 'rejected') throw integrityError(inputFailed ? fed.reason : read.reason, where);
+  if (fed.status === 'rejected') throw integrityError(fed.reason, where);
   if (!found) throw new LadingError(ErrorCodes.notFound, `${where}: ${wanted} is not in the layer`);
-}
-
-function gunzip(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const out = new PassThrough();
-  pipeline(Readable.from(source), createGunzip(), out).catch((error: unknown) => out.destroy(error as Error));
-  return out;
 }
 
 /**
@@ -238,7 +267,7 @@ export async function catArtifact(
   file: string,
   options: CatOptions = {},
 ): Promise<CatResult> {
-  const { gate, display: shown, memoryLimit, onRangeIgnored, platform, ...call } = options;
+  const { gate, display: shown, memoryLimit, onRangeIgnored, platform, limits, ...call } = options;
   const display = shown ?? reference;
   const artifact = await loadArtifact(target, reference, display, {
     ...call,
@@ -246,6 +275,7 @@ export async function catArtifact(
     ...(platform !== undefined && { platform }),
   });
   const where = `cat ${display} ${file}`;
+  const budget = new WriteBudget({ ...DefaultContentLimits, ...limits }, 'cat options.limits');
   const wanted = file.replace(/^\.\//, '').replace(/\/+$/, '');
   const spool = new Spool(memoryLimit ?? 8 * 1024 * 1024);
   let ranged = false;
@@ -270,7 +300,7 @@ export async function catArtifact(
             `${where}: the table of contents says ${String(entry.size)} bytes, its layer ${entry.layer} has ${layer.size}`,
           );
         }
-        await spoolAll(verifyContent(layer, await target.fetch(layer, call), where), spool, entry.size, where);
+        await spoolAll(await target.fetch(layer, call), spool, entry.size, where);
       } else if (kind.kind === 'tar') {
         let member: AsyncIterable<Uint8Array> | undefined;
         if (canRange(target)) {
@@ -283,7 +313,7 @@ export async function catArtifact(
             member = slice(r.stream, entry.offset, entry.length);
           }
         } else {
-          member = slice(verifyContent(layer, await target.fetch(layer, call), where), entry.offset, entry.length);
+          member = slice(await target.fetch(layer, call), entry.offset, entry.length);
         }
         // The member holds one entry of the TOC's size: bound what it may inflate to, and what is spooled.
         const inflated = bounded(kind.gzip ? gunzip(member) : member, (entry.size ?? 0) + memberAllowance, where);
@@ -301,8 +331,9 @@ export async function catArtifact(
         return k.kind === 'file' && k.path === wanted;
       });
       if (fileLayer) {
-        for await (const chunk of verifyContent(fileLayer, await target.fetch(fileLayer, call), where))
-          await spool.write(chunk);
+        const over = budget.checkDeclared(fileLayer.size);
+        if (over !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: the file layer ${over}`);
+        await spoolAll(await target.fetch(fileLayer, call), spool, undefined, where);
       } else {
         const tarLayer = layers.find((l) => {
           const k = layerKind(l);
@@ -310,8 +341,9 @@ export async function catArtifact(
         });
         if (!tarLayer) throw new LadingError(ErrorCodes.notFound, `${where}: no such file in the artifact`);
         const kind = layerKind(tarLayer);
-        const stream = verifyContent(tarLayer, await target.fetch(tarLayer, call), where);
-        await readTarEntry(kind.kind === 'tar' && kind.gzip ? gunzip(stream) : stream, wanted, spool, where, false);
+        const stream = await target.fetch(tarLayer, call);
+        const tarStream = archiveBounded(kind.kind === 'tar' && kind.gzip ? gunzip(stream) : stream, budget, where);
+        await readTarEntry(tarStream, wanted, spool, where, false, undefined, budget);
       }
     }
     const out = await spool.finish();

@@ -41,6 +41,11 @@ export const DefaultMaxTotalBytes = 16 * 1024 ** 3;
 /** Default most bytes in one file: 8 GiB. */
 export const DefaultMaxFileBytes = 8 * 1024 ** 3;
 /**
+ * Bytes gathered before one write to a large file: fewer, larger system calls (a registry's socket delivers 16 to
+ * 64 KiB at a time), and the next batch is read while the previous one is being written.
+ */
+const WriteBatchBytes = 1024 * 1024;
+/**
  * Allowance per entry for what is not file content (header, PAX or GNU long-name headers, padding), used to derive
  * the default {@link ExtractOptions.maxArchiveBytes}: a PAX header with a 4096-byte path and target fits in 16 KiB.
  */
@@ -107,6 +112,11 @@ export interface ExtractOptions {
   umask?: number;
   /** Set files', folders' and links' modification times to the header's mtime, as tar does. Default true. */
   preserveTimes?: boolean;
+  /**
+   * Sees each chunk of the tar stream (after gunzip) as the parser gets it, for example to hash the uncompressed
+   * archive; called synchronously, before the chunk is parsed. Default: none.
+   */
+  onArchiveChunk?: (chunk: Uint8Array) => void;
   /** Stops the extraction; it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -163,14 +173,28 @@ interface TarParser extends AsyncIterable<TarEntry> {
   off(event: 'drain' | 'close', listener: () => void): unknown;
 }
 
-/** The limits of a {@link WriteBudget}. */
-export interface WriteLimits {
-  /** Most entries written (files, folders, links). */
+/**
+ * Limits on the content one pull (or one extraction) writes, the defence against archive bombs: the one definition
+ * that pull's `PullLimits` and the CLI's flags use.
+ */
+export interface ContentLimits {
+  /** Most entries written (files, folders, links). Default {@link DefaultMaxFiles} (100,000). */
   maxFiles: number;
-  /** Most bytes of file content written in all. */
+  /** Most bytes of file content written in all. Default {@link DefaultMaxTotalBytes} (16 GiB). */
   maxTotalBytes: number;
-  /** Most bytes in one file. */
+  /** Most bytes in one file. Default {@link DefaultMaxFileBytes} (8 GiB). */
   maxFileBytes: number;
+}
+
+/** The default {@link ContentLimits}. */
+export const DefaultContentLimits: Readonly<ContentLimits> = Object.freeze({
+  maxFiles: DefaultMaxFiles,
+  maxTotalBytes: DefaultMaxTotalBytes,
+  maxFileBytes: DefaultMaxFileBytes,
+});
+
+/** The limits of a {@link WriteBudget}: the content limits and the size of the uncompressed archive. */
+export interface WriteLimits extends ContentLimits {
   /**
    * Most bytes of uncompressed tar read in all (headers, padding, skipped data and anything after the end-of-archive
    * blocks included): bounds the work a gzip bomb made of headers or zero blocks can cause, which the content limits
@@ -206,9 +230,9 @@ export class WriteBudget {
   #archiveBytes = 0;
 
   constructor(limits: Partial<WriteLimits> = {}, name = 'limits') {
-    const maxFiles = limit(limits.maxFiles, `${name}.maxFiles`, DefaultMaxFiles);
-    const maxTotalBytes = limit(limits.maxTotalBytes, `${name}.maxTotalBytes`, DefaultMaxTotalBytes);
-    const maxFileBytes = limit(limits.maxFileBytes, `${name}.maxFileBytes`, DefaultMaxFileBytes);
+    const maxFiles = limit(limits.maxFiles, `${name}.maxFiles`, DefaultContentLimits.maxFiles);
+    const maxTotalBytes = limit(limits.maxTotalBytes, `${name}.maxTotalBytes`, DefaultContentLimits.maxTotalBytes);
+    const maxFileBytes = limit(limits.maxFileBytes, `${name}.maxFileBytes`, DefaultContentLimits.maxFileBytes);
     const derived = Math.min(Number.MAX_SAFE_INTEGER, maxTotalBytes + maxFiles * headerAllowance);
     const maxArchiveBytes = limit(limits.maxArchiveBytes, `${name}.maxArchiveBytes`, derived);
     this.limits = Object.freeze({ maxFiles, maxTotalBytes, maxFileBytes, maxArchiveBytes });
@@ -279,7 +303,7 @@ function budgetOf(options: ExtractOptions): WriteBudget {
 }
 
 /** The umask option, checked, or undefined when the process's is to be used. */
-function umaskOption(options: ExtractOptions): number | undefined {
+function umaskOption(options: { umask?: number }): number | undefined {
   if (options.umask === undefined) return undefined;
   if (!Number.isSafeInteger(options.umask) || options.umask < 0 || options.umask > 0o777) {
     throw new LadingError(ErrorCodes.usage, `extract: options.umask must be between 0 and 0o777, got ${options.umask}`);
@@ -346,7 +370,7 @@ export async function extractTar(
   signal?.addEventListener('abort', onAbort, { once: true });
   const chunks = options.gzip ? gunzip(source, signal) : source;
   const fed: FeedState = {};
-  const feeding = feed(chunks, tar, budget, run.where, fed);
+  const feeding = feed(chunks, tar, budget, run.where, fed, options.onArchiveChunk);
   // The feed's failure reaches the loop below through the destroyed parser; this only keeps it from being unhandled.
   feeding.catch(() => undefined);
   try {
@@ -371,11 +395,50 @@ export async function extractTar(
   }
 }
 
+/** Options of {@link extractFile}. */
+export interface ExtractFileOptions {
+  /** Names the file in error messages, which read `<where>: "<path>": <reason>`. Default `extract`. */
+  where?: string;
+  /** Permission bits the artifact gives the file; written less `umask`. Default 0o644. */
+  mode?: number;
+  /** Most bytes the file may hold (a file layer's size): nothing past it reaches the disk. */
+  maxBytes: number;
+  /** Lower-case hex SHA-256 of the content, listed in the returned entry (the caller's fetch verifies it). */
+  sha256: string;
+  /** Limits shared with the other layers of the pull; the file counts as one entry and its bytes. */
+  budget: WriteBudget;
+  /** Permission bits to clear from the mode. Default: the process umask. */
+  umask?: number;
+}
+
 /**
- * Decompresses a gzip stream. Node's gunzip reads every member of a multi-member file in turn, which is how lading
- * writes layers (one member per entry).
+ * Writes `source` as the one file `entryPath` under `stagingDir` (a file layer, whose bytes are the file), with the
+ * checks {@link extractTar} applies to a file entry: a safe path, parents that are real folders (created 0o755 less
+ * the umask when missing), created with O_CREAT|O_EXCL|O_NOFOLLOW, the budget's limits and `maxBytes` checked
+ * before each chunk is written (`ERR_LADING_INTEGRITY`). Bytes are written in batches of 1 MiB, the next batch read
+ * while the previous one is written. On error what was written stays in `stagingDir` for the caller to delete; a
+ * failure of `source` (a digest mismatch) passes unchanged.
  */
-function gunzip(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+export async function extractFile(
+  source: AsyncIterable<Uint8Array>,
+  stagingDir: string,
+  entryPath: string,
+  options: ExtractFileOptions,
+): Promise<ExtractedEntry> {
+  const { where, budget } = options;
+  const umask = umaskOption(options) ?? (await processUmask(stagingDir));
+  const run = new Extraction(path.resolve(stagingDir), where === undefined ? {} : { where }, budget, umask);
+  const entry = await run.file(source, entryPath, options);
+  await run.finish();
+  return entry;
+}
+
+/**
+ * Decompresses a gzip stream: the one gunzip of the data path (extraction, and cat's reads). Node's gunzip reads
+ * every member of a multi-member file in turn, which is how lading writes layers (one member per entry). Errors of
+ * `source` or of the data (zlib's `Z_…`) surface to whoever iterates the result; `signal` aborts it.
+ */
+export function gunzip(source: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   const unzip = createGunzip();
   if (signal) addAbortSignal(signal, unzip);
   // Errors destroy `unzip` too, so they surface in whoever iterates it; the callback has nothing left to do.
@@ -397,12 +460,14 @@ async function feed(
   budget: WriteBudget,
   where: string,
   state: FeedState,
+  observe: ((chunk: Uint8Array) => void) | undefined,
 ): Promise<void> {
   try {
     for await (const chunk of chunks) {
       if (isDestroyed(tar)) return;
       const over = budget.addArchiveBytes(chunk.byteLength);
       if (over !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${over}`);
+      observe?.(chunk);
       if (!tar.write(chunk)) await writable(tar);
     }
     if (!isDestroyed(tar)) tar.end();
@@ -432,8 +497,8 @@ function writable(tar: TarParser): Promise<void> {
   });
 }
 
-/** zlib's errors carry codes such as Z_DATA_ERROR and Z_BUF_ERROR. */
-function isGzipError(error: unknown): boolean {
+/** True for zlib's errors, which carry codes such as Z_DATA_ERROR and Z_BUF_ERROR (broken gzip data). */
+export function isGzipError(error: unknown): boolean {
   return error instanceof Error && ((error as NodeJS.ErrnoException).code ?? '').startsWith('Z_');
 }
 
@@ -443,11 +508,14 @@ function isSystemError(error: unknown): boolean {
 }
 
 /**
- * Parser and gzip errors (bad checksum, truncated data, corrupt deflate stream) mean a malformed archive: they become
- * `ERR_LADING_INTEGRITY` naming the archive and, when known, the entry. Lading and system errors pass unchanged.
+ * The one mapper of decompression and archive errors: parser and zlib errors (bad checksum, truncated data, corrupt
+ * deflate stream, codes `Z_…`) mean a malformed or tampered archive, and become `ERR_LADING_INTEGRITY`
+ * `<where>[: "<entry>"]: invalid gzip data|archive: <reason>`. Lading and file-system errors, and aborts (an error
+ * named `AbortError`), pass unchanged.
  */
-function integrityError(error: unknown, where: string, entryPath?: string): unknown {
+export function integrityError(error: unknown, where: string, entryPath?: string): unknown {
   if (error instanceof LadingError || isSystemError(error)) return error;
+  if (error instanceof Error && error.name === 'AbortError') return error;
   const what = entryPath === undefined ? where : `${where}: ${JSON.stringify(entryPath)}`;
   const reason = error instanceof Error ? error.message : String(error);
   const kind = isGzipError(error) ? 'gzip data' : 'archive';
@@ -651,9 +719,11 @@ class Extraction {
       return;
     }
     const handle = await this.#create(entryPath);
+    const out = new BatchedWriter(handle);
     let written: { size: number; sha256: string };
     try {
-      written = await this.#copy(entry, handle, entryPath, declared, expected);
+      written = await this.#copy(entry, out, entryPath, declared, expected);
+      await out.end();
       if (written.size !== declared) {
         throw this.#refuse(entryPath, `has ${written.size} bytes of data, its header says ${declared}`);
       }
@@ -662,9 +732,47 @@ class Extraction {
         await handle.utimes(header.mtime, header.mtime);
       }
     } finally {
+      await out.settle();
       await handle.close();
     }
     this.entries.push({ path: entryPath, type: 'file', mode, ...written });
+  }
+
+  /**
+   * Writes a whole stream as the file `name` (a file layer: the content is the file). The same rules as a tar entry:
+   * the path checks, real parent folders, O_EXCL|O_NOFOLLOW, the budget's entry and byte limits, and nothing past
+   * `maxBytes` reaches the disk. No hash: the caller knows the content's sha256 (`sha256`, from the layer digest the
+   * fetcher checks), so the entry lists that.
+   */
+  async file(source: AsyncIterable<Uint8Array>, name: string, how: ExtractFileOptions): Promise<ExtractedEntry> {
+    const entryPath = this.#checkPath(name);
+    const mode = permissions(how.mode, 0o644);
+    this.#checkNew(entryPath);
+    this.#count(entryPath);
+    await this.#parents(entryPath);
+    this.#seen.set(entryPath, { type: 'file', mode });
+    const handle = await this.#create(entryPath);
+    const out = new BatchedWriter(handle);
+    let size = 0;
+    try {
+      for await (const chunk of source) {
+        if (size + chunk.byteLength > how.maxBytes) {
+          throw this.#refuse(entryPath, `has more than the expected ${how.maxBytes} bytes`);
+        }
+        const over = this.#budget.addBytes(size, chunk.byteLength);
+        if (over !== undefined) throw this.#refuse(entryPath, over);
+        size += chunk.byteLength;
+        await out.write(chunk);
+      }
+      await out.end();
+      await handle.chmod(mode & ~this.#umask);
+    } finally {
+      await out.settle();
+      await handle.close();
+    }
+    const entry: ExtractedEntry = { path: entryPath, type: 'file', mode, size, sha256: how.sha256 };
+    this.entries.push(entry);
+    return entry;
   }
 
   /**
@@ -739,7 +847,7 @@ class Extraction {
    */
   async #copy(
     entry: TarEntry,
-    handle: FileHandle | { write(chunk: Uint8Array): Promise<void> },
+    handle: { write(chunk: Uint8Array): Promise<void> },
     entryPath: string,
     declared: number,
     expected: number | undefined,
@@ -757,7 +865,7 @@ class Extraction {
         if (over !== undefined) throw this.#refuse(entryPath, over);
         size += chunk.byteLength;
         hash.update(chunk);
-        await ('fd' in handle ? writeAll(handle, chunk) : handle.write(chunk));
+        await handle.write(chunk);
       }
     } catch (error) {
       if (error instanceof LadingError || isSystemError(error) || this.#options.signal?.aborted) throw error;
@@ -967,4 +1075,54 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
     offset += bytesWritten;
   }
+}
+
+/**
+ * Writes a file in batches of {@link WriteBatchBytes}: `write` gathers chunks and starts a batch's write without
+ * waiting for it (waiting only for the batch before), so reading the next bytes overlaps writing the last ones. `end`
+ * writes the rest; `settle` waits for a write in flight whatever its outcome (call it before closing the handle).
+ */
+class BatchedWriter {
+  readonly #handle: FileHandle;
+  #batch: Uint8Array[] = [];
+  #bytes = 0;
+  #inFlight: Promise<void> = Promise.resolve();
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#batch.push(chunk);
+    this.#bytes += chunk.byteLength;
+    if (this.#bytes < WriteBatchBytes) return;
+    await this.#inFlight;
+    this.#start();
+  }
+
+  async end(): Promise<void> {
+    await this.#inFlight;
+    if (this.#bytes > 0) this.#start();
+    await this.#inFlight;
+  }
+
+  async settle(): Promise<void> {
+    await this.#inFlight.catch(() => undefined);
+  }
+
+  #start(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#bytes = 0;
+    this.#inFlight = writevAll(this.#handle, batch);
+    // Awaited by the next write, end or settle; this only keeps a failure from being reported as unhandled first.
+    this.#inFlight.catch(() => undefined);
+  }
+}
+
+/** `writev` may write less than asked; write what is left until the whole batch is on disk. */
+async function writevAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const { bytesWritten } = await handle.writev(chunks);
+  if (bytesWritten < total) await writeAll(handle, Buffer.concat(chunks).subarray(bytesWritten));
 }

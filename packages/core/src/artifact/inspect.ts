@@ -9,7 +9,7 @@ import { ErrorCodes, LadingError } from '../errors.js';
 import { IndexMediaTypes } from '../media-types.js';
 import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import { parsePlatform } from './platform.js';
-import { loadArtifact } from './read.js';
+import { loadArtifact } from './load.js';
 
 /** Options of {@link inspectArtifact}. */
 export interface InspectOptions extends CallOptions {

@@ -4,7 +4,7 @@
 import type { CallOptions, GraphTarget } from '../content.js';
 import type { Descriptor, Platform } from '../descriptor.js';
 import type { VerificationGate, VerifiedSignature } from '../trust.js';
-import { layerKind, loadArtifact } from './read.js';
+import { layerKind, loadArtifact } from './load.js';
 import type { EntryType } from './toc.js';
 
 /** One entry of a listing. */

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 
 import { extract, type Header } from 'tar-stream';
@@ -47,6 +48,8 @@ let runs = 0;
 beforeEach(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'lading-pack-'));
   vi.stubEnv('SOURCE_DATE_EPOCH', undefined);
+  // The default digest cache goes to the test folder, never the user's.
+  vi.stubEnv('XDG_CACHE_HOME', path.join(work, '.cache'));
 });
 
 afterEach(async () => {
@@ -730,5 +733,44 @@ describe('tar headers', () => {
     const members = await parseTar(Buffer.concat([header, Buffer.from('abc'), Buffer.alloc(509), Buffer.alloc(1024)]));
     expect(members[0]?.header.name).toBe('x'.repeat(95) + '/' + 'y'.repeat(110));
     expect(members[0]?.data.toString()).toBe('abc');
+  });
+});
+
+describe('digest cache', () => {
+  it('does not read an unchanged file again, and reads a changed one', async () => {
+    const cache = path.join(work, 'cache');
+    const file = path.join(work, 'data.bin');
+    const bytes = Buffer.alloc(64 * 1024, 7);
+    await writeFile(file, bytes);
+    const first = await pack([{ path: 'data.bin' }], { digestCache: cache });
+    expect(first.layers[0]?.descriptor.digest).toBe(`sha256:${sha256hex(bytes)}`);
+    // Just written: an entry made in the same clock tick as a write could hide the next one, so none is made yet.
+    expect(await readdir(cache).catch(() => [])).toEqual([]);
+    await sleep(2100);
+    await pack([{ path: 'data.bin' }], { digestCache: cache });
+    const entries = await readdir(cache);
+    expect(entries).toHaveLength(1);
+    // Replace the recorded digest: the next pack reports it, so it did not read the file.
+    const forged = 'a'.repeat(64);
+    await writeFile(path.join(cache, entries[0] as string), `${forged}\n`);
+    const cached = await pack([{ path: 'data.bin' }], { digestCache: cache });
+    expect(cached.layers[0]?.descriptor.digest).toBe(`sha256:${forged}`);
+    expect(cached.toc.entries[0]?.sha256).toBe(forged);
+    // Same size, new content: the status-change time moved, so the file is read and hashed again.
+    const changed = Buffer.alloc(64 * 1024, 8);
+    await writeFile(file, changed);
+    const again = await pack([{ path: 'data.bin' }], { digestCache: cache });
+    expect(again.layers[0]?.descriptor.digest).toBe(`sha256:${sha256hex(changed)}`);
+  });
+
+  it('lives in $XDG_CACHE_HOME/lading/digests by default, and is not used with digestCache: false', async () => {
+    const xdg = path.join(work, 'xdg');
+    vi.stubEnv('XDG_CACHE_HOME', xdg);
+    await writeFile(path.join(work, 'data.bin'), 'x');
+    await sleep(2100);
+    await pack([{ path: 'data.bin' }], { digestCache: false });
+    expect(await readdir(xdg).catch(() => 'absent')).toBe('absent');
+    await pack([{ path: 'data.bin' }]);
+    expect(await readdir(path.join(xdg, 'lading', 'digests'))).toHaveLength(1);
   });
 });

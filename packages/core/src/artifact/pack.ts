@@ -21,7 +21,9 @@ import {
   MediaTypeImageLayerGzip,
   MediaTypeImageManifest,
 } from '../media-types.js';
+import { DigestCache, defaultDigestCacheDir } from './digest-cache.js';
 import { writeFolderLayer } from './pack-folder.js';
+import { ProgressStep } from './progress.js';
 import {
   ArtifactTypeLading,
   MediaTypeFileLayer,
@@ -103,6 +105,12 @@ export interface PackOptions {
   signal?: AbortSignal;
   /** Receives progress reports; the library never prints. */
   onProgress?: (event: PackProgress) => void;
+  /**
+   * Folder of the file-digest cache: a file whose device, inode, size, modification and status-change times match an
+   * entry is not read to learn its digest (see `DigestCache`). `false` turns it off. Default
+   * `$XDG_CACHE_HOME/lading/digests`, else `~/.cache/lading/digests`.
+   */
+  digestCache?: string | false;
 }
 
 /** A blob ready to push: its descriptor and the file holding its bytes. */
@@ -123,9 +131,6 @@ export interface PackedArtifact {
   /** One layer per input, in input order (the manifest's `layers`). */
   layers: PackedLayer[];
 }
-
-/** Content progress is reported about this often. */
-const ProgressStep = 1024 * 1024;
 
 /** Permission bits recorded for content read from a stream: an ordinary, non-executable file. */
 const StdinMode = 0o644;
@@ -163,6 +168,7 @@ interface Settings {
   gzipLevel: number;
   signal?: AbortSignal;
   onProgress?: (event: PackProgress) => void;
+  digestCache?: DigestCache;
 }
 
 interface PackedInput {
@@ -208,11 +214,14 @@ export async function packArtifact(inputs: readonly PackInput[], options: PackOp
   const configBytes = serializeTOC(toc);
   const config = descriptorFor(MediaTypeTOC, configBytes);
   const layers = packed.map((p) => p.layer);
-  const manifestBytes = Buffer.from(
-    JSON.stringify(manifestFor(artifactType, config, layers, options.annotations ?? {})),
-  );
+  const manifest = packManifest({
+    artifactType,
+    config,
+    layers: layers.map((l) => l.descriptor),
+    annotations: options.annotations ?? {},
+  });
   return {
-    manifest: { bytes: manifestBytes, descriptor: descriptorFor(MediaTypeImageManifest, manifestBytes) },
+    manifest: { bytes: manifest.bytes, descriptor: manifest.descriptor },
     config: { bytes: configBytes, descriptor: config },
     toc,
     layers,
@@ -247,6 +256,9 @@ function settle(options: PackOptions): Settings {
     gzipLevel,
     ...(options.signal !== undefined && { signal: options.signal }),
     ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+    ...(options.digestCache !== false && {
+      digestCache: new DigestCache(path.resolve(options.digestCache ?? defaultDigestCacheDir())),
+    }),
   };
 }
 
@@ -370,9 +382,20 @@ async function packFile(p: Extract<Plan, { kind: 'file' }>, index: number, setti
     throw new LadingError(ErrorCodes.usage, `${p.where}: cannot read: ${messageOf(cause)}`, { cause });
   }
   try {
-    const st = await handle.stat();
+    const big = await handle.stat({ bigint: true });
+    const st = { size: Number(big.size), mode: Number(big.mode) };
     const report = reporter(settings, { input: index, title: p.title, kind: 'file', totalBytes: st.size });
     report.start();
+    const known = await settings.digestCache?.get(big);
+    if (known !== undefined) {
+      // Unchanged since it was last hashed: its digest is known without reading it.
+      const descriptor = fileLayerDescriptor(p.mediaType, known, st.size, p.title);
+      report.done(st.size, descriptor);
+      return {
+        layer: { descriptor, file: p.source },
+        entries: [fileEntry(p.title, st.mode & 0o777, st.size, known, index)],
+      };
+    }
     const hash = createHash('sha256');
     let size = 0;
     // A read stream reads ahead while the previous chunk is hashed: about twice as fast as awaiting each read.
@@ -390,6 +413,7 @@ async function packFile(p: Extract<Plan, { kind: 'file' }>, index: number, setti
       );
     }
     const sha256 = hash.digest('hex');
+    await settings.digestCache?.set(big, await handle.stat({ bigint: true }), sha256);
     const descriptor = fileLayerDescriptor(p.mediaType, sha256, size, p.title);
     report.done(size, descriptor);
     return {
@@ -500,21 +524,42 @@ function fileEntry(title: string, mode: number, size: number, sha256: string, la
   return { path: title, type: 'file', mode, size, sha256, layer, offset: 0, length: size };
 }
 
-/** The manifest, keys in the order docs/format.md shows; annotations only when there are some. */
-function manifestFor(
-  artifactType: string,
-  config: Descriptor,
-  layers: readonly PackedLayer[],
-  annotations: Record<string, string>,
-): ImageManifest {
-  return {
+/** What {@link packManifest} puts in an image manifest. */
+export interface ManifestFields {
+  /** The manifest's `artifactType`. Default: none (left out). */
+  artifactType?: string;
+  config: Descriptor;
+  layers: readonly Descriptor[];
+  /** The manifest this one refers to (a signature's subject); only its media type, digest and size are kept. */
+  subject?: Descriptor;
+  /** Default none; left out when empty. */
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Builds an OCI image manifest and its bytes, the one place lading writes one (push, signatures, tests): keys in the
+ * order docs/format.md shows (`schemaVersion`, `mediaType`, `artifactType`, `config`, `layers`, `subject`,
+ * `annotations`), annotations sorted by key as Go's encoding/json writes maps (so the order they were given in never
+ * changes the digest) and left out when empty, compact JSON. The same fields always give the same bytes. Returns the
+ * manifest, its bytes and its descriptor (sha256, `application/vnd.oci.image.manifest.v1+json`).
+ */
+export function packManifest(fields: ManifestFields): {
+  manifest: ImageManifest;
+  bytes: Buffer;
+  descriptor: Descriptor;
+} {
+  const { artifactType, config, layers, subject, annotations = {} } = fields;
+  const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaTypeImageManifest,
-    artifactType,
+    ...(artifactType !== undefined && { artifactType }),
     config,
-    layers: layers.map((l) => l.descriptor),
+    layers: [...layers],
+    ...(subject && { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } }),
     ...(Object.keys(annotations).length > 0 && { annotations: sortedRecord(annotations) }),
   };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return { manifest, bytes, descriptor: descriptorFor(MediaTypeImageManifest, bytes) };
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   resolvePlatformManifest,
   type PlatformManifest,
 } from './platform.js';
-import { loadArtifact } from './read.js';
+import { loadArtifact } from './load.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 

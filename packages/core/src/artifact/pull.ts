@@ -4,57 +4,45 @@
  * hostile-archive check, compared with the table of contents, and only then moved into place.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 
 import pLimit from 'p-limit';
 
 import type { CallOptions, GraphTarget } from '../content.js';
+import { DefaultCopyConcurrency } from '../copy.js';
 import type { Descriptor, Platform } from '../descriptor.js';
-import { parseDigest, verifyContent } from '../digest.js';
+import { parseDigest } from '../digest.js';
 import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 import { counted } from './progress.js';
 import { AnnotationContentDigest } from '../media-types.js';
 import type { VerificationGate, VerifiedSignature } from '../trust.js';
 import {
   checkSymlinksInside,
-  DefaultMaxFileBytes,
-  DefaultMaxFiles,
-  DefaultMaxTotalBytes,
+  DefaultContentLimits,
+  extractFile,
   extractTar,
   isEStargzMetadata,
   processUmask,
   WriteBudget,
+  type ContentLimits,
   type ExtractedEntry,
   type ExtractOptions,
 } from './extract.js';
-import { decompressionError, layerKind, loadArtifact, type LoadedArtifact } from './read.js';
+import { layerKind, loadArtifact, type LoadedArtifact } from './load.js';
 import { createStaging } from './staging.js';
 import { checkEntryPath, type TOCEntry } from './toc.js';
 
 /**
- * Limits on what one pull writes, the defence against archive bombs. They bound the whole pull: every layer (folder
- * and file layers alike) counts against the same limits, checked before download from the table of contents or the
- * manifest's file-layer sizes where those tell, and again on every entry and byte written.
+ * Limits on what one pull writes, the defence against archive bombs: the extraction's {@link ContentLimits}. They
+ * bound the whole pull: every layer (folder and file layers alike) counts against the same limits, checked before
+ * download from the table of contents or the manifest's file-layer sizes where those tell, and again on every entry
+ * and byte written.
  */
-export interface PullLimits {
-  /** Most entries (files, folders, links) in all. Default 100,000. */
-  maxFiles: number;
-  /** Most bytes of file content in all. Default 16 GiB. */
-  maxTotalBytes: number;
-  /** Most bytes in one file. Default 8 GiB. */
-  maxFileBytes: number;
-}
+export type PullLimits = ContentLimits;
 
-/** The default {@link PullLimits} (the extraction's own defaults). */
-export const DefaultPullLimits: PullLimits = Object.freeze({
-  maxFiles: DefaultMaxFiles,
-  maxTotalBytes: DefaultMaxTotalBytes,
-  maxFileBytes: DefaultMaxFileBytes,
-});
+/** The default {@link PullLimits}: the extraction's defaults (100,000 entries, 16 GiB in all, 8 GiB per file). */
+export const DefaultPullLimits: Readonly<PullLimits> = DefaultContentLimits;
 
 /** Progress of a pull, for the CLI to render. */
 export type PullEvent =
@@ -96,7 +84,7 @@ export interface PullOptions extends CallOptions {
    * machine's (see `loadArtifact`).
    */
   platform?: string;
-  /** Layers downloaded at once. Default 3. */
+  /** Layers downloaded at once. Default `DefaultCopyConcurrency` (3), as push and copy. */
   concurrency?: number;
   /** The reference as the user wrote it, for messages. Default `reference`. */
   display?: string;
@@ -128,110 +116,11 @@ export interface PullResult {
   warnings: string[];
 }
 
-/** Counts and reports bytes going through. */
-function progress(report: (bytes: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      total += chunk.length;
-      report(total);
-      done(null, chunk);
-    },
-  });
-}
-
-/** Hashes bytes going through (the uncompressed tar, for the ORAS content digest annotation). */
-function hashing(hash: ReturnType<typeof createHash>): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-}
-
 /** Whether `entryPath` is selected by `files`: equal to one, below one, or a parent folder of one. */
 function selector(files: readonly string[] | undefined): (entryPath: string) => boolean {
   if (!files || files.length === 0) return () => true;
   const wanted = files.map((f) => f.replace(/^\.\//, '').replace(/\/+$/, ''));
   return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`) || w.startsWith(`${p}/`));
-}
-
-/** How {@link writeFileLayer} writes one file layer. */
-interface FileLayerWrite {
-  /** Permission bits the artifact gives the file (the TOC's, else 0o644); written less `umask`. */
-  mode: number;
-  umask: number;
-  /** Names the layer in errors. */
-  where: string;
-  /** The pull's budget: the file counts as one entry and its bytes against the limits. */
-  budget: WriteBudget;
-  /** Most bytes the file may hold: the table of contents' size, else the layer's (the digest check stops at it). */
-  maxBytes: number;
-  /** The layer digest's hex, which is the content's sha256. */
-  contentSHA256: string;
-}
-
-/**
- * Writes a file layer under `root/relPath`, refusing to go through anything but real folders, and stopping before
- * the first byte past `maxBytes` or the budget.
- */
-async function writeFileLayer(
-  root: string,
-  relPath: string,
-  content: AsyncIterable<Uint8Array>,
-  how: FileLayerWrite,
-): Promise<ExtractedEntry> {
-  const { mode, where, budget, maxBytes, contentSHA256 } = how;
-  const full = budget.addEntry();
-  if (full !== undefined) throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath} ${full}`);
-  const parts = relPath.split('/');
-  let dir = root;
-  for (const part of parts.slice(0, -1)) {
-    dir = path.join(dir, part);
-    try {
-      const st = await lstat(dir);
-      if (!st.isDirectory())
-        throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath}: ${part} is not a folder`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await mkdir(dir, { mode: 0o755 });
-    }
-  }
-  const file = path.join(root, relPath);
-  let handle;
-  try {
-    handle = await open(file, 'wx', 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new LadingError(ErrorCodes.integrity, `${where}: ${relPath} appears twice in the artifact`);
-    }
-    throw error;
-  }
-  let size = 0;
-  // Checked before a chunk is passed on, so nothing past the expected size or the limits reaches the disk.
-  const limit = new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      if (size + chunk.length > maxBytes) {
-        done(
-          new LadingError(ErrorCodes.integrity, `${where}: ${relPath} has more than the expected ${maxBytes} bytes`),
-        );
-        return;
-      }
-      const over = budget.addBytes(size, chunk.length);
-      if (over !== undefined) {
-        done(new LadingError(ErrorCodes.integrity, `${where}: ${relPath} ${over}`));
-        return;
-      }
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // `content` is digest-verified as it ends (the pipeline rejects on a mismatch), so the layer digest is the
-  // content's sha256: no second hash of the bytes.
-  await pipeline(Readable.from(content), limit, handle.createWriteStream({ highWaterMark: 1024 * 1024 }));
-  await chmod(file, mode & ~how.umask);
-  return { path: relPath, type: 'file', mode, size, sha256: contentSHA256 };
 }
 
 /** The size of each file the table of contents lists, by path. */
@@ -335,14 +224,31 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
     await work.discard();
     throw error;
   });
+  // The first layer to fail aborts the others, and the pull waits for all of them to stop before the staging
+  // folders are removed: nothing is still writing into them (or re-creating them) after the call settles.
+  const stop = new AbortController();
+  const layerCall: CallOptions = {
+    signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+  };
   try {
     const umask = await processUmask(work.dir);
-    const limit = pLimit(options.concurrency ?? 3);
-    const perLayer = await Promise.all(
+    const limit = pLimit(options.concurrency ?? DefaultCopyConcurrency);
+    const context: LayerContext = { wanted, budget, umask, where, emit, artifact, call: layerCall };
+    let failure: { error: unknown } | undefined;
+    const settled = await Promise.allSettled(
       artifact.manifest.layers.map((layer, index) =>
-        limit(() => pullLayer(source, layer, index, work.dir, { wanted, budget, umask, where, emit, artifact, call })),
+        limit(() => {
+          layerCall.signal?.throwIfAborted();
+          return pullLayer(source, layer, index, work.dir, context);
+        }).catch((error: unknown) => {
+          failure ??= { error };
+          stop.abort(error);
+          throw error;
+        }),
       ),
     );
+    if (failure) throw options.signal?.aborted ? options.signal.reason : failure.error;
+    const perLayer = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     const extracted: ExtractedEntry[] = [];
     for (const [index, got] of perLayer.entries()) {
       if (!got) continue;
@@ -499,35 +405,34 @@ async function pullLayer(
   await mkdir(layerDir, { mode: 0o700 });
   emit({ type: 'layer-start', descriptor: layer });
   const layerWhere = `${where}: layer ${layer.digest}`;
-  const verified = verifyContent(layer, await source.fetch(layer, call), layerWhere);
-  const report = (bytes: number): void => {
+  // The fetcher checks size and digest as the bytes stream (the Fetcher contract): no second hash here.
+  const content = counted(await source.fetch(layer, call), (bytes) => {
     emit({ type: 'layer-progress', descriptor: layer, bytes });
-  };
+  });
   let entries: ExtractedEntry[];
   if (kind.kind === 'file') {
     const tocEntry = artifact.toc?.entries.find((e) => e.path === kind.path && e.layer === index);
-    const mode = tocEntry?.mode ?? 0o644;
     const { algorithm, encoded } = parseDigest(layer.digest);
     if (algorithm !== 'sha256') {
       throw new LadingError(ErrorCodes.usage, `${layerWhere}: file layers must use sha256 digests, not ${algorithm}`);
     }
-    entries = [
-      await writeFileLayer(layerDir, kind.path, counted(verified, report), {
-        mode,
-        umask,
-        where: layerWhere,
-        budget,
-        // The TOC's size was checked against the layer's before download; either is the bound.
-        maxBytes: tocEntry?.size ?? layer.size,
-        contentSHA256: encoded,
-      }),
-    ];
+    const entry = await extractFile(content, layerDir, kind.path, {
+      where: layerWhere,
+      mode: tocEntry?.mode ?? 0o644,
+      umask,
+      budget,
+      // The TOC's size was checked against the layer's before download; either is the bound.
+      maxBytes: tocEntry?.size ?? layer.size,
+      // The layer digest is the content's sha256, and the fetch verifies it as the file is written.
+      sha256: encoded,
+    });
+    entries = [entry];
   } else {
     const tarHash = createHash('sha256');
     const toc = artifact.toc;
     const tocSizes = toc && tocFileSizes(toc.entries);
     const extractOptions: ExtractOptions = {
-      gzip: false,
+      gzip: kind.gzip,
       budget,
       umask,
       // With a table of contents, each file's size is known: nothing past it is written.
@@ -538,25 +443,11 @@ async function pullLayer(
       // extracted at the destination's root.
       linkScope: kind.title === undefined ? 'root' : 'top',
       ...(kind.title === undefined ? {} : { prefix: kind.title }),
+      // The uncompressed tar's digest, for the ORAS content digest annotation.
+      onArchiveChunk: (chunk) => tarHash.update(chunk),
       ...call,
     };
-    const tar = new PassThrough();
-    const stages: NodeJS.ReadWriteStream[] = [progress(report)];
-    if (kind.gzip) stages.push(createGunzip());
-    stages.push(hashing(tarHash), tar);
-    const piping = pipeline([Readable.from(verified), ...stages]);
-    const extracting = extractTar(tar, layerDir, extractOptions).catch((error: unknown) => {
-      tar.destroy();
-      throw error;
-    });
-    const [piped, got] = await Promise.allSettled([piping, extracting]);
-    // Prefer the extraction's own error (it names the entry); a digest mismatch surfaces from the pipeline.
-    if (got.status === 'rejected') {
-      const pipeError = piped.status === 'rejected' ? decompressionError(piped.reason, layerWhere) : undefined;
-      throw pipeError instanceof LadingError ? pipeError : got.reason;
-    }
-    if (piped.status === 'rejected') throw decompressionError(piped.reason, layerWhere);
-    entries = got.value;
+    entries = await extractTar(content, layerDir, extractOptions);
     const expected = layer.annotations?.[AnnotationContentDigest];
     const actual = `sha256:${tarHash.digest('hex')}`;
     if (expected !== undefined && expected !== actual) {

@@ -1,6 +1,6 @@
 /**
- * push: pack paths into an artifact (docs/format.md) and upload it to a target, blobs concurrently, skipping what
- * the target already holds, then the manifest under every tag.
+ * push: pack paths into an artifact (docs/format.md) and upload it to a target, blobs concurrently through copy's
+ * transfer step (skip what the target holds, mount, stream), then the manifest under every tag.
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,21 +10,20 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 
 import type { CallOptions, Target } from '../content.js';
+import { DefaultCopyConcurrency } from '../copy.js';
 import type { Descriptor } from '../descriptor.js';
 import { ErrorCodes, LadingError } from '../errors.js';
+import { transferBlob, type TransferContext, type TransferEvent } from '../transfer.js';
 import type { OpenedTarget } from './target.js';
-import { counted } from './progress.js';
 import { packArtifact, type PackInput, type PackOptions } from './pack.js';
 import type { TOC } from './toc.js';
 
-/** Progress of a push, for the CLI to render. */
+/**
+ * Progress of a push, for the CLI to render: `packed`, then the transfer events of each blob (the vocabulary copy
+ * uses: `skipped`, `mounted`, `copying`, `progress`, `copied`), then `tagged` per tag.
+ */
 export type PushEvent =
-  | { type: 'packed'; layers: number; bytes: number }
-  | { type: 'blob-skipped'; descriptor: Descriptor }
-  | { type: 'blob-start'; descriptor: Descriptor }
-  | { type: 'blob-progress'; descriptor: Descriptor; bytes: number }
-  | { type: 'blob-done'; descriptor: Descriptor }
-  | { type: 'tagged'; tag: string };
+  { type: 'packed'; layers: number; bytes: number } | TransferEvent | { type: 'tagged'; tag: string };
 
 /** Options of {@link pushArtifact}. */
 export interface PushOptions extends CallOptions, Omit<PackOptions, 'tempDir' | 'signal'> {
@@ -33,8 +32,13 @@ export interface PushOptions extends CallOptions, Omit<PackOptions, 'tempDir' | 
    * reference names a tag, that tag is pushed too (first, duplicates dropped).
    */
   tags?: readonly string[];
-  /** Blob uploads in flight at once. Default 4. */
+  /** Blob uploads in flight at once. Default `DefaultCopyConcurrency` (3), as copy. */
   uploadConcurrency?: number;
+  /**
+   * Repositories of the destination's registry to mount blobs from before uploading them, tried in order (a
+   * registry that holds the blob there links it, and no bytes move), when the destination can mount. Default none.
+   */
+  mountFrom?: readonly string[];
   /** Folder for temporary layer files (removed afterwards). Default the OS temp folder. */
   tempRoot?: string;
   /** Progress events; the library never prints. */
@@ -58,18 +62,6 @@ export interface PushResult {
 
 interface ManifestPusher {
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags: readonly string[], options?: CallOptions): Promise<void>;
-}
-
-interface FilePusher {
-  pushFile(
-    desc: Descriptor,
-    file: string,
-    options?: CallOptions & { onProgress?: (bytes: number) => void },
-  ): Promise<void>;
-}
-
-function canPushFile(t: unknown): t is FilePusher {
-  return typeof (t as Partial<FilePusher>).pushFile === 'function';
 }
 
 function canPushManifest(t: unknown): t is ManifestPusher {
@@ -200,14 +192,14 @@ export async function pushArtifact(
   const emit = options.onEvent ?? (() => undefined);
   const tempDir = await mkdtemp(path.join(options.tempRoot ?? tmpdir(), 'lading-push-'));
   try {
-    const { tags: _tags, uploadConcurrency, tempRoot: _root, onEvent: _onEvent, ...packOptions } = options;
+    const { tags: _tags, uploadConcurrency, mountFrom, tempRoot: _root, onEvent: _onEvent, ...packOptions } = options;
     const packed = await packArtifact(inputs, { ...packOptions, tempDir });
-    const blobs: { descriptor: Descriptor; file?: string; open: () => AsyncIterable<Uint8Array> | Uint8Array }[] = [
-      { descriptor: packed.config.descriptor, open: () => packed.config.bytes },
+    const blobs = [
+      { descriptor: packed.config.descriptor, open: () => Promise.resolve(packed.config.bytes) },
       ...packed.layers.map((l) => ({
         descriptor: l.descriptor,
         file: l.file,
-        open: () => createReadStream(l.file, { highWaterMark: 1024 * 1024 }),
+        open: () => Promise.resolve(createReadStream(l.file, { highWaterMark: 1024 * 1024 })),
       })),
     ];
     emit({
@@ -215,41 +207,30 @@ export async function pushArtifact(
       layers: packed.layers.length,
       bytes: packed.layers.reduce((n, l) => n + l.descriptor.size, 0),
     });
-    const limit = pLimit(uploadConcurrency ?? 4);
+    const limit = pLimit(uploadConcurrency ?? DefaultCopyConcurrency);
     let skipped = 0;
-    await Promise.all(
-      blobs.map(({ descriptor, file, open }) =>
-        limit(async () => {
-          signal?.throwIfAborted();
-          if (await target.exists(descriptor, call)) {
-            skipped++;
-            emit({ type: 'blob-skipped', descriptor });
-            return;
-          }
-          emit({ type: 'blob-start', descriptor });
-          if (file !== undefined && canPushFile(target)) {
-            // Registries: one streaming request straight from the file, resumable.
-            await target.pushFile(descriptor, file, {
-              ...call,
-              onProgress: (bytes) => {
-                emit({ type: 'blob-progress', descriptor, bytes });
-              },
-            });
-            emit({ type: 'blob-done', descriptor });
-            return;
-          }
-          const source = open();
-          const content =
-            source instanceof Uint8Array
-              ? source
-              : counted(source, (bytes) => {
-                  emit({ type: 'blob-progress', descriptor, bytes });
-                });
-          await target.push(descriptor, content, call);
-          emit({ type: 'blob-done', descriptor });
+    // The first failed upload aborts the others, and the push waits for them to stop before its temporary layer
+    // files are removed.
+    const stop = new AbortController();
+    const transfer: TransferContext = {
+      dst: target,
+      signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+      mountFrom: mountFrom ?? [],
+      emit: (event) => {
+        if (event.type === 'skipped') skipped++;
+        emit(event);
+      },
+    };
+    let failure: { error: unknown } | undefined;
+    await Promise.allSettled(
+      blobs.map(({ descriptor, ...source }) =>
+        limit(() => transferBlob(transfer, descriptor, source)).catch((error: unknown) => {
+          failure ??= { error };
+          stop.abort(error);
         }),
       ),
     );
+    if (failure) throw signal?.aborted ? signal.reason : failure.error;
     const tags = [...new Set([...referenceTags, ...(options.tags ?? [])])];
     const { descriptor, bytes } = packed.manifest;
     if (canPushManifest(target)) await target.pushManifest(descriptor, bytes, [], call);

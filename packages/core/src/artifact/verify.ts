@@ -6,7 +6,7 @@ import type { CallOptions, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor, type Platform } from '../descriptor.js';
 import { fetchAll } from '../digest.js';
 import type { VerificationGate, VerifiedSignature } from '../trust.js';
-import { loadArtifact } from './read.js';
+import { loadArtifact } from './load.js';
 
 /** Options of {@link verifyArtifact}. */
 export interface VerifyOptions extends CallOptions {

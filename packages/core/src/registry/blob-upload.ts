@@ -12,8 +12,9 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 
 import type { ByteStream, CallOptions } from '../content.js';
 import type { Descriptor } from '../descriptor.js';
-import { Digester, parseDigest, readAll } from '../digest.js';
+import { parseDigest, readAll, verifyContent } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
+import { toByteStream } from '../memory-store.js';
 import { HeaderContentDigest, HeaderOCIChunkMinLength } from '../media-types.js';
 import { statusError } from './errors.js';
 import { drainBody, responseHeader, type RegistryResponse } from './http.js';
@@ -44,28 +45,24 @@ export class BlobUploads {
    */
   async upload(desc: Descriptor, content: ByteStream | Uint8Array, options?: CallOptions): Promise<void> {
     const where = `push blob ${this.ctx.name}@${desc.digest}`;
-    const { algorithm } = parseDigest(desc.digest);
+    parseDigest(desc.digest);
     const session = await this.startUpload(where, options);
     const chunkSize = Math.max(this.options.chunkSize ?? 16 * 1024 * 1024, session.minChunk);
     let location = session.location;
-    const digester = new Digester(algorithm);
+    // Checked as it is read (digest.ts `verifyContent`): a chunk past the size fails at once, a mismatch at the end,
+    // before the closing PUT.
+    const verified = verifyContent(desc, toByteStream(content), where);
     try {
       if (desc.size <= chunkSize) {
-        const body = content instanceof Uint8Array ? content : await readAll(content, chunkSize, where);
-        digester.update(body);
-        checkSent(desc, digester, where);
+        const body = await readAll(verified, chunkSize, where);
         await this.finishUpload(location, desc, body, where, options);
         return;
       }
       let offset = 0;
-      for await (const chunk of rechunk(content, chunkSize)) {
-        digester.update(chunk);
-        if (digester.size > desc.size)
-          throw new LadingError(ErrorCodes.integrity, `${where}: more than the expected ${desc.size} bytes`);
+      for await (const chunk of rechunk(verified, chunkSize)) {
         location = await this.sendChunk(location, chunk, offset, where, options);
         offset += chunk.byteLength;
       }
-      checkSent(desc, digester, where);
       await this.finishUpload(location, desc, undefined, where, options);
     } catch (error) {
       await this.cancelUpload(location);
@@ -303,19 +300,6 @@ function fileBody(file: string, start: number, report?: (bytes: number) => void)
   );
   stream.on('error', (error) => counter.destroy(error));
   return counter;
-}
-
-function checkSent(desc: Descriptor, digester: Digester, where: string): void {
-  if (digester.size !== desc.size) {
-    throw new LadingError(
-      ErrorCodes.integrity,
-      `${where}: size mismatch: expected ${desc.size} bytes, got ${digester.size}`,
-    );
-  }
-  const actual = digester.digest();
-  if (actual !== desc.digest) {
-    throw new LadingError(ErrorCodes.integrity, `${where}: digest mismatch: expected ${desc.digest}, got ${actual}`);
-  }
 }
 
 /** `source` cut into `size`-byte pieces (the last may be shorter); one piece is held in memory at a time. */

@@ -1,10 +1,11 @@
 /**
- * Reading an artifact's metadata: the manifest (digest-checked), the verification gate, and the table of contents
- * when there is one. pull, ls and cat all start here, so nothing reads content before the gate has passed.
+ * Loading an artifact: the manifest (digest-checked by the fetcher), the verification gate, and the table of
+ * contents when there is one, plus how each layer is read (`layerKind`). pull, ls and cat all start here, so nothing
+ * reads content before the gate has passed.
  */
 import type { CallOptions, GraphTarget } from '../content.js';
 import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../descriptor.js';
-import { fetchAll, readAll, verifyContent } from '../digest.js';
+import { fetchAll, readAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import {
   AnnotationTitle,
@@ -117,11 +118,7 @@ export async function loadArtifact(
     if (config.size > DefaultManifestSizeLimit * 16) {
       throw new LadingError(ErrorCodes.integrity, `${where}: table of contents of ${config.size} bytes is too large`);
     }
-    const toc = await readAll(
-      verifyContent(config, await target.fetch(config, call), `${where}: table of contents`),
-      config.size,
-      where,
-    );
+    const toc = await readAll(await target.fetch(config, call), config.size, `${where}: table of contents`);
     loaded.toc = parseTOC(toc, loaded.manifest.layers, where);
   }
   return loaded;
@@ -152,22 +149,4 @@ export function layerKind(layer: Descriptor): LayerKind {
   if (title !== undefined) return { kind: 'file', path: title };
   if (tarTypes.has(layer.mediaType) || tarGzipTypes.has(layer.mediaType)) return { kind: 'tar', gzip };
   return { kind: 'skip' };
-}
-
-/**
- * Turns a decompression failure into `ERR_LADING_INTEGRITY` (the layer is corrupt or tampered with); other errors
- * pass through unchanged.
- */
-export function decompressionError(error: unknown, where: string): unknown {
-  const code = (error as { code?: unknown }).code;
-  if (!(error instanceof LadingError) && typeof code === 'string' && code.startsWith('Z_')) {
-    return new LadingError(
-      ErrorCodes.integrity,
-      `${where}: the data does not decompress (${code}): corrupt or tampered with`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return error;
 }
