@@ -129,3 +129,41 @@ export type {
 } from './trust.js';
 export { attachSignature, legacySignatureTag, signatureGate } from './signatures.js';
 export type { SignatureGateOptions } from './signatures.js';
+export {
+  checkCondition,
+  compilePattern,
+  evaluatePolicy,
+  findRule,
+  parsePolicy,
+  PolicyCertificateExtensions,
+  PolicyError,
+  policyGate,
+  PolicySignaturePredicateType,
+  PolicyVersion,
+} from './policy/index.js';
+export type {
+  AttestationOutcome,
+  AttestationRequirement,
+  AuthorityOutcome,
+  ConditionOutcome,
+  EvaluatePolicyOptions,
+  KeyAuthority,
+  KeylessAuthority,
+  ParsePolicyOptions,
+  Policy,
+  PolicyAuthority,
+  PolicyContent,
+  PolicyDecision,
+  PolicyEvaluation,
+  PolicyGateOptions,
+  PolicyMode,
+  PolicyProblem,
+  PolicyRule,
+  PolicySource,
+  PolicyVerifierFactory,
+  PolicyVerifierRequest,
+  PredicateCondition,
+  ReferencePattern,
+  SshAuthority,
+  UnmatchedAction,
+} from './policy/index.js';
