@@ -8,11 +8,14 @@ import type { HelpCommand } from './commands/help.js';
 import type { KeyGenerate } from './commands/key/generate.js';
 import type { Login } from './commands/login.js';
 import type { Logout } from './commands/logout.js';
+import type { PolicyTest } from './commands/policy/test.js';
+import type { PolicyValidate } from './commands/policy/validate.js';
 import type { Ls } from './commands/ls.js';
 import type { Pull } from './commands/pull.js';
 import type { Push } from './commands/push.js';
 import type { Sign } from './commands/sign.js';
 import type { Tag } from './commands/tag.js';
+import type { TrustExport } from './commands/trust/export.js';
 import type { Verify } from './commands/verify.js';
 import type { Version } from './commands/version.js';
 
@@ -58,6 +61,12 @@ export const commands = {
   get ls(): typeof Ls {
     return (load('./commands/ls.js') as typeof import('./commands/ls.js')).Ls;
   },
+  get 'policy:test'(): typeof PolicyTest {
+    return (load('./commands/policy/test.js') as typeof import('./commands/policy/test.js')).PolicyTest;
+  },
+  get 'policy:validate'(): typeof PolicyValidate {
+    return (load('./commands/policy/validate.js') as typeof import('./commands/policy/validate.js')).PolicyValidate;
+  },
   get pull(): typeof Pull {
     return (load('./commands/pull.js') as typeof import('./commands/pull.js')).Pull;
   },
@@ -69,6 +78,9 @@ export const commands = {
   },
   get tag(): typeof Tag {
     return (load('./commands/tag.js') as typeof import('./commands/tag.js')).Tag;
+  },
+  get 'trust:export'(): typeof TrustExport {
+    return (load('./commands/trust/export.js') as typeof import('./commands/trust/export.js')).TrustExport;
   },
   get verify(): typeof Verify {
     return (load('./commands/verify.js') as typeof import('./commands/verify.js')).Verify;

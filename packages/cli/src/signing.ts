@@ -10,6 +10,7 @@ import {
   ErrorCodes,
   LadingError,
   signatureGate,
+  type PolicyEvaluation,
   type PullOptions,
   type Signer,
   type VerifiedSignature,
@@ -27,6 +28,7 @@ import type {
 import * as Flags from '@oclif/core/flags';
 
 import { readPassword } from './base-command.js';
+import { createPolicyVerification, policyFlags, type PolicyFlagValues } from './policy-flags.js';
 import { terminalSafe } from './format.js';
 import { canPrompt, promptSecret } from './prompt.js';
 import { checkIdentityToken, identityTokenFromFlag } from './sign-preconditions.js';
@@ -393,11 +395,11 @@ const sigstoreVerificationFlags = {
   }),
 };
 
-/** The Sigstore and SSH verification flags. */
-export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags };
+/** The Sigstore and SSH verification flags, and the verification policy (`--policy`, `--trust`: policy-flags.ts). */
+export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags, ...policyFlags };
 
 /** The parsed {@link verificationFlags}. */
-export interface VerificationFlagValues extends SshVerificationFlagValues {
+export interface VerificationFlagValues extends SshVerificationFlagValues, PolicyFlagValues {
   'verify-key'?: string[] | undefined;
   'verify-issuer'?: string | undefined;
   'verify-issuer-regexp'?: string | undefined;
@@ -422,6 +424,8 @@ export interface Verification {
   gate: NonNullable<PullOptions['gate']>;
   /** Filled by the gate when it lets the read through: one entry per verifier. */
   verified: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation, once the gate has run (for `--json`). */
+  policy?: PolicyEvaluation;
 }
 
 /**
@@ -432,12 +436,21 @@ export interface Verification {
  * the policy, extensions and thresholds included. `warn` receives the `--verify-unsafe` warning. With
  * `--allowed-signers` (ssh-flags.ts) an SSH signature allowed for a `--verify-principal` also satisfies it: any one
  * of the authorities given suffices. `options.git` (verify `--require-signed-commit`) adds the SSH git anchor.
+ * With `--policy`, `LADING_POLICY` or `--trust`, the policy file's gate instead (policy-flags.ts); any other
+ * verification flag is then a usage error.
  */
 export async function createVerificationFromFlags(
   flags: VerificationFlagValues,
   warn: (message: string) => void,
   options: { predicateType?: string; git?: { gitDir: string } } = {},
 ): Promise<Verification | undefined> {
+  const given = flags as Record<string, unknown>;
+  const others = [...Object.keys(sigstoreVerificationFlags), ...Object.keys(sshVerificationFlags)]
+    .filter((name) => given[name] !== undefined && given[name] !== false)
+    .concat(options.predicateType === undefined ? [] : ['attestation-type'])
+    .concat(options.git === undefined ? [] : ['require-signed-commit']);
+  const policy = await createPolicyVerification(flags, others, warn);
+  if (policy) return policy;
   const ssh = await createSshVerifierFromFlags(flags, options);
   const sigstore = await createSigstoreVerifierFromFlags(flags, warn, options, ssh !== undefined);
   const verifiers = [...(sigstore === undefined ? [] : [sigstore]), ...(ssh === undefined ? [] : [ssh])];

@@ -1,7 +1,15 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { ErrorCodes, LadingError, catArtifact, openTarget, type Platform, type VerifiedSignature } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  catArtifact,
+  openTarget,
+  type Platform,
+  type PolicyEvaluation,
+  type VerifiedSignature,
+} from '@lading/core';
 import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';
@@ -29,6 +37,8 @@ export interface CatCommandResult {
   ranged: boolean;
   /** With a `--verify-*` flag: the signatures the read was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 /**
@@ -118,6 +128,7 @@ With --json, the content is not written: the JSON describes the verified file in
       sha256: file.digest.replace(/^sha256:/, ''),
       ranged: file.ranged,
       ...(verification && { verified: verification.verified }),
+      ...(verification?.policy && { policy: verification.policy }),
     };
   }
 }

@@ -5,6 +5,7 @@ import {
   openTarget,
   type ListResult,
   type ListedEntry,
+  type PolicyEvaluation,
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
@@ -25,6 +26,8 @@ export interface ListCommandResult extends ListResult {
   reference: string;
   /** With a `--verify-*` flag: the signatures the listing was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 /** Mode shown for entries whose mode the artifact does not record (files without a TOC): what pull writes. */
@@ -112,6 +115,11 @@ Artifacts pushed by other tools have no table of contents: their file layers are
         `Not listed: folder ${name}, ${formatBytes(layer.size)}: the artifact has no table of contents; pull it to see its files`,
       );
     }
-    return { reference: opened.display, ...listed, ...(verification && { verified: verification.verified }) };
+    return {
+      reference: opened.display,
+      ...listed,
+      ...(verification && { verified: verification.verified }),
+      ...(verification?.policy && { policy: verification.policy }),
+    };
   }
 }

@@ -9,6 +9,7 @@ import {
   type PullEvent,
   type Platform,
   type PullLimits,
+  type PolicyEvaluation,
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
@@ -49,6 +50,8 @@ export interface PullCommandResult {
   bytes: number;
   /** With a `--verify-*` flag: the signatures the pull was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 const sizeFlag = (name: string, description: string) =>
@@ -233,6 +236,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       })),
       bytes: pulled.bytes,
       ...(verification && { verified: verification.verified }),
+      ...(verification?.policy && { policy: verification.policy }),
     };
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const resolved = pulled.index?.digest ?? digest;

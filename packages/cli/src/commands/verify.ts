@@ -6,6 +6,7 @@ import {
   parseManifest,
   fetchAll,
   type Platform,
+  type PolicyEvaluation,
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
@@ -13,6 +14,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { describeDecision } from '../policy-flags.js';
 import {
   AttestationTypes,
   createVerificationFromFlags,
@@ -37,6 +39,8 @@ export interface VerifyCommandResult {
   platform?: Platform;
   /** The signatures that satisfied the flags (`subject`: the digest each one is about). */
   verified: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 /**
@@ -56,11 +60,11 @@ export function describeVerifiedLong(signature: VerifiedSignature, about: Record
 /** `lading verify`: checks an artifact's signatures against the `--verify-*` flags without reading its content. */
 export class Verify extends RegistryCommand<typeof Verify> {
   static override summary = 'Verify the signatures of an artifact without reading its content.';
-  static override description = `Resolves the reference to its manifest, lists its referrers and requires a signature satisfying the verification flags (at least one authority is required: Sigstore --verify-* flags, or an SSH allowed_signers file with --allowed-signers and --verify-principal; when several are given, any one suffices), exactly as pull, ls and cat do before reading; nothing else is read.
+  static override description = `Resolves the reference to its manifest, lists its referrers and requires a signature satisfying the verification flags (at least one authority is required: a policy file with --policy, LADING_POLICY or --trust, Sigstore --verify-* flags, or an SSH allowed_signers file with --allowed-signers and --verify-principal; when several flags are given, any one suffices), exactly as pull, ls and cat do before reading; nothing else is read.
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
-Prints one line per accepted signature on standard output. Exit 5 when no signature satisfies the flags.`;
+Prints one line per accepted signature on standard output, and with a policy one line with its decision (a warn-mode rule that is not satisfied proceeds, with a warning on standard error). Exit 5 when no signature satisfies the flags.`;
 
   static override examples = [
     {
@@ -71,6 +75,10 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       description: 'Verify a keyless signature by a GitHub Actions workflow.',
       command:
         "<%= config.bin %> verify --verify-issuer https://token.actions.githubusercontent.com --verify-subject-regexp 'https://github\\.com/acme/config/.*' ghcr.io/acme/config:v1",
+    },
+    {
+      description: 'Verify against a policy file (docs/policy.md): its first rule matching the reference decides.',
+      command: '<%= config.bin %> verify --policy policy.yaml ghcr.io/acme/config:v1',
     },
     {
       description: 'Verify an SSH signature against an allowed_signers file, as ssh-keygen -Y verify would.',
@@ -121,7 +129,7 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
     if (verification === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
+        'verify: say whom to trust with --policy (or LADING_POLICY, or --trust), --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, or --verify-unsafe',
       );
     }
     const client = await this.registryClient();
@@ -147,12 +155,14 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
         ? { [loaded.index.digest]: 'index', [loaded.descriptor.digest]: 'platform manifest' }
         : {};
       for (const signature of verification.verified) this.log(describeVerifiedLong(signature, about));
+      if (verification.policy) this.log(describeDecision(verification.policy));
       return {
         reference: opened.display,
         digest: loaded.descriptor.digest,
         ...(loaded.index && { index: loaded.index.digest }),
         ...(loaded.platform && { platform: loaded.platform }),
         verified: verification.verified,
+        ...(verification.policy && { policy: verification.policy }),
       };
     }
     const where = `verify ${opened.display}`;
@@ -165,6 +175,12 @@ Prints one line per accepted signature on standard output. Exit 5 when no signat
       call,
     );
     for (const signature of verification.verified) this.log(describeVerifiedLong(signature));
-    return { reference: opened.display, digest: descriptor.digest, verified: verification.verified };
+    if (verification.policy) this.log(describeDecision(verification.policy));
+    return {
+      reference: opened.display,
+      digest: descriptor.digest,
+      verified: verification.verified,
+      ...(verification.policy && { policy: verification.policy }),
+    };
   }
 }

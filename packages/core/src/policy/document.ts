@@ -151,7 +151,7 @@ export class PolicyError extends LadingError {
   constructor(file: string, problems: readonly PolicyProblem[]) {
     super(
       ErrorCodes.usage,
-      `policy ${file}: invalid: ${problems.map((p) => `${file}:${p.line}: ${p.field}: ${p.message}`).join('; ')}`,
+      `policy ${file}: invalid:${problems.map((p) => `\n  ${file}:${p.line}: ${p.field}: ${p.message}`).join('')}`,
     );
     this.name = 'PolicyError';
     this.problems = problems;

@@ -184,7 +184,7 @@ rules:
     expect(found[0]).toMatchObject({ field: '(syntax)' });
     expect(found[0]?.line).toBeGreaterThanOrEqual(3);
     expect(() => parsePolicy('version: 1\nversion: 1\n', 'dup.yaml')).toThrow(
-      /^policy dup\.yaml: invalid: dup\.yaml:2: \(syntax\)/,
+      /^policy dup\.yaml: invalid:\n {2}dup\.yaml:2: \(syntax\)/,
     );
   });
 
