@@ -11,8 +11,9 @@ import pLimit, { type LimitFunction } from 'p-limit';
 
 import type { ByteStream, CallOptions, GraphTarget, Mounter, Target } from './content.js';
 import { parseManifest, successors, type Descriptor } from './descriptor.js';
-import { isDigest, readAll, verifyContent } from './digest.js';
+import { fetchAll, isDigest, readAll, verifyContent } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
+import type { VerificationGate } from './trust.js';
 import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
 
 /**
@@ -60,8 +61,17 @@ export interface CopyGraphOptions extends CallOptions {
   onEvent?: (event: CopyEvent) => void;
 }
 
-/** Options of {@link copy}: the same as {@link CopyGraphOptions}. */
-export type CopyOptions = CopyGraphOptions;
+/** Options of {@link copy}: those of {@link CopyGraphOptions}, and a verification gate for the source. */
+export interface CopyOptions extends CopyGraphOptions {
+  /**
+   * Verify the source before anything is copied: the root manifest is fetched (digest-checked, size-capped) and
+   * the gate asked about it (its referrers are read from `src`, which must then be a {@link GraphTarget}); a refusal
+   * rejects before anything is pushed to `dst`. Default: none.
+   */
+  gate?: VerificationGate;
+  /** The source reference as the user gave it (`ghcr.io/acme/app:v1`): what the gate matches and names. Required with `gate`. */
+  display?: string;
+}
 
 /**
  * Copies the manifest `srcRef` (a tag or digest) names in `src`, and everything it points at, to `dst`, then tags it
@@ -87,7 +97,9 @@ export async function copy(
       `copy ${srcRef}: destination digest ${dstRef} is not the digest of the source (${root.digest})`,
     );
   }
-  await copyGraph(src, dst, root, options);
+  if (options.gate) await verifySource(src, root, options.gate, options);
+  const { gate: _gate, display: _display, ...graphOptions } = options;
+  await copyGraph(src, dst, root, graphOptions);
   if (dstRef !== '' && !isDigest(dstRef)) await dst.tag(root, dstRef, signalOption);
   return root;
 }
@@ -132,6 +144,25 @@ export async function copyGraph(
     await settled(context);
     throw error;
   }
+}
+
+/** The gate of {@link CopyOptions.gate}: asked about the source's root manifest before anything is copied. */
+async function verifySource(
+  src: Target,
+  root: Descriptor,
+  gate: VerificationGate,
+  options: CopyOptions,
+): Promise<void> {
+  const { display } = options;
+  if (display === undefined || typeof (src as Partial<GraphTarget>).referrers !== 'function') {
+    throw new LadingError(
+      ErrorCodes.usage,
+      'copy options.gate: give options.display (the source reference) and a source that lists referrers',
+    );
+  }
+  const call = options.signal === undefined ? {} : { signal: options.signal };
+  const manifest = await fetchAll(src, root, `copy ${display}`, call, options.maxManifestSize);
+  await gate.verify({ target: src as GraphTarget, reference: display, descriptor: root, manifest }, call);
 }
 
 /** Everything one copyGraph call shares. */

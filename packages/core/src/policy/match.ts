@@ -3,7 +3,8 @@
  * `oci:./layout`. A pattern is matched against the normalised reference being read and the digest it resolved to.
  */
 import { isDigest } from '../digest.js';
-import { parseTarget } from '../reference.js';
+import { ErrorCodes, LadingError } from '../errors.js';
+import { formatTarget, parseTarget } from '../reference.js';
 
 /** A compiled reference pattern. */
 export interface ReferencePattern {
@@ -102,12 +103,21 @@ export function matchesPattern(pattern: ReferencePattern, subject: MatchSubject)
 }
 
 /**
- * The parts of `reference` patterns are matched against: a registry reference is normalised
- * (`docker.io/library/…`), a layout is `oci:<dir>` with its trailing `/` removed. Throws
+ * The parts of `reference` patterns are matched against: `registry/repository` and the tag, or for a layout
+ * `oci:<dir>` with its trailing `/` removed. `reference` must be in normalised form (what `openTarget` returns as
+ * `display`, `formatTarget`'s output): a short form such as `nginx:1` or a bare tag `v1` would otherwise be read as a
+ * Docker Hub name and could match the wrong rule, so it is refused (`ERR_LADING_USAGE`). Throws
  * `ERR_LADING_INVALID_REFERENCE` for a reference that does not parse.
  */
 export function matchSubject(reference: string, digests: readonly string[]): MatchSubject {
   const parsed = parseTarget(reference);
+  const normalised = formatTarget(parsed);
+  if (normalised !== reference) {
+    throw new LadingError(
+      ErrorCodes.usage,
+      `policy: reference ${JSON.stringify(reference)} is not in normalised form (${normalised}); pass the reference openTarget returns as display`,
+    );
+  }
   const name = parsed.kind === 'registry' ? `${parsed.registry}/${parsed.repository}` : `oci:${parsed.path}`;
   return {
     name: name.replace(/\/+$/, ''),

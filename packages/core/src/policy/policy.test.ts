@@ -218,7 +218,7 @@ describe('reference patterns', () => {
     expect(matches('ghcr.io/acme/*', 'ghcr.io/acme/team/app:v1')).toBe(false);
     expect(matches('ghcr.io/acme/*', 'ghcr.io/acme/app')).toBe(true);
     // Dots are literal, not "any character".
-    expect(matches('ghcr.io/acme/app', 'ghcrxio/acme/app:v1')).toBe(false);
+    expect(matches('ghcr.io/acme/app', 'ghcrxio.io/acme/app:v1')).toBe(false);
   });
 
   it('tag globs need a tag; a pattern without a tag covers every tag and digest', () => {
@@ -237,7 +237,10 @@ describe('reference patterns', () => {
   });
 
   it('Docker Hub references are normalised before matching; layouts match as oci:<dir>', () => {
-    expect(matches('docker.io/library/nginx:*', 'nginx:1.27')).toBe(true);
+    expect(matches('docker.io/library/nginx:*', 'docker.io/library/nginx:1.27')).toBe(true);
+    // Short forms are refused rather than guessed: a bare tag would read as a Docker Hub name.
+    expect(() => subject('nginx:1.27')).toThrow(/not in normalised form \(docker\.io\/library\/nginx:1\.27\)/);
+    expect(() => subject('v1')).toThrow(/not in normalised form/);
     expect(matches('oci:./out', 'oci:./out:v1')).toBe(true);
     expect(matches('oci:./out:v*', 'oci:./out:v1')).toBe(true);
     expect(matches('oci:./out:v*', 'oci:./out:w1')).toBe(false);
