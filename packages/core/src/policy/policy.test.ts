@@ -218,7 +218,7 @@ describe('reference patterns', () => {
     expect(matches('ghcr.io/acme/*', 'ghcr.io/acme/team/app:v1')).toBe(false);
     expect(matches('ghcr.io/acme/*', 'ghcr.io/acme/app')).toBe(true);
     // Dots are literal, not "any character".
-    expect(matches('ghcr.io/acme/app', 'ghcrxio.io/acme/app:v1')).toBe(false);
+    expect(matches('reg.example.io/acme/app', 'regxexample.io/acme/app:v1')).toBe(false);
   });
 
   it('tag globs need a tag; a pattern without a tag covers every tag and digest', () => {
