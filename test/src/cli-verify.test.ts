@@ -88,6 +88,13 @@ describe('lading verify', () => {
   });
 
   it('--json prints {reference, digest, verified}; a digest reference works too', async () => {
+    // The verified statement of a plain signature: about the manifest, cosign's sign predicate type, empty predicate.
+    const signedStatement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ digest: { sha256: pushed.digest.slice(7) } }],
+      predicateType: signType,
+      predicate: {},
+    };
     const result = await lading([
       'verify',
       '--json',
@@ -102,7 +109,14 @@ describe('lading verify', () => {
       reference: `${name}:v1`,
       digest: pushed.digest,
       verified: [
-        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+        {
+          verifier: 'sigstore',
+          predicateType: signType,
+          keyHint,
+          referrer: signature,
+          subject: pushed.digest,
+          statement: signedStatement,
+        },
       ],
     });
     const byDigest = await lading(['verify', '--json', '--verify-key', 'cosign.pub', `${name}@${pushed.digest}`]);
@@ -111,7 +125,14 @@ describe('lading verify', () => {
       reference: `${name}@${pushed.digest}`,
       digest: pushed.digest,
       verified: [
-        { verifier: 'sigstore', predicateType: signType, keyHint, referrer: signature, subject: pushed.digest },
+        {
+          verifier: 'sigstore',
+          predicateType: signType,
+          keyHint,
+          referrer: signature,
+          subject: pushed.digest,
+          statement: signedStatement,
+        },
       ],
     });
   });
@@ -257,7 +278,19 @@ describe('lading discover', () => {
     ]);
     expectOK(result, 'verify --attestation-type');
     expect(json<VerifyCommandResult>(result).verified).toEqual([
-      { verifier: 'sigstore', predicateType: attestType, keyHint, referrer: attestation, subject: pushed.digest },
+      {
+        verifier: 'sigstore',
+        predicateType: attestType,
+        keyHint,
+        referrer: attestation,
+        subject: pushed.digest,
+        // The verified statement, as cosign signed it: about this manifest, with its predicate.
+        statement: expect.objectContaining({
+          predicateType: attestType,
+          subject: [expect.objectContaining({ digest: { sha256: pushed.digest.slice(7) } })],
+          predicate: expect.anything() as unknown,
+        }) as unknown,
+      },
     ]);
     const missing = await lading(['verify', '--attestation-type', 'spdx', '--verify-key', 'cosign.pub', `${name}:v1`]);
     expect(missing.code).toBe(5);

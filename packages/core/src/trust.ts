@@ -122,6 +122,8 @@ export interface VerifiedSignature {
    * `buildSignerURI`, `sourceRepositoryRef`, `sourceRepositoryDigest`, `runInvocationURI`, …).
    */
   extensions?: Record<string, string>;
+  /** The verified in-toto statement (parsed JSON) when the signature carries one (DSSE); absent otherwise. */
+  statement?: Record<string, unknown>;
 }
 
 /**

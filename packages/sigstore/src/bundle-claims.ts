@@ -12,7 +12,7 @@ import { parseStatement, statementHasSubject, type Statement } from './statement
 
 /** A bundle and what it signs: a statement (DSSE) or the subject manifest's bytes (message signature). */
 export type BundleClaim =
-  | { kind: 'dsse'; bundle: Bundle; statement: Statement }
+  | { kind: 'dsse'; bundle: Bundle; statement: Statement; statementJSON: Record<string, unknown> }
   | { kind: 'message-signature'; bundle: Bundle; artifact: Buffer };
 
 /**
@@ -30,7 +30,11 @@ export function readBundleClaim(candidate: SignatureCandidate): BundleClaim {
     if (envelope.payloadType !== PayloadTypeInToto) {
       throw new Error(`DSSE payload type ${JSON.stringify(envelope.payloadType)} is not ${PayloadTypeInToto}`);
     }
-    return { kind: 'dsse', bundle, statement: parseStatement(envelope.payload) };
+    const statement = parseStatement(envelope.payload);
+    // The statement as signed, every field kept (parseStatement keeps only what lading checks): what `--json` and
+    // `--output-predicate` show once the signature verified.
+    const statementJSON = JSON.parse(new TextDecoder().decode(envelope.payload)) as Record<string, unknown>;
+    return { kind: 'dsse', bundle, statement, statementJSON };
   }
   const artifact = Buffer.from(candidate.subjectBytes);
   const { messageDigest } = content.messageSignature;

@@ -115,6 +115,12 @@ describe('key-based signatures, end to end without services', () => {
       predicateType: PredicateTypeCosignSign,
       keyHint: publicKeyHint(p256),
       referrer: c.referrer.digest,
+      statement: {
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ digest: { sha256: app.descriptor.digest.slice(7) } }],
+        predicateType: PredicateTypeCosignSign,
+        predicate: {},
+      },
     });
   });
 
@@ -142,12 +148,15 @@ describe('key-based signatures, end to end without services', () => {
     expect(signed.annotations['dev.sigstore.bundle.predicateType']).toBe(slsa);
     const verified = await createSigstoreVerifier({ keys, predicateType: slsa }).verify(candidate(signed, app));
     expect(verified.predicateType).toBe(slsa);
+    // The statement as signed, predicate included, for readers of the attestation.
+    expect(verified.statement).toMatchObject({ predicateType: slsa, predicate: { buildDefinition: {} } });
   });
 
   it('accepts a message-signature bundle over the manifest bytes (blobber) as a plain signature', async () => {
     const c = candidate(await messageSignature(p256, app.bytes), app);
     const verified = await createSigstoreVerifier({ keys }).verify(c);
     expect(verified.predicateType).toBe(PredicateTypeCosignSign);
+    expect(verified).not.toHaveProperty('statement');
     const wrongType = await refusal({ keys, predicateType: slsa }, c);
     expect(wrongType.message).toMatch(
       /predicate type "https:\/\/sigstore.dev\/cosign\/sign\/v1" is not the required "https:\/\/slsa.dev\/provenance\/v1"/,

@@ -99,7 +99,8 @@ interface TrustedKey {
  * (unless `unsafeAnyIdentity`); the in-toto statement (v1 or v0.1) lists the candidate's subject digest; and its
  * predicate type is the required one (cosign does not check that; lading does). A message-signature bundle must sign
  * `candidate.subjectBytes` and counts as predicate type `https://sigstore.dev/cosign/sign/v1`. For a keyless
- * bundle, the result's `extensions` lists the certificate's Fulcio extensions.
+ * bundle, the result's `extensions` lists the certificate's Fulcio extensions; for a DSSE bundle, `statement` is the
+ * verified in-toto statement as signed (parsed JSON, every field).
  */
 export function createSigstoreVerifier(policy: SigstoreVerifierPolicy): Verifier {
   return new SigstoreVerifier(policy);
@@ -156,7 +157,9 @@ class SigstoreVerifier implements Verifier {
         ? this.#verifyWithKeys(claim, entity, root, fail)
         : this.#verifyWithCertificate(entity, root, fail);
     const predicateType = attempt(() => checkClaim(claim, subjectDigest(candidate, fail), this.#predicateType), fail);
-    return result(candidate, predicateType, checked);
+    const verified = result(candidate, predicateType, checked);
+    if (claim.kind === 'dsse') verified.statement = claim.statementJSON;
+    return verified;
   }
 
   #verifyWithCertificate(entity: SignedEntity, root: TrustedRoot, fail: Fail): Checked {

@@ -93,7 +93,7 @@ export type SSHVerifiedSignature = VerifiedSignature & {
  * one of the principals matches its patterns, its `namespaces=` allows the namespace and the time is within its
  * `valid-after`/`valid-before`; a certificate is a valid user certificate for that principal at that time; the
  * statement names the candidate's subject digest (else: a signature for, or moved from, another artifact); its
- * predicate type is the required one.
+ * predicate type is the required one. The result's `statement` is the verified `statement.json` (parsed, every field).
  */
 export function createSshVerifier(policy: SshVerifierPolicy): Verifier {
   return new SSHVerifier(policy);
@@ -165,8 +165,11 @@ class SSHVerifier implements Verifier {
     let digests: string[];
     let predicateType: string;
     let gitCommit: string | undefined;
+    let statementJSON: Record<string, unknown>;
     try {
       const parsed = parseStatement(statement);
+      // parseStatement checked it is a UTF-8 JSON object; this keeps every field as signed, for `--json`.
+      statementJSON = JSON.parse(new TextDecoder().decode(statement)) as Record<string, unknown>;
       digests = statementDigests(parsed);
       predicateType = parsed.predicateType;
       gitCommit = parsed.subject.find((s) => s.digest[DigestGitCommit] !== undefined)?.digest[DigestGitCommit];
@@ -190,6 +193,7 @@ class SSHVerifier implements Verifier {
       keyType: sig.publicKey.certificate ? sig.publicKey.type : details.algorithm,
       namespace: sig.namespace,
       referrer: candidate.referrer.digest,
+      statement: statementJSON,
     };
     if (gitCommit !== undefined) result.gitCommit = gitCommit;
     if (this.#git) {

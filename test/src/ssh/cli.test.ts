@@ -255,6 +255,10 @@ describe('lading signs with an SSH key; OpenSSH verifies', () => {
     const verified = await lading(['verify', '--json', ...flags, '--attestation-type', type, `${name}:v1`]);
     expectOK(verified, 'verify --attestation-type');
     expect(json<VerifyCommandResult>(verified).verified[0]?.predicateType).toBe(type);
+    // --json carries the verified statement.json as signed, predicate included.
+    expect(json<VerifyCommandResult>(verified).verified[0]?.statement).toEqual(
+      JSON.parse(await readFile(files.statement, 'utf8')),
+    );
     // A plain signature is what verify asks for by default: the attestation is not one.
     expectVerificationRefused(await lading(['verify', '--json', ...flags, pushed.reference]));
     expect(pushed.digest).toBe(result.digest);
