@@ -147,12 +147,6 @@ function describeCondition(o: ConditionOutcome): string {
   return `${o.path} ${o.test}: ${o.actual === undefined ? 'absent' : `is ${o.actual}`}`;
 }
 
-/** The statement a verifier reports with a signature, when it reports one. */
-function statementOf(signature: VerifiedSignature): Record<string, unknown> | undefined {
-  const statement = (signature as VerifiedSignature & { statement?: unknown }).statement;
-  return typeof statement === 'object' && statement !== null ? (statement as Record<string, unknown>) : undefined;
-}
-
 /**
  * A verifier that accepts what `inner` accepts only when the verified statement's predicate meets `conditions`;
  * otherwise it refuses (`ERR_LADING_VERIFICATION`) naming the first unmet condition. `last` receives the outcome of
@@ -169,7 +163,7 @@ function conditioned(
     accepts: (candidate) => inner.accepts(candidate),
     async verify(candidate, options) {
       const signature = await inner.verify(candidate, options);
-      const statement = statementOf(signature);
+      const { statement } = signature;
       if (statement === undefined) {
         throw new LadingError(
           ErrorCodes.verification,
