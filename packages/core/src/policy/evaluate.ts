@@ -221,7 +221,8 @@ async function runGate(
   } catch (error) {
     // A refusal is an outcome; anything else (network, abort, a broken trusted root) stops the evaluation.
     if (call.signal?.aborted === true || !isLadingError(error, ErrorCodes.verification)) throw error;
-    return { verified: [], reason: error.message };
+    // The gate's own "nothing was read" is said once, by the policy gate's message.
+    return { verified: [], reason: error.message.replace(/; nothing was read$/, '') };
   }
 }
 
