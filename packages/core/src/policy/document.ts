@@ -3,12 +3,22 @@
  * each problem named by file, line and field. The JSON Schema of the same document is `schemas/policy.v1.json`;
  * docs/policy.md describes every field.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 
 import { ErrorCodes, LadingError } from '../errors.js';
 import { compilePattern, type ReferencePattern } from './match.js';
+
+// `yaml` (some 70 modules) is loaded on the first parse, not when @lading/core is imported: a pull without a policy
+// never pays for it (start-up). Its CommonJS build is what Node resolves for `require`.
+const load = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  yamlModule ??= load('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** The policy file versions this release reads. */
 export const PolicyVersion = 1;
@@ -497,7 +507,8 @@ function checkRule(c: Checker, value: unknown, index: number): PolicyRule | unde
  * or regular expressions, a threshold larger than the authorities listed, attestation authorities that do not exist.
  */
 export function parsePolicy(text: string, file: string, options: ParsePolicyOptions = {}): Policy {
-  const lines = new LineCounter();
+  const { isMap, isSeq, LineCounter: Lines, parseDocument } = yaml();
+  const lines = new Lines();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const c = new Checker(doc, lines, options.folder ?? path.dirname(path.resolve(file)));
   if (doc.errors.length > 0) {
