@@ -8,12 +8,15 @@ import path from 'node:path';
 import {
   attachSignature,
   copy,
+  evaluatePolicy,
+  fetchAll,
   isLadingError,
   openTarget,
   parsePolicy,
   policyGate,
   pushArtifact,
   type PolicyEvaluation,
+  type GraphTarget,
   type PolicyVerifierFactory,
   type RegistryClient,
 } from '@lading/core';
@@ -36,15 +39,46 @@ const verifierFor: PolicyVerifierFactory = ({ authority, predicateType }) => {
   return createSigstoreVerifier({ keys: [authority.key.inline], predicateType });
 };
 
-const policyFor = (pem: string) =>
+const keyAuthority = (pem: string) =>
+  `      - key:\n          pem: |\n${pem
+    .trim()
+    .split('\n')
+    .map((line) => `            ${line}`)
+    .join('\n')}\n`;
+
+const policyFor = (...pems: string[]) =>
   parsePolicy(
-    `version: 1\nrules:\n  - name: source\n    match: "${host}/copy-gate/**"\n    authorities:\n      - key:\n          pem: |\n${pem
-      .trim()
-      .split('\n')
-      .map((line) => `            ${line}`)
-      .join('\n')}\n`,
+    `version: 1\nrules:\n  - name: source\n    match: "${host}/copy-gate/**"\n    authorities:\n${pems.map(keyAuthority).join('')}`,
     path.join(dir, 'policy.yaml'),
   );
+
+/** `target`, counting the registry calls made through it: listings, tag resolutions, and fetches by digest. */
+function counting(target: GraphTarget): {
+  target: GraphTarget;
+  referrers: number;
+  resolves: number;
+  fetches: Map<string, number>;
+} {
+  const counts = { referrers: 0, resolves: 0, fetches: new Map<string, number>() };
+  const wrapped: GraphTarget = {
+    referrers: (subject, options) => {
+      counts.referrers += 1;
+      return target.referrers(subject, options);
+    },
+    resolve: (reference, options) => {
+      counts.resolves += 1;
+      return target.resolve(reference, options);
+    },
+    fetch: (desc, options) => {
+      counts.fetches.set(desc.digest, (counts.fetches.get(desc.digest) ?? 0) + 1);
+      return target.fetch(desc, options);
+    },
+    exists: (desc, options) => target.exists(desc, options),
+    push: (desc, content, options) => target.push(desc, content, options),
+    tag: (desc, reference, options) => target.tag(desc, reference, options),
+  };
+  return Object.assign(counts, { target: wrapped });
+}
 
 beforeAll(async () => {
   host = testbed().registries.anonymous.host;
@@ -63,6 +97,30 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client.close();
+});
+
+describe('one evaluation reads the referrers once, however many authorities check them', () => {
+  it('three authorities: one listing, one legacy tag look-up, each referrer and layer fetched once', async () => {
+    const src = await openTarget(signedRef, { client });
+    const counted = counting(src.target);
+    const descriptor = await src.target.resolve('v1');
+    const manifest = await fetchAll(src.target, descriptor, 'test');
+    const evaluation = await evaluatePolicy(
+      policyFor(otherPub, signerPub, otherPub),
+      { target: counted.target, reference: src.display, descriptor, manifest },
+      { verifierFor },
+    );
+    expect(evaluation.authorities.map((a) => a.satisfied)).toEqual([false, true, false]);
+    expect(evaluation.decision).toBe('allow');
+    // Without sharing, each of the three gates lists the referrers and looks up the legacy tag itself.
+    expect(counted.referrers).toBe(1);
+    expect(counted.resolves).toBe(1);
+    expect(
+      [...counted.fetches.values()].every((n) => n === 1),
+      JSON.stringify([...counted.fetches]),
+    ).toBe(true);
+    expect(counted.fetches.size).toBe(2); // the signature's referrer manifest and its bundle layer
+  });
 });
 
 describe('copy with a policy gate', () => {

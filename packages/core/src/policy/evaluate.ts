@@ -4,7 +4,8 @@
  * authorities, each with its own signature), then each required attestation, with conditions on its verified
  * predicate. The result says everything that was found; {@link policyGate} turns it into a verification gate.
  */
-import type { CallOptions } from '../content.js';
+import type { ByteStream, CallOptions, GraphTarget, ReferrersOptions } from '../content.js';
+import type { Descriptor } from '../descriptor.js';
 import { ErrorCodes, isLadingError, LadingError } from '../errors.js';
 import { signatureGate } from '../signatures.js';
 import type { GateSubject, VerificationGate, VerifiedSignature, Verifier } from '../trust.js';
@@ -207,23 +208,94 @@ function distinctAuthorities(accepted: readonly (readonly string[])[]): Set<numb
   return new Set(owner.values());
 }
 
-/** Runs a one-verifier signature gate; the verified signatures, or the refusal's message. */
+/**
+ * Runs a one-verifier signature gate: the verified signatures and, for counting distinct signatures, one id per
+ * accepted candidate (subject, referrer and layer digests: a legacy `.sig` manifest holds several signatures, one per
+ * layer); or the refusal's message.
+ */
 async function runGate(
   verifier: Verifier,
   subject: GateSubject,
   call: CallOptions,
-): Promise<{ verified: VerifiedSignature[]; reason?: string }> {
+): Promise<{ verified: VerifiedSignature[]; signatures: string[]; reason?: string }> {
   const verified: VerifiedSignature[] = [];
-  const gate = signatureGate({ verifiers: [verifier], onVerified: (s) => verified.push(...s) });
+  const signatures: string[] = [];
+  const recording: Verifier = {
+    name: verifier.name,
+    accepts: (candidate) => verifier.accepts(candidate),
+    async verify(candidate, options) {
+      const signature = await verifier.verify(candidate, options);
+      signatures.push(`${candidate.subject.digest} ${candidate.referrer.digest} ${candidate.layer.digest}`);
+      return signature;
+    },
+  };
+  const gate = signatureGate({ verifiers: [recording], onVerified: (s) => verified.push(...s) });
   try {
     await gate.verify(subject, call);
-    return { verified };
+    return { verified, signatures };
   } catch (error) {
     // A refusal is an outcome; anything else (network, abort, a broken trusted root) stops the evaluation.
     if (call.signal?.aborted === true || !isLadingError(error, ErrorCodes.verification)) throw error;
     // The gate's own "nothing was read" is said once, by the policy gate's message.
-    return { verified: [], reason: error.message.replace(/; nothing was read$/, '') };
+    return { verified: [], signatures: [], reason: error.message.replace(/; nothing was read$/, '') };
   }
+}
+
+/** A stream of bytes already verified. */
+async function* replay(bytes: Uint8Array): ByteStream {
+  await Promise.resolve();
+  yield bytes;
+}
+
+/** Largest content {@link readOnce} keeps for the other gates of an evaluation: a signature layer's cap. */
+const maxKept = 4 * 1024 * 1024;
+
+/**
+ * `target` for the gates of one evaluation: each authority and attestation runs its own gate over the same
+ * referrers, so listings, tag resolutions and small contents (referrer manifests, signature layers) are read from
+ * the registry once and served again from memory. Content is kept only after `target`'s stream has ended cleanly,
+ * that is after `target` verified it against its digest; a failed content read is not kept. Writes are not expected here
+ * and go straight through.
+ */
+function readOnce(target: GraphTarget): GraphTarget {
+  const listings = new Map<string, Promise<Descriptor[]>>();
+  const resolved = new Map<string, Promise<Descriptor>>();
+  const contents = new Map<string, Uint8Array>();
+  const once = <T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> => {
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = read();
+      // A failure is kept too: "no such tag" is an answer (legacy signatures absent), and any other failure stops
+      // the evaluation at the gate that met it.
+      cache.set(key, pending);
+    }
+    return pending;
+  };
+  async function* keep(desc: Descriptor, stream: ByteStream): ByteStream {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      size += chunk.byteLength;
+      if (size <= maxKept) chunks.push(chunk);
+      yield chunk;
+    }
+    if (size <= maxKept) contents.set(`${desc.digest} ${desc.size}`, Buffer.concat(chunks));
+  }
+  return {
+    referrers: (subject: Descriptor, options?: ReferrersOptions) =>
+      once(listings, `${subject.digest} ${options?.artifactType ?? ''}`, () => target.referrers(subject, options)),
+    resolve: (reference: string, options?: CallOptions) =>
+      once(resolved, reference, () => target.resolve(reference, options)),
+    async fetch(desc: Descriptor, options?: CallOptions): Promise<ByteStream> {
+      const kept = contents.get(`${desc.digest} ${desc.size}`);
+      if (kept) return replay(kept);
+      const stream = await target.fetch(desc, options);
+      return desc.size <= maxKept ? keep(desc, stream) : stream;
+    },
+    exists: (desc, options) => target.exists(desc, options),
+    push: (desc, content, options) => target.push(desc, content, options),
+    tag: (desc, reference, options) => target.tag(desc, reference, options),
+  };
 }
 
 /**
@@ -262,6 +334,8 @@ export async function evaluatePolicy(
     return { ...base, decision: 'deny', reasons: [reason], warnings: [] };
   }
   const { rule, pattern } = found;
+  // Every gate below reads the same referrers: from the registry once.
+  const shared: GateSubject = { ...subject, target: readOnce(subject.target) };
   const verifiers = new Map<string, Verifier>();
   const verifierOf = async (authority: PolicyAuthority, predicateType: string): Promise<Verifier> => {
     const key = `${authority.name}\n${predicateType}`;
@@ -274,8 +348,10 @@ export async function evaluatePolicy(
   };
 
   const authorities: AuthorityOutcome[] = [];
+  const accepted: string[][] = [];
   for (const authority of rule.authorities) {
-    const outcome = await runGate(await verifierOf(authority, PolicySignaturePredicateType), subject, call);
+    const outcome = await runGate(await verifierOf(authority, PolicySignaturePredicateType), shared, call);
+    accepted.push(outcome.signatures);
     authorities.push({
       name: authority.name,
       kind: authority.kind,
@@ -284,9 +360,7 @@ export async function evaluatePolicy(
       ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
     });
   }
-  const counted = distinctAuthorities(
-    authorities.map((a) => a.verified.map((s) => `${s.subject ?? ''} ${s.referrer}`)),
-  );
+  const counted = distinctAuthorities(accepted);
   for (const [i, outcome] of authorities.entries()) {
     outcome.satisfied = counted.has(i);
     if (!outcome.satisfied && outcome.reason === undefined) {
@@ -306,7 +380,7 @@ export async function evaluatePolicy(
       const verifier = conditioned(await verifierOf(authority, requirement.predicateType), requirement, (o) => {
         seen = o;
       });
-      const outcome = await runGate(verifier, subject, call);
+      const outcome = await runGate(verifier, shared, call);
       if (seen.length > 0 || conditions.length === 0) conditions = seen;
       if (outcome.reason === undefined) {
         verified = outcome.verified;
