@@ -41,12 +41,10 @@ export const policyFlags = {
     helpGroup: verifyGroup,
     env: PolicyEnv,
     description: `Enforce this verification policy file (YAML or JSON, docs/policy.md): the first rule matching the reference says who must sign; unmatched references are denied unless the file says otherwise. Default: ${PolicyEnv}. Not with the --verify-* or SSH verification flags.`,
-    exclusive: ['trust'],
   }),
   trust: Flags.string({
     helpGroup: verifyGroup,
-    description: `Enforce the policy of a folder written by lading trust export (its ${TrustPolicyFile}, with the trusted roots, keys and allowed_signers beside it).`,
-    exclusive: ['policy'],
+    description: `Enforce the policy of a folder written by lading trust export (its ${TrustPolicyFile}, with the trusted roots, keys and allowed_signers beside it), instead of ${PolicyEnv}. Not with --policy.`,
   }),
 };
 
@@ -70,9 +68,21 @@ export async function loadPolicy(file: string, from = '--policy'): Promise<Polic
   return parsePolicy(text, file);
 }
 
-/** The policy file the flags name: `--policy` (or `LADING_POLICY`), or `--trust DIR`'s; undefined for neither. */
-export function policyFileFromFlags(flags: PolicyFlagValues): { file: string; from: string } | undefined {
-  if (flags.trust !== undefined) return { file: path.join(flags.trust, TrustPolicyFile), from: '--trust' };
+/**
+ * The policy file the flags name: `--trust DIR`'s, else `--policy` (or `LADING_POLICY`); undefined for neither.
+ * `--trust` replaces a policy that comes from `LADING_POLICY`, as `--policy` does; `--trust` with `--policy` is a
+ * usage error.
+ */
+export function policyFileFromFlags(
+  flags: PolicyFlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; from: string } | undefined {
+  if (flags.trust !== undefined) {
+    if (flags.policy !== undefined && flags.policy !== env[PolicyEnv]) {
+      throw new LadingError(ErrorCodes.usage, '--trust: not with --policy (one policy per read); give one of them');
+    }
+    return { file: path.join(flags.trust, TrustPolicyFile), from: '--trust' };
+  }
   if (flags.policy !== undefined) return { file: flags.policy, from: `--policy (or ${PolicyEnv})` };
   return undefined;
 }

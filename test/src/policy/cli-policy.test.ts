@@ -505,6 +505,17 @@ describe('trust export and --trust', () => {
       json<VerifyCommandResult & { policy: PolicyEvaluation }>(verified).policy.authorities.map((a) => a.satisfied),
     ).toEqual([true, true, true]);
     expectVerificationRefused(await lading(['verify', '--json', '--trust', 'trust', keyOnly.ref]));
+    // --trust replaces a policy from LADING_POLICY (as --policy does), and does not go with --policy.
+    const denyAll = await policy('deny-all.yaml', 'version: 1\nrules: []\n');
+    expectOK(
+      await lading(['verify', '--trust', 'trust', all.ref], { LADING_POLICY: denyAll }),
+      'verify --trust over env',
+    );
+    const both = await lading(['verify', '--json', '--trust', 'trust', '--policy', denyAll, all.ref]);
+    expect(both.code).toBe(2);
+    expect(json<ErrorJSON>(both).error.message).toBe(
+      '--trust: not with --policy (one policy per read); give one of them',
+    );
     // An existing, non-empty folder is not overwritten.
     const again = await lading(['trust', 'export', '--json', '--policy', path.join(out, 'policy.yaml'), '--out', out]);
     expect(again.code).toBe(2);
