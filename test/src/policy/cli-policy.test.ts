@@ -103,6 +103,25 @@ beforeAll(async () => {
     ),
     'attest',
   );
+  // A second attestation of the same type whose predicate meets no condition below: a satisfied requirement must
+  // report the conditions of the attestation that met them, whichever was checked last.
+  await writeFile(
+    path.join(work, 'provenance-other.json'),
+    JSON.stringify({
+      buildDefinition: {
+        buildType: 'other',
+        externalParameters: { workflow: { repository: 'https://github.com/acme/other' } },
+      },
+      runDetails: { builder: { id: 'self-hosted' } },
+    }),
+  );
+  expectOK(
+    await lading(
+      ['attest', '--key', 'cosign.key', '--predicate', 'provenance-other.json', '--type', 'slsaprovenance1', all.ref],
+      { COSIGN_PASSWORD: 'pw-1' },
+    ),
+    'attest other',
+  );
   keyOnly = await push(unique('key-only'), ['--sign', '--key', 'cosign.key']);
   unsigned = await push(unique('unsigned'), []);
 });
@@ -466,8 +485,11 @@ describe('policy test', () => {
     expect(lines[2]).toMatch(/^ {4}Verified signature by key \S+, referrer sha256:/);
     expect(lines).toContain('  authority other (key): not satisfied');
     expect(lines).toContain(`  attestation ${slsa}: not satisfied`);
-    expect(lines).toContain(
-      '    unmet: runDetails.builder.id one of ["x","y"] (is "https://github.com/actions/runner/github-hosted")',
+    // The conditions as checked on the last of the two attestations read (the listing decides which).
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^ {4}unmet: runDetails\.builder\.id one of \["x","y"\] \(is "(https:\/\/github\.com\/actions\/runner\/github-hosted|self-hosted)"\)$/,
+      ),
     );
     expect(lines.at(-2)).toBe(
       `Policy explain.yaml: rule app (line 3, pattern ${host}/policy/**, mode enforce) denies ${all.ref}@${all.digest}`,

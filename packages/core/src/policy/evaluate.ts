@@ -371,28 +371,32 @@ export async function evaluatePolicy(
   const attestations: AttestationOutcome[] = [];
   for (const requirement of rule.attestations) {
     const reasons: string[] = [];
-    let conditions: ConditionOutcome[] = [];
+    // The conditions as checked on the first attestation that met them all, else on the last one checked.
+    let met: ConditionOutcome[] | undefined;
+    let unmet: ConditionOutcome[] | undefined;
     let verified: VerifiedSignature[] = [];
     for (const name of requirement.authorities) {
       const authority = rule.authorities.find((a) => a.name === name);
       if (!authority) continue;
-      let seen: ConditionOutcome[] = [];
       const verifier = conditioned(await verifierOf(authority, requirement.predicateType), requirement, (o) => {
-        seen = o;
+        if (o.every((c) => c.met)) met ??= o;
+        else unmet = o;
       });
       const outcome = await runGate(verifier, shared, call);
-      if (seen.length > 0 || conditions.length === 0) conditions = seen;
       if (outcome.reason === undefined) {
         verified = outcome.verified;
         break;
       }
       reasons.push(`${name}: ${outcome.reason}`);
     }
-    if (conditions.length === 0 && requirement.conditions.length > 0) {
-      conditions = requirement.conditions.map((c) => ({ ...checkCondition(c, undefined), met: false }));
-      for (const c of conditions) delete c.actual;
-    }
     const satisfied = verified.length > 0;
+    // No attestation got as far as the conditions: each is reported unmet, with no value found.
+    const conditions =
+      (satisfied ? met : unmet) ??
+      requirement.conditions.map((c) => {
+        const { actual: _actual, ...outcome } = checkCondition(c, undefined);
+        return { ...outcome, met: false };
+      });
     attestations.push({
       predicateType: requirement.predicateType,
       satisfied,
