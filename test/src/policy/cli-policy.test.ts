@@ -17,10 +17,11 @@ import type {
   PushCommandResult,
   VerifyCommandResult,
 } from '@lading/cli';
-import type { PolicyEvaluation } from '@lading/core';
+import { descriptorFor, MediaTypeImageIndex, type Descriptor, type PolicyEvaluation } from '@lading/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { expectOK, expectVerificationRefused, json, ladingIn, occupiedDestination, snapshot } from '../cli-runner.js';
+import { isolatedClient } from '../registry/helpers.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
 import { ladingKeylessFlags } from '../sigstore/fixtures.js';
 import { allowedLine, makeKey, type TestKey } from '../ssh/fixtures.js';
@@ -324,6 +325,67 @@ describe('matching: first rule wins, digest pins, unmatched references', () => {
     const warned = await lading(['cat', '--policy', warn, unsigned.ref, 'notes.txt']);
     expectOK(warned, 'cat unmatched warn');
     expect(warned.stderr).toContain(`Warning: no rule of policy unmatched-warn.yaml matches ${unsigned.ref}`);
+  });
+});
+
+describe('multi-platform: a digest pin on a platform manifest', () => {
+  it('covers a read of that platform through the index, and only that one', async () => {
+    const name = unique('multi');
+    const builds: Record<string, Descriptor> = {};
+    for (const arch of ['amd64', 'arm64']) {
+      await mkdir(path.join(work, arch), { recursive: true });
+      await writeFile(path.join(work, arch, 'notes.txt'), `${arch} notes\n`);
+      const pushed = await lading(
+        ['push', '--json', `${name}:${arch}`, 'notes.txt'],
+        {},
+        { cwd: path.join(work, arch) },
+      );
+      expectOK(pushed, `push ${arch}`);
+      builds[arch] = await isolatedClient().repository(name).resolve(json<PushCommandResult>(pushed).digest);
+    }
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypeImageIndex,
+        manifests: Object.entries(builds).map(([arch, d]) => ({
+          mediaType: d.mediaType,
+          digest: d.digest,
+          size: d.size,
+          platform: { os: 'linux', architecture: arch },
+        })),
+      }),
+    );
+    await isolatedClient().repository(name).pushManifest(descriptorFor(MediaTypeImageIndex, index), index, ['v1']);
+    const arm64 = builds.arm64?.digest ?? '';
+    // Only the arm64 manifest is signed, by cosign.key.
+    expectOK(await lading(['sign', '--key', 'cosign.key', `${name}@${arm64}`], { COSIGN_PASSWORD: 'pw-1' }), 'sign');
+    const file = await policy(
+      'multi.yaml',
+      `version: 1\nrules:\n  - name: arm64\n    match: "${name}@${arm64}"\n    authorities:\n${keyAuthority('cosign.pub')}${rule(name, keyAuthority('other.pub'))}`,
+    );
+    const read = await lading([
+      'cat',
+      '--json',
+      '--platform',
+      'linux/arm64',
+      '--policy',
+      file,
+      `${name}:v1`,
+      'notes.txt',
+    ]);
+    expectOK(read, 'cat arm64');
+    expect(json<CatCommandResult & { policy: PolicyEvaluation }>(read).policy.rule?.name).toBe('arm64');
+    const other = await lading([
+      'cat',
+      '--json',
+      '--platform',
+      'linux/amd64',
+      '--policy',
+      file,
+      `${name}:v1`,
+      'notes.txt',
+    ]);
+    expect(expectVerificationRefused(other).message).toContain('policy multi.yaml rule app (line 8)');
   });
 });
 
