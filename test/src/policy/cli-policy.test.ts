@@ -23,9 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOK, expectVerificationRefused, json, ladingIn, occupiedDestination, snapshot } from '../cli-runner.js';
 import { isolatedClient } from '../registry/helpers.js';
 import { startSigstoreHarness, type SigstoreHarness } from '../sigstore-harness/index.js';
-import { ladingKeylessFlags } from '../sigstore/fixtures.js';
+import { cosignKeyFlags, ladingKeylessFlags, writeEmptySigningConfig } from '../sigstore/fixtures.js';
 import { allowedLine, makeKey, type TestKey } from '../ssh/fixtures.js';
-import { makeToolHome, repoRoot, testbed } from '../testbed/index.js';
+import { makeToolHome, repoRoot, run, testbed } from '../testbed/index.js';
 
 const alice = 'alice@example.com';
 const ci = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1';
@@ -283,6 +283,41 @@ describe('attestations with conditions on the verified predicate', () => {
     expect(error.message).toContain(
       'predicate buildDefinition.externalParameters.workflow.repository equals "https://github.com/evil/app": is "https://github.com/acme/app"',
     );
+  });
+
+  it('cosign attest: provenance attested by cosign 3 meets the same conditions', async () => {
+    const name = unique('cosign-attested');
+    const pushed = await push(name, []);
+    const noServices = await writeEmptySigningConfig(work);
+    const attested = await run(
+      'cosign',
+      [
+        'attest',
+        ...cosignKeyFlags('cosign.key', noServices),
+        '--predicate',
+        'provenance.json',
+        '--type',
+        'slsaprovenance1',
+        `${name}@${pushed.digest}`,
+      ],
+      { env: { ...env, COSIGN_PASSWORD: 'pw-1' }, cwd: work, check: false },
+    );
+    expectOK(attested, 'cosign attest');
+    // The rule wants the key's plain signature too, which this artifact lacks; policy test shows both outcomes.
+    const file = await policy(
+      'cosign-attest.yaml',
+      withAttestation(
+        '          - { path: buildDefinition.externalParameters.workflow.repository, equals: "https://github.com/acme/app" }\n',
+      ),
+    );
+    const result = await lading(['policy', 'test', '--json', file, pushed.ref]);
+    const evaluation = json<PolicyEvaluation>(result);
+    // No plain signature: the rule's threshold is not met, but the attestation cosign made is accepted.
+    expect(evaluation.attestations).toEqual([
+      expect.objectContaining({ satisfied: true, conditions: [expect.objectContaining({ met: true })] }),
+    ]);
+    expect(evaluation.decision).toBe('deny');
+    expect(evaluation.reasons).toEqual([expect.stringMatching(/^0 of the 1 authorities required signed/)]);
   });
 
   it('missing: an artifact with no attestation of that type is refused', async () => {
