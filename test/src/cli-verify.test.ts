@@ -174,7 +174,7 @@ describe('lading verify', () => {
     expect(none.code).toBe(2);
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(
-      /^Error: verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject\[-regexp\], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe$/m,
+      /^Error: verify: say whom to trust with --policy \(or LADING_POLICY, or --trust\), --verify-key, --verify-issuer and --verify-subject\[-regexp\], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe$/m,
     );
     const half = await lading(['verify', '--verify-issuer', 'https://issuer.example', `${name}:v1`]);
     expect(half.code).toBe(2);

@@ -13,6 +13,8 @@ import type { Inspect } from './commands/inspect.js';
 import type { KeyGenerate } from './commands/key/generate.js';
 import type { Login } from './commands/login.js';
 import type { Logout } from './commands/logout.js';
+import type { PolicyTest } from './commands/policy/test.js';
+import type { PolicyValidate } from './commands/policy/validate.js';
 import type { Ls } from './commands/ls.js';
 import type { ManifestFetch } from './commands/manifest/fetch.js';
 import type { Pull } from './commands/pull.js';
@@ -20,6 +22,7 @@ import type { Push } from './commands/push.js';
 import type { ReferrersRepair } from './commands/referrers/repair.js';
 import type { Sign } from './commands/sign.js';
 import type { Tag } from './commands/tag.js';
+import type { TrustExport } from './commands/trust/export.js';
 import type { Verify } from './commands/verify.js';
 import type { Version } from './commands/version.js';
 
@@ -83,6 +86,12 @@ export const commands = {
   get 'manifest:fetch'(): typeof ManifestFetch {
     return (load('./commands/manifest/fetch.js') as typeof import('./commands/manifest/fetch.js')).ManifestFetch;
   },
+  get 'policy:test'(): typeof PolicyTest {
+    return (load('./commands/policy/test.js') as typeof import('./commands/policy/test.js')).PolicyTest;
+  },
+  get 'policy:validate'(): typeof PolicyValidate {
+    return (load('./commands/policy/validate.js') as typeof import('./commands/policy/validate.js')).PolicyValidate;
+  },
   get pull(): typeof Pull {
     return (load('./commands/pull.js') as typeof import('./commands/pull.js')).Pull;
   },
@@ -97,6 +106,9 @@ export const commands = {
   },
   get tag(): typeof Tag {
     return (load('./commands/tag.js') as typeof import('./commands/tag.js')).Tag;
+  },
+  get 'trust:export'(): typeof TrustExport {
+    return (load('./commands/trust/export.js') as typeof import('./commands/trust/export.js')).TrustExport;
   },
   get verify(): typeof Verify {
     return (load('./commands/verify.js') as typeof import('./commands/verify.js')).Verify;

@@ -10,6 +10,7 @@ import { ErrorCodes, LadingError } from '@lading/core';
 import * as Flags from '@oclif/core/flags';
 
 import { offlineFlags, type GitHubFlagValues, type OfflineFlagValues } from './github-flags.js';
+import { policyFlags, type PolicyFlagValues } from './policy-flags.js';
 import {
   sshSigningFlags,
   sshVerificationFlags,
@@ -210,10 +211,25 @@ const sigstoreVerificationFlags = {
 };
 
 /** The Sigstore and SSH verification flags. */
-export const verificationFlags = { ...sigstoreVerificationFlags, ...sshVerificationFlags, ...offlineFlags };
+export const verificationFlags = {
+  ...sigstoreVerificationFlags,
+  ...sshVerificationFlags,
+  ...offlineFlags,
+  ...policyFlags,
+};
+
+/**
+ * The names of the verification flags that say whom to trust or how (everything but `--policy`, `--trust` and
+ * `--offline`): with a policy they are a usage error, as the policy alone says whom to trust.
+ */
+export const trustFlagNames: readonly string[] = [
+  ...Object.keys(sigstoreVerificationFlags),
+  ...Object.keys(sshVerificationFlags),
+];
 
 /** The parsed {@link verificationFlags}. */
-export interface VerificationFlagValues extends SshVerificationFlagValues, OfflineFlagValues, GitHubFlagValues {
+export interface VerificationFlagValues
+  extends SshVerificationFlagValues, OfflineFlagValues, GitHubFlagValues, PolicyFlagValues {
   'verify-key'?: string[] | undefined;
   'verify-issuer'?: string | undefined;
   'verify-issuer-regexp'?: string | undefined;

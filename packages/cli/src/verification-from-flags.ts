@@ -17,7 +17,8 @@ import {
 import type { CertificateIdentity, SigstoreVerifierPolicy, Thresholds } from '@lading/sigstore';
 
 import { terminalSafe } from './format.js';
-import { readFlagFile, type VerificationFlagValues } from './signing-flags.js';
+import { createPolicyVerification } from './policy-flags.js';
+import { readFlagFile, trustFlagNames, type VerificationFlagValues } from './signing-flags.js';
 import { createGitHubVerifierFromFlags, offlineRefusal, tufSource, wantsGitHub } from './github-flags.js';
 import { createSshVerifierFromFlags } from './ssh-flags.js';
 
@@ -30,12 +31,22 @@ import { createSshVerifierFromFlags } from './ssh-flags.js';
  * `--allowed-signers` (ssh-flags.ts) an SSH signature allowed for a `--verify-principal` also satisfies it: the
  * authorities given are `anyOf` them. `options.git` (verify `--require-signed-commit`) adds the SSH git anchor.
  * What the gate vouched for comes back in the result of the read (`verified`).
+ * With `--policy`, `LADING_POLICY` or `--trust`, the policy file's gate instead (policy-flags.ts); any other
+ * verification flag is then a usage error.
  */
 export async function createVerificationFromFlags(
   flags: VerificationFlagValues,
   warn: (message: string) => void,
   options: { predicateType?: string; git?: { gitDir: string } } = {},
 ): Promise<VerificationGate | undefined> {
+  const given = flags as Record<string, unknown>;
+  const others = trustFlagNames
+    .filter((name) => given[name] !== undefined && given[name] !== false)
+    .concat(wantsGitHub(flags) ? ['github-repo'] : [])
+    .concat(options.predicateType === undefined ? [] : ['attestation-type'])
+    .concat(options.git === undefined ? [] : ['require-signed-commit']);
+  const policy = await createPolicyVerification(flags, others);
+  if (policy) return policy;
   const ssh = await createSshVerifierFromFlags(flags, options);
   const sigstore = await createSigstoreVerifierFromFlags(flags, warn, options, ssh !== undefined);
   const github = await createGitHubVerifierFromFlags(flags, options.predicateType);

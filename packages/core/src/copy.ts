@@ -227,6 +227,7 @@ export async function copyGraph(
   }
 }
 
+
 /** Everything one copyGraph call shares. */
 interface CopyContext extends Omit<TransferContext, 'emit'> {
   /** Receives every event; the transfer's own events are a part of {@link CopyEvent}. */

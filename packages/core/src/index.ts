@@ -102,3 +102,41 @@ export { inspectArtifact } from './artifact/inspect.js';
 export type { InspectOptions, InspectResult, TOCSummary } from './artifact/inspect.js';
 export { readManifest } from './artifact/manifest.js';
 export type { ReadManifestOptions, ReadManifestResult } from './artifact/manifest.js';
+export {
+  checkCondition,
+  compilePattern,
+  evaluatePolicy,
+  findRule,
+  parsePolicy,
+  PolicyCertificateExtensions,
+  PolicyError,
+  policyGate,
+  PolicySignaturePredicateType,
+  PolicyVersion,
+} from './policy/index.js';
+export type {
+  AttestationOutcome,
+  AttestationRequirement,
+  AuthorityOutcome,
+  ConditionOutcome,
+  EvaluatePolicyOptions,
+  KeyAuthority,
+  KeylessAuthority,
+  ParsePolicyOptions,
+  Policy,
+  PolicyAuthority,
+  PolicyContent,
+  PolicyDecision,
+  PolicyEvaluation,
+  PolicyGateOptions,
+  PolicyMode,
+  PolicyProblem,
+  PolicyRule,
+  PolicySource,
+  PolicyVerifierFactory,
+  PolicyVerifierRequest,
+  PredicateCondition,
+  ReferencePattern,
+  SshAuthority,
+  UnmatchedAction,
+} from './policy/index.js';

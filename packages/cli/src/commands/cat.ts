@@ -1,12 +1,21 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { ErrorCodes, LadingError, catArtifact, openTarget, type Platform, type VerifiedSignature } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  catArtifact,
+  openTarget,
+  type Platform,
+  type PolicyEvaluation,
+  type VerifiedSignature,
+} from '@lading/core';
 import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, shortDigest, terminalSafe } from '../format.js';
 import { verificationFlags } from '../signing-flags.js';
+import { policyEvaluationOf } from '../policy-flags.js';
 import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 import { platformFlag } from './pull.js';
 
@@ -30,6 +39,8 @@ export interface CatCommandResult {
   ranged: boolean;
   /** With a `--verify-*` flag: the signatures the read was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 /**
@@ -110,6 +121,7 @@ With --json, the content is not written: the JSON describes the verified file in
     } else {
       await writeContent(file.content, process.stdout);
     }
+    const policy = policyEvaluationOf(gate);
     return {
       reference: opened.display,
       digest: file.descriptor.digest,
@@ -120,6 +132,7 @@ With --json, the content is not written: the JSON describes the verified file in
       sha256: file.digest.replace(/^sha256:/, ''),
       ranged: file.ranged,
       ...(gate && { verified: file.verified }),
+      ...(policy && { policy }),
     };
   }
 }

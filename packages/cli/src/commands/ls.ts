@@ -5,6 +5,7 @@ import {
   openTarget,
   type ListResult,
   type ListedEntry,
+  type PolicyEvaluation,
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
@@ -14,6 +15,7 @@ import * as Flags from '@oclif/core/flags';
 import { RegistryCommand } from '../base-command.js';
 import { formatBytes, formatMode, shortDigest, terminalSafe } from '../format.js';
 import { verificationFlags } from '../signing-flags.js';
+import { policyEvaluationOf } from '../policy-flags.js';
 import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 import { platformFlag } from './pull.js';
 
@@ -26,6 +28,8 @@ export interface ListCommandResult extends Omit<ListResult, 'verified' | 'warnin
   reference: string;
   /** With a `--verify-*` flag: the signatures the listing was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 /** Mode shown for entries whose mode the artifact does not record (files without a TOC): what pull writes. */
@@ -114,6 +118,7 @@ Artifacts pushed by other tools have no table of contents: their file layers are
       );
     }
     for (const warning of warnings) this.warn(terminalSafe(warning));
-    return { reference: opened.display, ...listed, ...(gate && { verified }) };
+    const policy = policyEvaluationOf(gate);
+    return { reference: opened.display, ...listed, ...(gate && { verified }), ...(policy && { policy }) };
   }
 }

@@ -9,6 +9,7 @@ import {
   type PullEvent,
   type Platform,
   type PullLimits,
+  type PolicyEvaluation,
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
@@ -21,6 +22,7 @@ import { RegistryCommand } from '../base-command.js';
 import { formatBytes, parseSize, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
 import { verificationFlags } from '../signing-flags.js';
+import { policyEvaluationOf } from '../policy-flags.js';
 import { createVerificationFromFlags, describeVerified } from '../verification-from-flags.js';
 
 /** One entry a pull wrote, in `lading pull --json`. */
@@ -57,6 +59,8 @@ export interface PullCommandResult {
   signatureArtifact?: SignatureArtifact;
   /** With a `--verify-*` flag: the signatures the pull was allowed by (every valid one, each with the digest it is about). */
   verified?: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
 }
 
 const sizeFlag = (name: string, description: string) =>
@@ -229,6 +233,7 @@ The summary is printed on standard output; progress goes to standard error.`;
     progress.finish();
 
     const digest = pulled.descriptor.digest;
+    const policy = policyEvaluationOf(gate);
     const result: PullCommandResult = {
       reference: opened.display,
       digest,
@@ -242,6 +247,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       })),
       bytes: pulled.bytes,
       ...(gate && { verified: pulled.verified }),
+      ...(policy && { policy }),
     };
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const resolved = pulled.index?.digest ?? digest;

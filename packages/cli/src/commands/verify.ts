@@ -5,6 +5,7 @@ import {
   openTarget,
   verifyArtifact,
   type Platform,
+  type PolicyEvaluation,
   type VerifiedSignature,
 } from '@lading/core';
 import { AttestationTypes, predicateTypeFor } from '@lading/sigstore/attestation-types';
@@ -12,6 +13,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { describeDecision, policyEvaluationOf } from '../policy-flags.js';
 import { githubFlags, predicateOutput, wantsGitHub } from '../github-flags.js';
 import { terminalSafe } from '../format.js';
 import { verificationFlags } from '../signing-flags.js';
@@ -33,6 +35,8 @@ export interface VerifyCommandResult {
   platform?: Platform;
   /** The signatures that satisfied the flags (`subject`: the digest each one is about). */
   verified: VerifiedSignature[];
+  /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
+  policy?: PolicyEvaluation;
   /** What the gate warned about while letting the artifact through, when it did (also on standard error). */
   warnings?: string[];
 }
@@ -54,13 +58,13 @@ export function describeVerifiedLong(signature: VerifiedSignature, about: Record
 /** `lading verify`: checks an artifact's signatures against the `--verify-*` flags without reading its content. */
 export class Verify extends RegistryCommand<typeof Verify> {
   static override summary = 'Verify the signatures of an artifact without reading its content.';
-  static override description = `Resolves the reference to its manifest, lists its referrers and requires a signature satisfying the verification flags (at least one authority is required: Sigstore --verify-* flags, or an SSH allowed_signers file with --allowed-signers and --verify-principal; when several are given, any one suffices), exactly as pull, ls and cat do before reading; nothing else is read.
+  static override description = `Resolves the reference to its manifest, lists its referrers and requires a signature satisfying the verification flags (at least one authority is required: a policy file with --policy, LADING_POLICY or --trust, Sigstore --verify-* flags, or an SSH allowed_signers file with --allowed-signers and --verify-principal; when several flags are given, any one suffices), exactly as pull, ls and cat do before reading; nothing else is read.
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
 With --github-repo or --github-owner, checks a GitHub artifact attestation (SLSA provenance by default) by the rules of gh attestation verify, and that an SLSA v1 predicate agrees with its certificate (repository, workflow, ref, commit, runner); each refusal names the field.
 
-Prints one line per accepted signature on standard output; with --output-predicate, the verified predicate (JSON) instead, the lines going to standard error. Exit 5 when no signature satisfies the flags.`;
+Prints one line per accepted signature on standard output, and with a policy one line with its decision (a warn-mode rule that is not satisfied proceeds, with a warning on standard error); with --output-predicate, the verified predicate (JSON) instead, the lines going to standard error. Exit 5 when no signature satisfies the flags.`;
 
   static override examples = [
     {
@@ -71,6 +75,10 @@ Prints one line per accepted signature on standard output; with --output-predica
       description: 'Verify a keyless signature by a GitHub Actions workflow.',
       command:
         "<%= config.bin %> verify --verify-issuer https://token.actions.githubusercontent.com --verify-subject-regexp 'https://github\\.com/acme/config/.*' ghcr.io/acme/config:v1",
+    },
+    {
+      description: 'Verify against a policy file (docs/policy.md): its first rule matching the reference decides.',
+      command: '<%= config.bin %> verify --policy policy.yaml ghcr.io/acme/config:v1',
     },
     {
       description: 'Verify an SSH signature against an allowed_signers file, as ssh-keygen -Y verify would.',
@@ -145,7 +153,7 @@ Prints one line per accepted signature on standard output; with --output-predica
     if (gate === undefined) {
       throw new LadingError(
         ErrorCodes.usage,
-        'verify: say whom to trust with --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe',
+        'verify: say whom to trust with --policy (or LADING_POLICY, or --trust), --verify-key, --verify-issuer and --verify-subject[-regexp], --allowed-signers and --verify-principal, --github-repo or --github-owner, or --verify-unsafe',
       );
     }
     const client = await this.registryClient();
@@ -170,12 +178,16 @@ Prints one line per accepted signature on standard output; with --output-predica
       ? { [index.digest]: 'index', [descriptor.digest]: 'platform manifest' }
       : {};
     this.#report(verified.verified, about);
+    const policy = policyEvaluationOf(gate);
+    if (policy && this.flags['output-predicate']) this.logToStderr(describeDecision(policy));
+    else if (policy) this.log(describeDecision(policy));
     return {
       reference: opened.display,
       digest: descriptor.digest,
       ...(index && { index: index.digest }),
       ...(platform && { platform }),
       verified: verified.verified,
+      ...(policy && { policy }),
       ...(verified.warnings.length > 0 && { warnings: verified.warnings }),
     };
   }
