@@ -227,7 +227,6 @@ export async function copyGraph(
   }
 }
 
-
 /** Everything one copyGraph call shares. */
 interface CopyContext extends Omit<TransferContext, 'emit'> {
   /** Receives every event; the transfer's own events are a part of {@link CopyEvent}. */
