@@ -62,7 +62,7 @@ async function settled(
 describe('the token server reply (registry Bearer auth)', () => {
   let cwd: string;
   let env: NodeJS.ProcessEnv;
-  const lading = ladingIn(() => ({ cwd, env }));
+  const lading = ladingIn(() => ({ cwd, env }), { inProcess: true });
 
   beforeAll(async () => {
     cwd = await mkdtemp(path.join(testbed().dir, 'bounded-'));

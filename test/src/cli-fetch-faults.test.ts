@@ -12,7 +12,8 @@ import path from 'node:path';
 import type { ErrorJSON, PushCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { collectLading, json, ladingBin, startLading, type LadingRun } from './cli-runner.js';
+import { collectLading, json, ladingBin, type LadingRun } from './cli-runner.js';
+import { runLadingInProcess } from './in-process.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { isolatedEnv, makeToolHome, run, testbed } from './testbed/index.js';
 
@@ -25,9 +26,9 @@ const repo = 'fetch/faults';
 const appYAML = 'name: app\nport: 8080\n';
 const notes = 'release notes\n';
 
-/** Runs `lading args…` to completion in the work folder. */
+/** Runs `lading args…` to completion in the work folder, in this process (runs as another user spawn below). */
 function lading(args: readonly string[]): Promise<LadingRun> {
-  return collectLading(startLading(args, { cwd: work, env }));
+  return runLadingInProcess(args, { cwd: work, env });
 }
 
 interface ManifestJSON {

@@ -13,7 +13,7 @@ import { makeToolHome, testbed } from './testbed/index.js';
 let env: NodeJS.ProcessEnv;
 let work: string;
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 /** Every command id, space-separated as typed (but help: `help -h` is the command list, as `-h` alone). */
 const commands = [

@@ -24,7 +24,7 @@ async function home(): Promise<{ env: NodeJS.ProcessEnv; config: string; lading:
   return {
     env,
     config: path.join(env.DOCKER_CONFIG ?? '', 'config.json'),
-    lading: ladingIn(() => ({ cwd: work, env })),
+    lading: ladingIn(() => ({ cwd: work, env }), { inProcess: true }),
   };
 }
 

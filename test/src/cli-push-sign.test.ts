@@ -29,7 +29,7 @@ let registry: FakeRegistry;
 /** A loopback port nothing listens on: Fulcio or Rekor "down". */
 let deadURL: string;
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 const unique = (what: string): string => `push-sign/${what}-${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {

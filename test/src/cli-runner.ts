@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ErrorJSON } from '@lading/cli';
 import { expect } from 'vitest';
 
+import { runLadingInProcess } from './in-process.js';
 import { repoRoot } from './testbed/index.js';
 
 /** The CLI entry point. */
@@ -91,19 +92,32 @@ export type LadingRunner = (
   options?: LadingCallOptions,
 ) => Promise<LadingTextRun>;
 
+/** How the runner of {@link ladingIn} runs the CLI. */
+export interface LadingRunnerOptions {
+  /**
+   * Run inside the test process ({@link runLadingInProcess}: modules load once per file, runs take turns) instead
+   * of spawning `bin/run.js` for each run. For tests of arguments, output and exit codes; tests of signals, a real
+   * stdin pipe or terminal, or the process's own exit keep the default. Default: false.
+   */
+  inProcess?: boolean;
+}
+
 /**
- * The `lading(args, extraEnv, options)` of a test file: {@link runLading} in `place().cwd` (or `options.cwd`) with
- * `place().env` plus `extraEnv` (whose entries win). `place` is called at each run, so it may read the folder and
- * environment a `beforeAll` sets up.
+ * The `lading(args, extraEnv, options)` of a test file: {@link runLading} (or, with `runner.inProcess`,
+ * {@link runLadingInProcess}) in `place().cwd` (or `options.cwd`) with `place().env` plus `extraEnv` (whose entries
+ * win). `place` is called at each run, so it may read the folder and environment a `beforeAll` sets up.
  */
-export function ladingIn(place: () => LadingPlace): LadingRunner {
-  return (args, extraEnv = {}, options = {}) => {
+export function ladingIn(place: () => LadingPlace, runner: LadingRunnerOptions = {}): LadingRunner {
+  return async (args, extraEnv = {}, options = {}) => {
     const { cwd, env } = place();
-    return runLading(args, {
+    const runOptions: LadingOptions = {
       cwd: options.cwd ?? cwd,
       env: { ...env, ...extraEnv },
       ...(options.input === undefined ? {} : { input: options.input }),
-    });
+    };
+    if (runner.inProcess !== true) return runLading(args, runOptions);
+    const { code, stdout, stderr } = await runLadingInProcess(args, runOptions);
+    return { code, stdout: stdout.toString('utf8'), stderr };
   };
 }
 

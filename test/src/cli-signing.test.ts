@@ -47,7 +47,7 @@ let harness: SigstoreHarness;
 let noServices: string;
 
 /** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`) to completion. */
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 /** Runs cosign 3.1.1 offline (the harness's tool environment) in `work`; never throws on its exit code. */
 function cosign(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {

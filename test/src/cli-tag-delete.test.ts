@@ -23,7 +23,7 @@ let work: string;
 let host: string;
 let fake: FakeRegistry;
 
-const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }));
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }), { inProcess: true });
 const unique = (what: string): string => `${host}/tagdel/${what}-${randomBytes(4).toString('hex')}`;
 
 async function oras(args: readonly string[]): Promise<string> {

@@ -31,7 +31,7 @@ let keyHint: string;
 let noServices: string;
 
 /** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`) to completion. */
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 /** cosign 3.1.1 offline in `work` with `cosign.key` (password pw-1); never throws on its exit code. */
 function cosign(verb: string, args: readonly string[]): Promise<RunResult> {

@@ -10,6 +10,7 @@ import type { CatCommandResult, ErrorJSON, ListCommandResult, PullCommandResult,
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { collectLading, json, startLading } from './cli-runner.js';
+import { runLadingInProcess } from './in-process.js';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry/index.js';
 import { makeToolHome, run, testbed } from './testbed/index.js';
 
@@ -29,15 +30,13 @@ interface Options {
 let env: NodeJS.ProcessEnv;
 let work: string;
 
-/** Runs `lading args…` to completion. */
+/** Runs `lading args…` to completion, in this process (the SIGINT test below spawns its own). */
 function lading(args: readonly string[], options: Options = {}): Promise<Result> {
-  return collectLading(
-    startLading(args, {
-      cwd: options.cwd ?? work,
-      env: options.env ?? env,
-      ...(options.input === undefined ? {} : { input: options.input }),
-    }),
-  );
+  return runLadingInProcess(args, {
+    cwd: options.cwd ?? work,
+    env: options.env ?? env,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
 }
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');

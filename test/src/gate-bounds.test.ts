@@ -21,7 +21,7 @@ let env: NodeJS.ProcessEnv;
 let work: string;
 let registry: FakeRegistry;
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 beforeAll(async () => {
   const bed = testbed();

@@ -22,7 +22,7 @@ let env: NodeJS.ProcessEnv;
 let work: string;
 let registry: FakeRegistry;
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 const unique = (what: string): string => `many-tags/${what}-${randomBytes(4).toString('hex')}`;
 const tagFlags = (): string[] => tags.flatMap((tag) => ['--tag', tag]);
 

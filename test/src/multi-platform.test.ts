@@ -60,7 +60,7 @@ function hostPlatform(): Platform {
 }
 
 /** Runs `lading args…` in `work` with the isolated environment (plus `extraEnv`). */
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 /** The arguments of a read of `platform` from `name:v1` that trusts only `<key>.pub`. */
 function verifiedPlatform(name: string, platform: string, key: 'cosign' | 'other' = 'cosign'): string[] {

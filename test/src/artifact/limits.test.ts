@@ -11,7 +11,8 @@ import { serializeTOC } from '@lading/core/internal';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ladingBin, runLading, type LadingTextRun } from '../cli-runner.js';
+import { ladingBin, type LadingTextRun } from '../cli-runner.js';
+import { runLadingInProcess } from '../in-process.js';
 import { isolatedClient } from '../registry/helpers.js';
 import { makeToolHome, run, testbed, type TestBed } from '../testbed/index.js';
 import { snapshot } from './tree.js';
@@ -38,7 +39,10 @@ afterAll(async () => {
 /** Runs the built `lading` in `work`, optionally under another umask (through `sh -c 'umask …; exec …'`). */
 async function lading(args: readonly string[], options: { umask?: string; extraEnv?: NodeJS.ProcessEnv } = {}) {
   const childEnv = { ...env, ...options.extraEnv };
-  if (options.umask === undefined) return runLading(args, { cwd: work, env: childEnv });
+  if (options.umask === undefined) {
+    const result = await runLadingInProcess(args, { cwd: work, env: childEnv });
+    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr } satisfies LadingTextRun;
+  }
   const script = `umask ${options.umask} && exec "$0" "$@"`;
   const result = await run('sh', ['-c', script, process.execPath, ladingBin, ...args], {
     cwd: work,

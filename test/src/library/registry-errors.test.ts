@@ -19,7 +19,7 @@ let fake: FakeRegistry;
 let client: RegistryClient;
 let env: NodeJS.ProcessEnv;
 let work: string;
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 beforeAll(async () => {
   fake = await startFakeRegistry();

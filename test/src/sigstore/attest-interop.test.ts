@@ -113,7 +113,7 @@ let noServices: string;
 let keyHint: string;
 
 /** Runs `lading args…` in `work` with the isolated environment (COSIGN_PASSWORD for cosign.key, plus `extraEnv`). */
-const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw-1' } }));
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw-1' } }), { inProcess: true });
 
 /** cosign 3.1.1 offline (the harness's tool environment) in `work`; never throws on its exit code. */
 function cosign(args: readonly string[]): Promise<RunResult> {

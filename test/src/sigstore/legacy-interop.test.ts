@@ -81,7 +81,7 @@ afterAll(async () => {
 });
 
 /** Runs `lading args…` in `work` with the isolated environment to completion. */
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 function tool(name: 'crane' | 'oras', args: readonly string[]): Promise<RunResult> {
   return run(name, args, { env, cwd: work });

@@ -270,7 +270,7 @@ describe('lading sign with the browser login', () => {
   let name: string;
   let digest: string;
 
-  const lading = ladingIn(() => ({ cwd: work.dir, env }));
+  const lading = ladingIn(() => ({ cwd: work.dir, env }), { inProcess: true });
   /** `lading sign`'s flags for the browser login at the harness's provider, and its Fulcio and Rekor, then `ref`. */
   const browserSignArgs = (ref: string): string[] => [
     '--oidc-issuer',

@@ -43,7 +43,7 @@ let harness: SigstoreHarness;
 let fake: FakeRegistry;
 let emptySigningConfig: string;
 const types = keyTypes();
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 beforeAll(async () => {
   const bed = testbed();

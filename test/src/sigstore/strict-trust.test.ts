@@ -220,7 +220,7 @@ describe('bundles: no root in the chain, no inclusion proof without a checkpoint
 describe('lading verify: undated trusted roots and malformed bundles', () => {
   let cwd: string;
   let env: NodeJS.ProcessEnv;
-  const lading = ladingIn(() => ({ cwd, env }));
+  const lading = ladingIn(() => ({ cwd, env }), { inProcess: true });
 
   beforeAll(async () => {
     cwd = path.join(dir, 'cli');

@@ -228,7 +228,7 @@ describe('lading verify --tuf-mirror --tuf-root', () => {
   let ref: string;
   let cli: string;
 
-  const lading = ladingIn(() => ({ cwd: cli, env }));
+  const lading = ladingIn(() => ({ cwd: cli, env }), { inProcess: true });
   const keylessFlags = () => ['--verify-issuer', harness.oidcIssuer, '--verify-subject', subject];
   /** `lading verify --json` of the signed artifact with the trusted root from `repo`'s TUF mirror. */
   const verifyWithMirror = (repo: TUFRepository) =>

@@ -57,7 +57,7 @@ let agent: ChildProcess | undefined;
 let socketDir: string;
 let socket: string;
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 const repository = (what: string): string => `${host}/cli-ssh/${what}-${unique()}`;
 
 /** Pushes notes.txt to `name:v1` with `signing` flags; expects success and returns the result. */
