@@ -137,6 +137,9 @@ describe('trust export with TUF, then --trust DIR --offline', () => {
   it('pull, ls, cat and verify accept alice and refuse mallory (exit 5), asking no one but the registry', async () => {
     const mirrorBefore = mirror.requests.length;
     const harnessBefore = harness.requests.length;
+    // Both logs are live and already hold the export's TUF walk and the pushes' Fulcio and Rekor calls.
+    expect(mirrorBefore).toBeGreaterThan(0);
+    expect(harness.requests.map((r) => r.service)).toEqual(expect.arrayContaining(['fulcio', 'rekor']));
     const trust = ['--trust', bundle, '--offline'];
 
     const verified = await offline(['verify', '--json', ...trust, good]);
