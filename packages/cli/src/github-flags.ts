@@ -40,7 +40,7 @@ export const offlineFlags = {
   offline: Flags.boolean({
     helpGroup: verifyGroup,
     description:
-      'Use no network but the registry: no TUF fetch or refresh of the trusted root (give --trusted-root), no Rekor or Fulcio look-up. Refused, naming the flag, when the verification flags would need the network.',
+      'Use no network but the registry: no TUF fetch or refresh of the trusted root (give --trusted-root, or a policy whose keyless authorities name a trustedRoot, such as a --trust folder from lading trust export), no Rekor or Fulcio look-up. Refused, naming the flag or the policy line, when the verification flags or the policy would need the network.',
   }),
 };
 

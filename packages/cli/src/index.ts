@@ -26,6 +26,7 @@ export type {
 } from './commands/push.js';
 export type { SignCommandResult } from './commands/sign.js';
 export type { TagCommandResult } from './commands/tag.js';
+export type { TrustExportResult } from './commands/trust/export.js';
 export type { VerifyCommandResult } from './commands/verify.js';
 export type { VersionResult } from './commands/version.js';
 export type { CopiedReferrer, CopyCommandResult } from './commands/copy.js';

@@ -26,6 +26,7 @@ import type { CertificateIdentity } from '@lading/sigstore';
 import * as Flags from '@oclif/core/flags';
 
 import { terminalSafe } from './format.js';
+import type { OfflineFlagValues } from './github-flags.js';
 
 /** Environment variable naming the policy file, as `--policy` does. */
 export const PolicyEnv = 'LADING_POLICY';
@@ -87,6 +88,28 @@ export function policyFileFromFlags(
   return undefined;
 }
 
+/**
+ * The keyless authorities of `policy` that have no trusted root (neither their own `trustedRoot` nor the file's):
+ * they trust the public-good root fetched with TUF when read, so they need the network.
+ */
+export function authoritiesNeedingTUF(policy: Policy): PolicyAuthority[] {
+  if (policy.trustedRoot !== undefined) return [];
+  return policy.rules.flatMap((rule) =>
+    rule.authorities.filter((a) => a.kind === 'keyless' && a.trustedRoot === undefined),
+  );
+}
+
+/**
+ * The `--offline` refusal of a keyless authority without a trusted root, naming its place in the policy file and
+ * what to do. `ERR_LADING_USAGE`.
+ */
+export function offlinePolicyRefusal(policy: Policy, authority: PolicyAuthority): LadingError {
+  return new LadingError(
+    ErrorCodes.usage,
+    `--offline: ${located(policy, authority)}: a keyless authority without trustedRoot trusts the public-good root fetched with TUF, which needs the network; name a trusted_root.json in the policy (trustedRoot), or write a bundle with lading trust export (it fetches the root with TUF once) and read with --trust DIR --offline`,
+  );
+}
+
 /** Where an authority is in its policy file, for messages. */
 function located(policy: Policy, authority: PolicyAuthority): string {
   return `policy ${policy.file}:${authority.source.line}: ${authority.source.field} (${authority.name})`;
@@ -118,8 +141,11 @@ async function building(policy: Policy, authority: PolicyAuthority, build: () =>
  * against the authority's `trustedRoot`, else the policy's, else the public-good root from TUF), SSH authorities
  * `@lading/ssh` verifiers reading the allowed_signers file (or inline text) with the authority's principals and
  * namespace. Each is asked for the predicate type the policy evaluation needs (a signature, or an attestation's).
+ * `offline` (default false): the Sigstore verifiers are built offline, and a keyless authority that would fetch the
+ * root with TUF is refused ({@link offlinePolicyRefusal}, `ERR_LADING_USAGE`).
  */
-export function policyVerifierFactory(): PolicyVerifierFactory {
+export function policyVerifierFactory(options: { offline?: boolean } = {}): PolicyVerifierFactory {
+  const offline = options.offline === true ? { offline: true } : {};
   return async ({ policy, authority, predicateType }) => {
     if (authority.kind === 'ssh') {
       const { createSshVerifier } = await import('@lading/ssh');
@@ -140,7 +166,9 @@ export function policyVerifierFactory(): PolicyVerifierFactory {
     const { createSigstoreVerifier, loadTrustedRoot } = await import('@lading/sigstore');
     if (authority.kind === 'key') {
       const key = await readContent(policy, authority, authority.key);
-      return building(policy, authority, () => Promise.resolve(createSigstoreVerifier({ keys: [key], predicateType })));
+      return building(policy, authority, () =>
+        Promise.resolve(createSigstoreVerifier({ keys: [key], predicateType, ...offline })),
+      );
     }
     const identity: CertificateIdentity = {};
     if (authority.issuer !== undefined) identity.issuer = authority.issuer;
@@ -150,10 +178,12 @@ export function policyVerifierFactory(): PolicyVerifierFactory {
     if (authority.extensions !== undefined) identity.extensions = authority.extensions;
     if (authority.extensionRegExps !== undefined) identity.extensionRegExps = authority.extensionRegExps;
     const root = authority.trustedRoot ?? policy.trustedRoot;
+    if (root === undefined && options.offline === true) throw offlinePolicyRefusal(policy, authority);
     return building(policy, authority, async () =>
       createSigstoreVerifier({
         identities: [identity],
         predicateType,
+        ...offline,
         ...(root === undefined ? { tuf: true } : { trustedRoot: await loadTrustedRoot(root) }),
       }),
     );
@@ -177,10 +207,12 @@ export function policyEvaluationOf(gate: VerificationGate | undefined): PolicyEv
  * (`--verify-key`, `--allowed-signers`, `--attestation-type`…): with a policy they are a usage error, as the policy
  * alone says whom to trust — two sources of trust would leave it unclear which one a read was held to. A `warn`
  * decision comes back in the gate's result (`warnings`: the command prints them on standard error and puts them in
- * `--json`); the evaluation stays on the gate ({@link policyEvaluationOf}).
+ * `--json`); the evaluation stays on the gate ({@link policyEvaluationOf}). With `--offline` the whole policy is
+ * checked first: a keyless authority of any rule without a trusted root is a usage error naming its line
+ * ({@link offlinePolicyRefusal}), before the registry is asked anything; no verifier fetches a root with TUF.
  */
 export async function createPolicyVerification(
-  flags: PolicyFlagValues,
+  flags: PolicyFlagValues & OfflineFlagValues,
   others: readonly string[],
 ): Promise<PolicyVerificationGate | undefined> {
   const named = policyFileFromFlags(flags);
@@ -193,9 +225,12 @@ export async function createPolicyVerification(
     );
   }
   const policy = await loadPolicy(named.file, named.from);
+  const offline = flags.offline === true;
+  const [online] = offline ? authoritiesNeedingTUF(policy) : [];
+  if (online !== undefined) throw offlinePolicyRefusal(policy, online);
   let evaluation: PolicyEvaluation | undefined;
   const gate = policyGate(policy, {
-    verifierFor: policyVerifierFactory(),
+    verifierFor: policyVerifierFactory({ offline }),
     onEvaluated: (evaluated) => {
       evaluation = evaluated;
     },

@@ -30,7 +30,7 @@ export { createSigstoreVerifier } from './verifier.js';
 export type { SigstoreVerifierPolicy } from './verifier.js';
 export type { Thresholds } from './signed-entity.js';
 export type { CertificateIdentity } from './identity-policy.js';
-export { fetchTrustedRoot, loadTrustedRoot } from './trusted-root.js';
+export { fetchTrustedRoot, fetchTrustedRootJSON, loadTrustedRoot } from './trusted-root.js';
 export type { TUFOptions } from './trusted-root.js';
 // GitHub artifact attestations: `createSigstoreVerifier({ github })`; compileGitHubPolicy checks a policy up front.
 export { compileGitHubPolicy, GitHubActionsIssuer } from './github.js';

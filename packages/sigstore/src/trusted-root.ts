@@ -178,6 +178,16 @@ export async function fetchTrustedRoot(options: TUFOptions = {}): Promise<Truste
   return root;
 }
 
+/**
+ * The trusted root of a TUF repository as `trusted_root.json` text (what `cosign --trusted-root`, `--trusted-root`
+ * and a policy's `trustedRoot` take): {@link fetchTrustedRoot} with the same options, defaults and errors, written
+ * as protobuf-specs JSON (two-space indentation, a final newline). For saving the root to verify offline later.
+ */
+export async function fetchTrustedRootJSON(options: TUFOptions = {}): Promise<string> {
+  const root = await fetchTrustedRoot(options);
+  return `${JSON.stringify(TrustedRoot.toJSON(root), null, 2)}\n`;
+}
+
 /** A trusted root that trusts nothing: for key-only policies, where the keys are the whole trust. */
 export function emptyTrustedRoot(): TrustedRoot {
   return {

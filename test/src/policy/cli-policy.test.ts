@@ -654,16 +654,28 @@ describe('trust export and --trust', () => {
     expect(json<ErrorJSON>(again).error.message).toBe(`trust export --out ${out}: not empty; choose a new folder`);
   });
 
-  it('refuses a keyless authority that relies on the TUF root, naming its line', async () => {
+  // A keyless authority without trustedRoot gets the root fetched with TUF: offline-trust.test.ts.
+  it('a keyless authority without a trusted root needs an initial root for its TUF mirror; nothing is written', async () => {
     const file = await policy(
       'tuf.yaml',
       `version: 1\nrules:\n  - match: "${host}/**"\n    authorities:\n      - keyless: { issuer: https://x, subject: y }\n`,
     );
-    const result = await lading(['trust', 'export', '--json', '--policy', file, '--out', path.join(work, 'tuf-out')]);
+    const out = path.join(work, 'tuf-out');
+    const result = await lading([
+      'trust',
+      'export',
+      '--json',
+      '--policy',
+      file,
+      '--out',
+      out,
+      '--tuf-mirror',
+      'http://127.0.0.1:1',
+    ]);
     expect(result.code).toBe(2);
     expect(json<ErrorJSON>(result).error.message).toMatch(
-      /^trust export: policy tuf\.yaml:5: rules\[0\]\.authorities\[0\] \(authorities\[0\]\): a keyless authority without trustedRoot/,
+      /^load trusted root tuf http:\/\/127\.0\.0\.1:1: .*--tuf-root/,
     );
-    expect(existsSync(path.join(work, 'tuf-out'))).toBe(false);
+    expect(existsSync(out)).toBe(false);
   });
 });
