@@ -110,24 +110,40 @@ describe('package READMEs run as written', () => {
     await run('cosign', ['verify-attestation', ...common, '--type', 'slsaprovenance1', pinned], peer);
   });
 
-  it('@lading/ssh: an SSH key signs, an allowed_signers file verifies; ssh-keygen -Y verify agrees', async () => {
+  it('@lading/ssh: an SSH key signs and attests, an allowed_signers file verifies; ssh-keygen -Y verify agrees', async () => {
     const key = generateSshKeyPair({ type: 'ssh-ed25519', comment: 'alice@example.com' });
     const ran = await runReadme('packages/ssh/README.md', {
       id_ed25519: key.privateKey,
       allowed_signers: `alice@example.com ${key.publicKey}`,
     });
     const digest = await resolveV1(ran.repository);
-    const { signature, ...printed } = ran.printed;
+    const { signature, attestation, ...printed } = ran.printed;
     expect(printed).toEqual({
       digest,
       tags: ['v1'],
       verified: [{ identity: 'alice@example.com', keyHint: key.fingerprint }],
       pulled: ['config', 'config/app.yaml'],
+      attested: [{ identity: 'alice@example.com', predicateType: 'https://slsa.dev/provenance/v1' }],
     });
-    // oras fetches the signature referrer's two files; ssh-keygen checks the SSHSIG over statement.json.
-    const files = await orasPullReferrer(env, ran.dir, ran.repository, String(signature));
-    const checked = await sshKeygenVerify(path.join(ran.dir, 'allowed_signers'), 'alice@example.com', 'lading', files);
-    expect(checked.code, checked.stderr).toBe(0);
-    expect(checked.stdout).toContain('Good "lading" signature for alice@example.com');
+    // oras fetches each referrer's two files; ssh-keygen checks the SSHSIG over statement.json, which for the
+    // attestation states the predicate about the pushed manifest.
+    for (const referrer of [signature, attestation]) {
+      const files = await orasPullReferrer(env, ran.dir, ran.repository, String(referrer));
+      const checked = await sshKeygenVerify(
+        path.join(ran.dir, 'allowed_signers'),
+        'alice@example.com',
+        'lading',
+        files,
+      );
+      expect(checked.code, checked.stderr).toBe(0);
+      expect(checked.stdout).toContain('Good "lading" signature for alice@example.com');
+      if (referrer !== attestation) continue;
+      const statement = JSON.parse(await readFile(files.statement, 'utf8')) as Record<string, unknown>;
+      expect(statement).toMatchObject({
+        predicateType: 'https://slsa.dev/provenance/v1',
+        predicate: { buildDefinition: { buildType: 'https://example.com/ci' } },
+        subject: [{ digest: { sha256: digest.replace(/^sha256:/, '') } }],
+      });
+    }
   });
 });
