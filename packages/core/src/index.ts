@@ -76,6 +76,8 @@ export type { ManifestFields, PackInput, PackOptions, PackedArtifact } from './a
 export { attestArtifact, MaxRecursiveManifests, signArtifact } from './artifact/sign.js';
 export type { AttestOptions, SignEvent, SignOptions, SignResult, SignedManifest } from './artifact/sign.js';
 export { verifyArtifact } from './artifact/verify.js';
+export { DefaultDiscoverDepth, discoverReferrers, MaxDiscoveredReferrers } from './artifact/discover.js';
+export type { DiscoveredReferrer, DiscoverOptions, DiscoverResult } from './artifact/discover.js';
 export type { VerifyOptions, VerifyResult } from './artifact/verify.js';
 export type {
   GateResult,
