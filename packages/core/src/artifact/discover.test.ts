@@ -26,7 +26,14 @@ async function put(store: MemoryStore, note: string, artifactType?: string, subj
 }
 
 /** app:v1, signed (a bundle), with an SBOM that is signed in turn, whose signature is countersigned. */
-async function graph(): Promise<{ store: MemoryStore; app: Descriptor; digests: Record<string, string> }> {
+interface Digests {
+  signature: string;
+  sbom: string;
+  sbomSignature: string;
+  counter: string;
+}
+
+async function graph(): Promise<{ store: MemoryStore; app: Descriptor; digests: Digests }> {
   const store = new MemoryStore();
   const app = await put(store, 'app');
   await store.tag(app, 'v1');
@@ -44,13 +51,13 @@ async function graph(): Promise<{ store: MemoryStore; app: Descriptor; digests: 
 }
 
 /** The tree as digests only, children sorted, for comparison. */
-type Tree = { digest: string; referrers?: Tree[] }[];
-function shape(nodes: readonly { digest: string; referrers?: unknown }[]): Tree {
+interface Node {
+  digest: string;
+  referrers?: Node[];
+}
+function shape(nodes: readonly Node[]): Node[] {
   return nodes
-    .map((n) => ({
-      digest: n.digest,
-      ...(n.referrers === undefined ? {} : { referrers: shape(n.referrers as { digest: string }[]) }),
-    }))
+    .map((n) => ({ digest: n.digest, ...(n.referrers === undefined ? {} : { referrers: shape(n.referrers) }) }))
     .sort((a, b) => a.digest.localeCompare(b.digest));
 }
 
