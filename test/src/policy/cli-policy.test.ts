@@ -194,6 +194,11 @@ describe('allow, deny, warn', () => {
     const pull = await lading(['pull', '--json', '--no-progress', '--policy', file, keyOnly.ref, dir]);
     expectOK(pull, 'pull warn');
     expect(json<PullCommandResult>(pull).warnings).toEqual(out.policy.warnings);
+    for (const command of [['inspect'], ['manifest', 'fetch']]) {
+      const read = await lading([...command, '--json', '--policy', file, keyOnly.ref]);
+      expectOK(read, `${command.join(' ')} warn`);
+      expect(json<{ warnings?: string[] }>(read).warnings).toEqual(out.policy.warnings);
+    }
     const verify = await lading(['verify', '--json', '--policy', file, keyOnly.ref]);
     expectOK(verify, 'verify warn');
     expect(json<VerifyCommandResult>(verify).warnings).toEqual(out.policy.warnings);
