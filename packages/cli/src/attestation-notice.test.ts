@@ -1,4 +1,4 @@
-import { MediaTypeCosignSimpleSigning } from '@lading/core';
+import { MediaTypeCosignSimpleSigning, type ImageManifest } from '@lading/core';
 import { AnnotationBundlePredicateType, PredicateTypeCosignSign, SigstoreBundleMediaTypes } from '@lading/sigstore';
 import { ArtifactTypeSSHSIG } from '@lading/ssh';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,14 @@ import {
 
 const subject = `sha256:${'a'.repeat(64)}`;
 const bundle = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-const manifest = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const config = { mediaType: 'application/vnd.oci.empty.v1+json', digest: subject, size: 2 };
+const layer = (mediaType: string) => ({ mediaType, digest: subject, size: 1 });
+const manifest = (fields: Partial<ImageManifest>): ImageManifest => ({
+  schemaVersion: 2,
+  config,
+  layers: [],
+  ...fields,
+});
 
 describe('signatureArtifact', () => {
   it('restates the plugins’ constants exactly', () => {
@@ -29,8 +36,8 @@ describe('signatureArtifact', () => {
       signatureArtifact(
         manifest({
           artifactType: bundle,
-          layers: [{ mediaType: bundle }],
-          subject: { digest: subject },
+          layers: [layer(bundle)],
+          subject: { ...config, digest: subject },
           annotations: { [AnnotationBundlePredicateType]: 'https://slsa.dev/provenance/v1' },
         }),
       ),
@@ -41,20 +48,21 @@ describe('signatureArtifact', () => {
       subject,
     });
     expect(
-      signatureArtifact(manifest({ layers: [{ mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1' }] })),
+      signatureArtifact(manifest({ layers: [layer('application/vnd.dev.sigstore.bundle+json;version=0.1')] })),
     ).toEqual({
       kind: 'Sigstore bundle',
       artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
     });
-    expect(signatureArtifact(manifest({ artifactType: ArtifactTypeSSHSIG, subject: { digest: subject } }))?.kind).toBe(
+    expect(signatureArtifact(manifest({ artifactType: ArtifactTypeSSHSIG, subject: config }))?.kind).toBe(
       'SSH signature',
     );
-    expect(signatureArtifact(manifest({ layers: [{ mediaType: MediaTypeCosignSimpleSigning }] }))?.kind).toBe(
+    expect(signatureArtifact(manifest({ layers: [layer(MediaTypeCosignSimpleSigning)] }))?.kind).toBe(
       'cosign signature',
     );
-    expect(signatureArtifact(manifest({ artifactType: 'application/vnd.acme.config', layers: [] }))).toBeUndefined();
-    expect(signatureArtifact(new TextEncoder().encode('not json'))).toBeUndefined();
-    expect(signatureArtifact(manifest(null))).toBeUndefined();
+    expect(signatureArtifact(manifest({ artifactType: 'application/vnd.acme.config' }))).toBeUndefined();
+    expect(
+      signatureArtifact(manifest({ layers: [layer('application/vnd.oci.image.layer.v1.tar+gzip')] })),
+    ).toBeUndefined();
   });
 
   it('describes an attestation with the command that reads it, a signature with the one that checks it', () => {

@@ -3,7 +3,7 @@
  * (a referrer carrying a Sigstore bundle, an SSH signature or a cosign signature), instead of a bare "0 files":
  * what it is, what it is about, and the command that verifies it and prints its predicate.
  */
-import { MediaTypeCosignSimpleSigning } from '@lading/core';
+import { MediaTypeCosignSimpleSigning, type ImageManifest } from '@lading/core';
 
 /** What a pulled manifest is when it is a signature or an attestation. */
 export interface SignatureArtifact {
@@ -29,39 +29,26 @@ export const SSHSignatureArtifactType = 'application/vnd.lading.sshsig.v1';
 export const BundlePredicateTypeAnnotation = 'dev.sigstore.bundle.predicateType';
 
 /**
- * Reads `manifest` (bytes already digest-checked by the pull) and returns what it is when it is a signature or an
- * attestation; undefined for anything else, or bytes that are not a JSON manifest. Sigstore bundles are recognised by
+ * Tells what `manifest` (as the pull parsed it from digest-checked bytes, `PullResult.manifest`) is when it is a
+ * signature or an attestation; undefined for anything else. Sigstore bundles are recognised by
  * `application/vnd.dev.sigstore.bundle…` as the artifact type or a layer's media type, SSH signatures by
  * `application/vnd.lading.sshsig.v1`, cosign's legacy signatures by their simple-signing layer.
  */
-export function signatureArtifact(manifest: Uint8Array): SignatureArtifact | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(manifest));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const m = value as {
-    artifactType?: unknown;
-    layers?: { mediaType?: unknown }[];
-    subject?: { digest?: unknown };
-    annotations?: Record<string, unknown>;
-  };
-  const types = [m.artifactType, ...(Array.isArray(m.layers) ? m.layers.map((l) => l.mediaType) : [])].filter(
-    (t): t is string => typeof t === 'string',
+export function signatureArtifact(manifest: ImageManifest): SignatureArtifact | undefined {
+  const types = [manifest.artifactType, ...manifest.layers.map((l) => l.mediaType)].filter(
+    (t): t is string => t !== undefined,
   );
   const found =
     pick(types, (t) => t.toLowerCase().startsWith(SigstoreBundleMediaTypePrefix), 'Sigstore bundle') ??
     pick(types, (t) => t === SSHSignatureArtifactType, 'SSH signature') ??
     pick(types, (t) => t === MediaTypeCosignSimpleSigning, 'cosign signature');
   if (found === undefined) return undefined;
-  const predicateType = m.annotations?.[BundlePredicateTypeAnnotation];
-  const subject = m.subject?.digest;
+  const predicateType = manifest.annotations?.[BundlePredicateTypeAnnotation];
+  const subject = manifest.subject?.digest;
   return {
     ...found,
-    ...(typeof predicateType === 'string' ? { predicateType } : {}),
-    ...(typeof subject === 'string' ? { subject } : {}),
+    ...(predicateType === undefined ? {} : { predicateType }),
+    ...(subject === undefined ? {} : { subject }),
   };
 }
 

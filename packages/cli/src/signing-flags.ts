@@ -110,6 +110,18 @@ export interface SigningFlagValues extends SshSigningFlagValues {
 }
 
 /**
+ * `--tuf-mirror` and `--tuf-root`: not with `--trusted-root` (a root given is not fetched), and only with a flag that
+ * verifies against the trusted root.
+ */
+const tufRelationships: { type: 'none' | 'some'; flags: string[] }[] = [
+  { type: 'none', flags: ['trusted-root'] },
+  {
+    type: 'some',
+    flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
+  },
+];
+
+/**
  * Flags that make `pull`, `ls` and `cat` require a valid signature before any content is read: trusted keys, or
  * a keyless identity (exact or by regular expression, optionally with the Fulcio extensions a GitHub Actions
  * certificate carries: repository, signer workflow, source ref and digest) checked against a trusted root, and the
@@ -149,25 +161,13 @@ const sigstoreVerificationFlags = {
     helpGroup: verifyGroup,
     description:
       'Fetch the trusted root with TUF from this repository instead of the public good (https://tuf-repo-cdn.sigstore.dev). Give its initial root.json with --tuf-root.',
-    relationships: [
-      { type: 'none', flags: ['trusted-root'] },
-      {
-        type: 'some',
-        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
-      },
-    ],
+    relationships: tufRelationships,
   }),
   'tuf-root': Flags.string({
     helpGroup: verifyGroup,
     description:
       "The initial root.json of the TUF repository (--tuf-mirror's, else the public good's): the keys trusted first, from which root rotations are followed.",
-    relationships: [
-      { type: 'none', flags: ['trusted-root'] },
-      {
-        type: 'some',
-        flags: ['verify-key', 'verify-issuer', 'verify-issuer-regexp', 'verify-unsafe', 'github-repo', 'github-owner'],
-      },
-    ],
+    relationships: tufRelationships,
   }),
   'verify-unsafe': Flags.boolean({
     helpGroup: verifyGroup,

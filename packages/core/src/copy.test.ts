@@ -128,7 +128,7 @@ describe('copy', () => {
     const layout = await OCILayout.open(dir);
 
     const copied = await copy(src, 'v1', layout, 'release');
-    expect(copied.digest).toBe(root.digest);
+    expect(copied.descriptor.digest).toBe(root.digest);
     expect((await layout.resolve('release')).digest).toBe(root.digest);
 
     const back = new MemoryStore();
@@ -288,12 +288,18 @@ describe('copy', () => {
     const signature = await pushReferrer(src, arm, 'application/vnd.dev.sigstore.bundle.v0.3+json');
     const dst = new Recorder(new MemoryStore());
     const events: CopyEvent[] = [];
-    const root = await copy(src, 'multi', dst, 'arm', {
+    const copied = await copy(src, 'multi', dst, 'arm', {
       platform: 'linux/arm64',
       referrers: true,
       onEvent: (e) => events.push(e),
     });
-    expect(root.digest).toBe(arm.digest);
+    expect(copied.descriptor.digest).toBe(arm.digest);
+    // The result sums the events up: the platform chosen, the referrer copied, what was pushed.
+    expect(copied.index).toEqual(index);
+    expect(copied.platform).toEqual({ architecture: 'arm64', os: 'linux' });
+    expect(copied.referrers.map((r) => [r.descriptor.digest, r.subject])).toEqual([[signature.digest, arm]]);
+    expect(copied.copied).toBe(events.filter((e) => e.type === 'copied').length);
+    expect(copied.verified).toEqual([]);
     expect(events[0]).toEqual({
       type: 'platform',
       descriptor: arm,
@@ -323,7 +329,7 @@ describe('copy', () => {
     const asked: { digest: string; platform?: string; reference: string }[] = [];
     const dst = new Recorder(new MemoryStore());
     const events: CopyEvent[] = [];
-    await copy(src, 'multi', dst, 'v1', {
+    const copied = await copy(src, 'multi', dst, 'v1', {
       display: 'mem/multi',
       platform: 'linux/amd64',
       onEvent: (event) => events.push(event),
@@ -350,6 +356,9 @@ describe('copy', () => {
     });
     expect(events.findIndex((e) => e.type === 'copied')).toBeGreaterThan(verifiedAt);
     expect(dst.pushed.length).toBeGreaterThan(0);
+    // …and is in the result.
+    expect(copied.warnings).toEqual(['policy in warn mode']);
+    expect(copied.verified).toEqual([]);
 
     const refusedStore = new MemoryStore();
     const refused = new Recorder(refusedStore);

@@ -93,10 +93,44 @@ export interface CopyOptions extends CopyGraphOptions {
   display?: string;
 }
 
+/** A referrer (or legacy cosign tag) a {@link copy} with `referrers` listed in the source and copied. */
+export interface CopiedReferrer {
+  descriptor: Descriptor;
+  /** The manifest it is about. */
+  subject: Descriptor;
+  /** For a legacy cosign signature, attestation or SBOM: its `sha256-<hex>.sig`/`.att`/`.sbom` tag, set in `dst` too. */
+  tag?: string;
+}
+
+/** What {@link copy} did: the events of the copy, summed up. */
+export interface CopyResult {
+  /** The root copied, as `src` resolved it; with `platform`, the chosen platform manifest. */
+  descriptor: Descriptor;
+  /** With `platform`: the image index the manifest was chosen from. */
+  index?: Descriptor;
+  /** With `platform`: the platform the index gives the chosen manifest, when it gives one. */
+  platform?: Platform;
+  /** With `gate`: the signatures it vouched for, each with the digest it is about; empty without a gate. */
+  verified: VerifiedSignature[];
+  /** With `gate`: its warnings; empty without a gate. */
+  warnings: string[];
+  /** With `referrers`: those listed and copied (or already there), in the order listed; empty without. */
+  referrers: CopiedReferrer[];
+  /** Descriptors pushed to `dst`. */
+  copied: number;
+  /** Bytes of the descriptors pushed (mounted blobs move no bytes and are not counted). */
+  bytes: number;
+  /** Descriptors `dst` already had (with everything below them). */
+  skipped: number;
+  /** Blobs mounted from another repository of the destination's registry. */
+  mounted: number;
+}
+
 /**
  * Copies the manifest `srcRef` (a tag or digest) names in `src`, and everything it points at, to `dst`, then tags it
- * `dstRef` there. Returns the root descriptor as `src` resolved it (with `platform`, the chosen platform manifest,
- * also reported by a `platform` event).
+ * `dstRef` there. Returns a {@link CopyResult}: the root descriptor as `src` resolved it (with `platform`, the chosen
+ * platform manifest), what the gate vouched for, the referrers copied and the counts; `onEvent` still sees each
+ * step as it happens.
  *
  * `dstRef` is a tag; when it is empty or a digest, nothing is tagged (a digest must then be the root's, else
  * `ERR_LADING_USAGE`). The tag is set last, after the whole graph (and, with `referrers`, the referrers) is in `dst`.
@@ -109,9 +143,52 @@ export async function copy(
   dst: Target,
   dstRef: string,
   options: CopyOptions = {},
-): Promise<Descriptor> {
+): Promise<CopyResult> {
   checkOptions(src, options);
-  const { gate, platform, display = srcRef, ...graphOptions } = options;
+  const { gate, platform, display = srcRef, onEvent, ...rest } = options;
+  const result: Omit<CopyResult, 'descriptor'> = {
+    verified: [],
+    warnings: [],
+    referrers: [],
+    copied: 0,
+    bytes: 0,
+    skipped: 0,
+    mounted: 0,
+  };
+  const tally = (event: CopyEvent): void => {
+    switch (event.type) {
+      case 'copied':
+        result.copied++;
+        result.bytes += event.descriptor.size;
+        break;
+      case 'skipped':
+        result.skipped++;
+        break;
+      case 'mounted':
+        result.mounted++;
+        break;
+      case 'referrer':
+        result.referrers.push({
+          descriptor: event.descriptor,
+          subject: event.subject,
+          ...(event.tag !== undefined && { tag: event.tag }),
+        });
+        break;
+      case 'platform':
+        result.index = event.index;
+        if (event.platform) result.platform = event.platform;
+        break;
+      case 'verified':
+        result.verified.push(...event.verified);
+        result.warnings.push(...event.warnings);
+        break;
+      case 'copying':
+      case 'progress':
+        break;
+    }
+    onEvent?.(event);
+  };
+  const graphOptions: CopyGraphOptions = { ...rest, onEvent: tally };
   const where = `copy ${display}`;
   if ((gate !== undefined || platform !== undefined) && !isGraphTarget(src)) {
     throw new LadingError(
@@ -151,9 +228,9 @@ export async function copy(
         },
         signalOption,
       );
-      if (result) options.onEvent?.({ type: 'verified', descriptor: resolved, ...result });
+      if (result) tally({ type: 'verified', descriptor: resolved, ...result });
       root = chosen.descriptor;
-      options.onEvent?.({
+      tally({
         type: 'platform',
         descriptor: root,
         index: resolved,
@@ -164,7 +241,7 @@ export async function copy(
         { target: graph, reference: display, descriptor: resolved, manifest: bytes },
         signalOption,
       );
-      if (result) options.onEvent?.({ type: 'verified', descriptor: resolved, ...result });
+      if (result) tally({ type: 'verified', descriptor: resolved, ...result });
     }
   }
   if (isDigest(dstRef) && dstRef !== root.digest) {
@@ -175,7 +252,7 @@ export async function copy(
   }
   await copyGraph(src, dst, root, graphOptions);
   if (dstRef !== '' && !isDigest(dstRef)) await dst.tag(root, dstRef, signalOption);
-  return root;
+  return { descriptor: root, ...result };
 }
 
 function isGraphTarget(t: Target): t is GraphTarget {

@@ -55,7 +55,7 @@ export { MemoryStore } from './memory-store.js';
 export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
 export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
-export type { CopyEvent, CopyGraphOptions, CopyOptions } from './copy.js';
+export type { CopiedReferrer, CopyEvent, CopyGraphOptions, CopyOptions, CopyResult } from './copy.js';
 export { ArtifactTypeLading, MediaTypeFileLayer, MediaTypeTOC } from './artifact/toc.js';
 export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
 export { openTarget } from './artifact/target.js';
@@ -76,6 +76,8 @@ export type { ManifestFields, PackInput, PackOptions, PackedArtifact } from './a
 export { attestArtifact, MaxRecursiveManifests, signArtifact } from './artifact/sign.js';
 export type { AttestOptions, SignEvent, SignOptions, SignResult, SignedManifest } from './artifact/sign.js';
 export { verifyArtifact } from './artifact/verify.js';
+export { DefaultDiscoverDepth, discoverReferrers, MaxDiscoveredReferrers } from './artifact/discover.js';
+export type { DiscoveredReferrer, DiscoverOptions, DiscoverResult } from './artifact/discover.js';
 export type { VerifyOptions, VerifyResult } from './artifact/verify.js';
 export type {
   GateResult,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   descriptorFor,
   isLadingError,
+  packManifest,
   type Descriptor,
   type SignatureCandidate,
   type SignedReferrer,
@@ -17,46 +18,28 @@ import { createSigstoreVerifier, type SigstoreVerifierPolicy } from './verifier.
 const manifestType = 'application/vnd.oci.image.manifest.v1+json';
 const slsa = 'https://slsa.dev/provenance/v1';
 
+const emptyConfig: Descriptor = descriptorFor('application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+
 function manifest(note: string): { bytes: Buffer; descriptor: Descriptor } {
-  const bytes = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: manifestType,
-      config: {
-        mediaType: 'application/vnd.oci.empty.v1+json',
-        digest: descriptorFor('', Buffer.from('{}')).digest,
-        size: 2,
-      },
-      layers: [],
-      annotations: { note },
-    }),
-  );
-  return { bytes, descriptor: descriptorFor(manifestType, bytes) };
+  const { bytes, descriptor } = packManifest({ config: emptyConfig, layers: [], annotations: { note } });
+  return { bytes, descriptor };
 }
 
-/** The candidate the gate would offer for `signed` attached to `subject` (same manifest shape as attachSignature). */
+/** The candidate the gate would offer for `signed` attached to `subject` (the manifest attachSignature writes). */
 function candidate(signed: SignedReferrer, subject: { bytes: Buffer; descriptor: Descriptor }): SignatureCandidate {
   const layer = descriptorFor(signed.layerMediaType, signed.content);
-  const referrerBytes = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: manifestType,
-      artifactType: signed.artifactType,
-      config: {
-        mediaType: 'application/vnd.oci.empty.v1+json',
-        digest: descriptorFor('', Buffer.from('{}')).digest,
-        size: 2,
-      },
-      layers: [layer],
-      subject: subject.descriptor,
-      annotations: signed.annotations,
-    }),
-  );
+  const referrer = packManifest({
+    artifactType: signed.artifactType,
+    config: emptyConfig,
+    layers: [layer],
+    subject: subject.descriptor,
+    annotations: signed.annotations,
+  });
   return {
     subject: subject.descriptor,
     subjectBytes: subject.bytes,
-    referrer: { ...descriptorFor(manifestType, referrerBytes), artifactType: signed.artifactType },
-    manifest: referrerBytes,
+    referrer: { ...referrer.descriptor, artifactType: signed.artifactType },
+    manifest: referrer.bytes,
     layer,
     content: signed.content,
   };

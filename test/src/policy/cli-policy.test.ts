@@ -185,6 +185,23 @@ describe('allow, deny, warn', () => {
       ),
     ]);
     expect(result.stderr).toContain(`Warning: ${out.policy.warnings[0] ?? ''}`);
+    // Every reading command puts the gate's warnings in its --json, as verify does.
+    expect(out.warnings).toEqual(out.policy.warnings);
+    const cat = await lading(['cat', '--json', '--policy', file, keyOnly.ref, 'notes.txt']);
+    expectOK(cat, 'cat warn');
+    expect(json<CatCommandResult>(cat).warnings).toEqual(out.policy.warnings);
+    const dir = await mkdtemp(path.join(work, 'warn-'));
+    const pull = await lading(['pull', '--json', '--no-progress', '--policy', file, keyOnly.ref, dir]);
+    expectOK(pull, 'pull warn');
+    expect(json<PullCommandResult>(pull).warnings).toEqual(out.policy.warnings);
+    for (const command of [['inspect'], ['manifest', 'fetch']]) {
+      const read = await lading([...command, '--json', '--policy', file, keyOnly.ref]);
+      expectOK(read, `${command.join(' ')} warn`);
+      expect(json<{ warnings?: string[] }>(read).warnings).toEqual(out.policy.warnings);
+    }
+    const verify = await lading(['verify', '--json', '--policy', file, keyOnly.ref]);
+    expectOK(verify, 'verify warn');
+    expect(json<VerifyCommandResult>(verify).warnings).toEqual(out.policy.warnings);
   });
 });
 

@@ -129,12 +129,15 @@ describe('copy with a policy gate', () => {
     const dstRef = `${host}/copy-gate/dst-ok-${randomBytes(4).toString('hex')}:v1`;
     const dst = await openTarget(dstRef, { client });
     const evaluations: PolicyEvaluation[] = [];
-    const root = await copy(src.target, 'v1', dst.target, 'v1', {
+    const copied = await copy(src.target, 'v1', dst.target, 'v1', {
       display: src.display,
       gate: policyGate(policyFor(signerPub), { verifierFor, onEvaluated: (e) => evaluations.push(e) }),
     });
     expect(evaluations.map((e) => [e.decision, e.rule?.name])).toEqual([['allow', 'source']]);
-    expect((await dst.target.resolve('v1')).digest).toBe(root.digest);
+    expect((await dst.target.resolve('v1')).digest).toBe(copied.descriptor.digest);
+    // The result carries what the gate vouched for, as pull's does.
+    expect(copied.verified).toHaveLength(1);
+    expect(copied.verified).toEqual(evaluations[0]?.verified);
   });
 
   it('refuses a source the policy denies before anything is pushed to the destination', async () => {

@@ -40,7 +40,7 @@ describe('copy across targets', () => {
 
     const remote = client.repository(`${bed.registries.anonymous.host}/copy/layout-${unique()}`);
     const events: CopyEvent[] = [];
-    const root = await copy(layout, 'v1', remote, 'v1', { onEvent: (e) => events.push(e) });
+    const { descriptor: root } = await copy(layout, 'v1', remote, 'v1', { onEvent: (e) => events.push(e) });
     expect(root.digest).toBe(m.desc.digest);
     expect(
       events
@@ -122,7 +122,7 @@ describe('copy against the fake registry in strict mode', () => {
     );
     const client = isolatedClient();
     const store = new MemoryStore();
-    const root = await copy(client.repository(`${reg.host}/docker/app`), 'latest', store, 'latest');
+    const { descriptor: root } = await copy(client.repository(`${reg.host}/docker/app`), 'latest', store, 'latest');
     expect(root.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
     expect((await collect(await store.fetch(layer))).toString()).toBe('layer bytes');
     expect(await store.exists(image)).toBe(true);

@@ -1,4 +1,4 @@
-import { RegistryClient, descriptorFor, type Descriptor, type RegistryClientOptions } from '@lading/core';
+import { RegistryClient, descriptorFor, packManifest, type Descriptor, type RegistryClientOptions } from '@lading/core';
 
 /** A random blob of `size` bytes and its descriptor. */
 export function randomBlob(size: number, mediaType = 'application/octet-stream'): { bytes: Buffer; desc: Descriptor } {
@@ -13,27 +13,16 @@ export function jsonBlob(value: unknown, mediaType: string): { bytes: Buffer; de
   return { bytes, desc: descriptorFor(mediaType, bytes) };
 }
 
-/** An OCI image manifest over `layers` with the empty config, optionally with a subject and artifact type. */
+/**
+ * An OCI image manifest over `layers` with the empty config, optionally with a subject, artifact type and
+ * annotations: core's `packManifest`, as push and signatures write one.
+ */
 export function imageManifest(
   layers: Descriptor[],
   extra: { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> } = {},
 ): { bytes: Buffer; desc: Descriptor } {
-  return jsonBlob(
-    {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...(extra.artifactType ? { artifactType: extra.artifactType } : {}),
-      config: {
-        mediaType: 'application/vnd.oci.empty.v1+json',
-        digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
-        size: 2,
-      },
-      layers,
-      ...(extra.subject ? { subject: extra.subject } : {}),
-      ...(extra.annotations ? { annotations: extra.annotations } : {}),
-    },
-    'application/vnd.oci.image.manifest.v1+json',
-  );
+  const { bytes, descriptor } = packManifest({ config: emptyConfig.desc, layers, ...extra });
+  return { bytes, desc: descriptor };
 }
 
 /** The OCI empty config blob `{}`. */

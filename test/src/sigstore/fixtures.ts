@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   EmptyJSON,
-  MediaTypeImageManifest,
   descriptorFor,
   isLadingError,
+  packManifest,
   type Descriptor,
   type SignatureCandidate,
   type SignedReferrer,
@@ -24,6 +24,9 @@ import { run, type RunResult } from '../testbed/tools.js';
 // One `expectOK` for every test: the CLI runner's, which takes lading's and peer tools' runs alike.
 export { expectOK } from '../cli-runner.js';
 
+/** The OCI empty config `{}`, as the config descriptor of every manifest made here. */
+const emptyConfig: Descriptor = { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size };
+
 /** A manifest to sign: its bytes, its descriptor, and the file holding the bytes (the "blob" cosign checks). */
 export interface SignedSubject {
   bytes: Buffer;
@@ -33,19 +36,15 @@ export interface SignedSubject {
 
 /** An OCI artifact manifest (empty config, no layers) made unique by `note`, written to `<dir>/<note>.json`. */
 export async function makeSubject(dir: string, note: string): Promise<SignedSubject> {
-  const bytes = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaTypeImageManifest,
-      artifactType: 'application/vnd.lading.test',
-      config: { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size },
-      layers: [],
-      annotations: { note },
-    }),
-  );
+  const { bytes, descriptor } = packManifest({
+    artifactType: 'application/vnd.lading.test',
+    config: emptyConfig,
+    layers: [],
+    annotations: { note },
+  });
   const file = path.join(dir, `${note}.json`);
   await writeFile(file, bytes);
-  return { bytes, descriptor: descriptorFor(MediaTypeImageManifest, bytes), file };
+  return { bytes, descriptor, file };
 }
 
 /**
@@ -54,21 +53,17 @@ export async function makeSubject(dir: string, note: string): Promise<SignedSubj
  */
 export function candidateFor(signed: SignedReferrer, subject: SignedSubject): SignatureCandidate {
   const layer = descriptorFor(signed.layerMediaType, signed.content);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaTypeImageManifest,
-      artifactType: signed.artifactType,
-      config: { mediaType: EmptyJSON.mediaType, digest: EmptyJSON.digest, size: EmptyJSON.size },
-      layers: [layer],
-      subject: subject.descriptor,
-      annotations: signed.annotations,
-    }),
-  );
+  const { bytes: manifest, descriptor } = packManifest({
+    artifactType: signed.artifactType,
+    config: emptyConfig,
+    layers: [layer],
+    subject: subject.descriptor,
+    annotations: signed.annotations,
+  });
   return {
     subject: subject.descriptor,
     subjectBytes: subject.bytes,
-    referrer: { ...descriptorFor(MediaTypeImageManifest, manifest), artifactType: signed.artifactType },
+    referrer: { ...descriptor, artifactType: signed.artifactType },
     manifest,
     layer,
     content: signed.content,

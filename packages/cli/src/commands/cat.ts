@@ -41,6 +41,8 @@ export interface CatCommandResult {
   verified?: VerifiedSignature[];
   /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
   policy?: PolicyEvaluation;
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error), as verify. */
+  warnings?: string[];
 }
 
 /**
@@ -133,6 +135,7 @@ With --json, the content is not written: the JSON describes the verified file in
       ranged: file.ranged,
       ...(gate && { verified: file.verified }),
       ...(policy && { policy }),
+      ...(file.warnings.length > 0 && { warnings: file.warnings }),
     };
   }
 }

@@ -13,6 +13,7 @@ import {
   type ByteStream,
   type CallOptions,
   type CopyEvent,
+  type CopyResult,
   type Descriptor,
   type OpenedTarget,
   type Platform,
@@ -146,61 +147,33 @@ With a --verify-* flag the source is verified first, and nothing is written to t
     const destination = await openDestination(args.destination, client);
     const tag = destination.tag ?? (destination.digest === undefined ? source.tag : undefined);
     const progress = this.progress();
-    const counts = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
-    const referrers: CopiedReferrer[] = [];
-    let chosen: Extract<CopyEvent, { type: 'platform' }> | undefined;
-    const verified: VerifiedSignature[] = [];
-    const warnings: string[] = [];
-    const onEvent = (event: CopyEvent): void => {
-      renderCopyEvent(progress, event);
-      switch (event.type) {
-        case 'copied':
-          counts.copied++;
-          counts.bytes += event.descriptor.size;
-          break;
-        case 'skipped':
-          counts.skipped++;
-          break;
-        case 'mounted':
-          counts.mounted++;
-          break;
-        case 'referrer':
-          referrers.push({
-            digest: event.descriptor.digest,
-            ...(event.descriptor.artifactType !== undefined && { artifactType: event.descriptor.artifactType }),
-            subject: event.subject.digest,
-            ...(event.tag !== undefined && { tag: event.tag }),
-          });
-          break;
-        case 'platform':
-          chosen = event;
-          break;
-        case 'verified':
-          verified.push(...event.verified);
-          warnings.push(...event.warnings);
-          for (const warning of event.warnings) this.warn(warning);
-          break;
-        case 'copying':
-          break;
-      }
-    };
-    let root: Descriptor;
+    let copied: CopyResult;
     try {
-      root = await copy(source.target, source.reference, destination.target, tag ?? destination.digest ?? '', {
+      copied = await copy(source.target, source.reference, destination.target, tag ?? destination.digest ?? '', {
         signal: this.signal,
         display: source.display,
         concurrency: flags.concurrency,
         referrers: flags.referrers,
-        onEvent,
+        onEvent: (event) => {
+          renderCopyEvent(progress, event);
+          if (event.type === 'verified') for (const warning of event.warnings) this.warn(terminalSafe(warning));
+        },
         ...(flags.platform === undefined ? {} : { platform: flags.platform }),
         ...(gate && { gate }),
       });
     } finally {
       progress.finish();
     }
+    const { descriptor: root, copied: count, skipped, mounted, bytes, verified, warnings } = copied;
+    const referrers: CopiedReferrer[] = copied.referrers.map((r) => ({
+      digest: r.descriptor.digest,
+      ...(r.descriptor.artifactType !== undefined && { artifactType: r.descriptor.artifactType }),
+      subject: r.subject.digest,
+      ...(r.tag !== undefined && { tag: r.tag }),
+    }));
     if (tag !== undefined) progress.note(`Tagged ${tag}`);
     progress.note(
-      `Copied ${source.display} to ${destination.display}: ${counts.copied} copied (${formatBytes(counts.bytes)}), ${counts.skipped} already there, ${counts.mounted} mounted${flags.referrers ? `, ${referrers.length} referrers` : ''}`,
+      `Copied ${source.display} to ${destination.display}: ${count} copied (${formatBytes(bytes)}), ${skipped} already there, ${mounted} mounted${flags.referrers ? `, ${referrers.length} referrers` : ''}`,
     );
     this.log(root.digest);
     return {
@@ -209,9 +182,12 @@ With a --verify-* flag the source is verified first, and nothing is written to t
       ...(tag !== undefined && { tag }),
       digest: root.digest,
       mediaType: root.mediaType,
-      ...(chosen && { index: chosen.index.digest }),
-      ...(chosen?.platform && { platform: chosen.platform }),
-      ...counts,
+      ...(copied.index && { index: copied.index.digest }),
+      ...(copied.platform && { platform: copied.platform }),
+      copied: count,
+      skipped,
+      mounted,
+      bytes,
       referrers,
       ...(gate && { verified }),
       ...(warnings.length > 0 && { warnings }),

@@ -1,13 +1,15 @@
 import {
   AnnotationCreated,
+  DefaultDiscoverDepth,
+  discoverReferrers,
   ErrorCodes,
-  isLadingError,
   LadingError,
+  MaxDiscoveredReferrers,
   MediaTypeCosignSimpleSigning,
   openTarget,
   type Descriptor,
+  type DiscoveredReferrer,
 } from '@lading/core';
-import { legacySignatureTag } from '@lading/core/internal';
 import { AnnotationBundlePredicateType } from '@lading/sigstore';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
@@ -15,17 +17,7 @@ import * as Flags from '@oclif/core/flags';
 import { RegistryCommand } from '../base-command.js';
 import { terminalSafe } from '../format.js';
 
-/** A referrer, and (down to `--depth`) the referrers of it. */
-export interface DiscoveredReferrer extends Descriptor {
-  /** Its own referrers (a signature of an SBOM…), when `--depth` reached them; absent at the last level. */
-  referrers?: DiscoveredReferrer[];
-}
-
-/** Default of `discover --depth`: the artifact's referrers and theirs, three levels. */
-export const DefaultDiscoverDepth = 3;
-
-/** Most referrers `discover` lists in all, whatever the depth: a bound on requests for a hostile graph. */
-export const MaxDiscoveredReferrers = 1000;
+export type { DiscoveredReferrer } from '@lading/core';
 
 /** What `lading discover --json` (or `--format json`) prints. */
 export interface DiscoverCommandResult {
@@ -119,43 +111,25 @@ Prints a tree on standard output, as oras discover does: the artifact, then one 
     if (opened.reference === undefined) {
       throw new LadingError(ErrorCodes.usage, `discover ${opened.display}: name a tag or a digest`);
     }
-    const descriptor = await opened.target.resolve(opened.reference, { signal: this.signal });
-    const artifactType = flags['artifact-type'];
-    const budget = { left: MaxDiscoveredReferrers };
-    const seen = new Set([descriptor.digest]);
-    const list = async (subject: Descriptor, level: number): Promise<DiscoveredReferrer[]> => {
-      const found = await opened.target.referrers(subject, {
-        signal: this.signal,
-        ...(artifactType === undefined ? {} : { artifactType }),
-      });
-      const out: DiscoveredReferrer[] = [];
-      for (const referrer of found) {
-        if (seen.has(referrer.digest)) continue; // a cycle, or listed twice
-        if (budget.left-- <= 0) {
-          throw new LadingError(
-            ErrorCodes.protocol,
-            `discover ${opened.display}: more than ${MaxDiscoveredReferrers} referrers; lower --depth or filter with --artifact-type`,
-          );
-        }
-        seen.add(referrer.digest);
-        const node: DiscoveredReferrer = { ...referrer };
-        if (level < flags.depth) node.referrers = await list(referrer, level + 1);
-        out.push(node);
-      }
-      return out;
+    const found = await discoverReferrers(opened.target, opened.reference, {
+      depth: flags.depth,
+      display: opened.display,
+      signal: this.signal,
+      ...(flags['artifact-type'] === undefined ? {} : { artifactType: flags['artifact-type'] }),
+    });
+    const { descriptor, referrers, legacySignatures } = found;
+    const result: DiscoverCommandResult = {
+      reference: opened.display,
+      digest: descriptor.digest,
+      referrers,
+      ...(legacySignatures && { legacySignatures }),
     };
-    const referrers = await list(descriptor, 1);
-    const result: DiscoverCommandResult = { reference: opened.display, digest: descriptor.digest, referrers };
     const rows = referrers.map(toRow);
-    if (artifactType === undefined || artifactType === MediaTypeCosignSimpleSigning) {
-      const tag = legacySignatureTag(descriptor.digest);
-      try {
-        const legacy = await opened.target.resolve(tag, { signal: this.signal });
-        result.legacySignatures = { tag, digest: legacy.digest };
-        rows.push({ text: [legacy.digest, MediaTypeCosignSimpleSigning, tag].join('  '), children: [] });
-      } catch (error) {
-        if (!isLadingError(error, ErrorCodes.notFound)) throw error;
-      }
+    if (legacySignatures) {
+      rows.push({
+        text: [legacySignatures.digest, MediaTypeCosignSimpleSigning, legacySignatures.tag].join('  '),
+        children: [],
+      });
     }
     if (flags.format === 'json') {
       if (!this.jsonEnabled()) this.log(JSON.stringify(result, undefined, 2));

@@ -22,6 +22,8 @@ export interface InspectCommandResult extends Omit<InspectResult, 'verified' | '
   reference: string;
   /** With a `--verify-*` flag: the signatures the read was allowed by. */
   verified?: VerifiedSignature[];
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error), as verify. */
+  warnings?: string[];
 }
 
 /** The human-readable summary of {@link InspectResult}, one fact per line (registry text made terminal-safe). */
@@ -137,6 +139,11 @@ For an image index, its manifests and their platforms are listed; --platform ins
     for (const warning of warnings) this.warn(warning);
     for (const signature of verified) this.logToStderr(describeVerified(signature));
     for (const line of describeInspection(opened.display, result)) this.log(line);
-    return { reference: opened.display, ...inspected, ...(gate && { verified }) };
+    return {
+      reference: opened.display,
+      ...inspected,
+      ...(gate && { verified }),
+      ...(warnings.length > 0 && { warnings }),
+    };
   }
 }

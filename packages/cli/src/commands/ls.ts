@@ -30,6 +30,8 @@ export interface ListCommandResult extends Omit<ListResult, 'verified' | 'warnin
   verified?: VerifiedSignature[];
   /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
   policy?: PolicyEvaluation;
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error), as verify. */
+  warnings?: string[];
 }
 
 /** Mode shown for entries whose mode the artifact does not record (files without a TOC): what pull writes. */
@@ -119,6 +121,12 @@ Artifacts pushed by other tools have no table of contents: their file layers are
     }
     for (const warning of warnings) this.warn(terminalSafe(warning));
     const policy = policyEvaluationOf(gate);
-    return { reference: opened.display, ...listed, ...(gate && { verified }), ...(policy && { policy }) };
+    return {
+      reference: opened.display,
+      ...listed,
+      ...(gate && { verified }),
+      ...(policy && { policy }),
+      ...(warnings.length > 0 && { warnings }),
+    };
   }
 }

@@ -13,7 +13,6 @@ import {
   type VerifiedSignature,
   formatPlatform,
 } from '@lading/core';
-import { fetchAll } from '@lading/core/internal';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
@@ -61,6 +60,8 @@ export interface PullCommandResult {
   verified?: VerifiedSignature[];
   /** With `--policy`/`--trust`: the policy evaluation (rule, each authority's outcome, decision, warnings). */
   policy?: PolicyEvaluation;
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error), as verify. */
+  warnings?: string[];
 }
 
 const sizeFlag = (name: string, description: string) =>
@@ -248,6 +249,7 @@ The summary is printed on standard output; progress goes to standard error.`;
       bytes: pulled.bytes,
       ...(gate && { verified: pulled.verified }),
       ...(policy && { policy }),
+      ...(pulled.warnings.length > 0 && { warnings: pulled.warnings }),
     };
     const files = pulled.entries.filter((e) => e.type === 'file').length;
     const resolved = pulled.index?.digest ?? digest;
@@ -257,17 +259,8 @@ The summary is printed on standard output; progress goes to standard error.`;
       `Pulled ${pinned}${chosen} into ${args.dir}: ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(pulled.bytes)}`,
     );
     if (pulled.entries.length === 0) {
-      // No files: say so when it is a signature or an attestation, which is read with verify, not pull. The pull is
-      // done and succeeded; the manifest is fetched again (digest-checked) only for this hint, so a failure to fetch
-      // it leaves the hint out rather than failing a completed pull. An interruption still stops the command.
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = await fetchAll(opened.target, pulled.descriptor, `pull ${opened.display}`, { signal: this.signal });
-      } catch (e) {
-        this.signal.throwIfAborted();
-        this.debug('pull: no hint about an empty artifact: %s', (e as Error).message);
-      }
-      const artifact = bytes === undefined ? undefined : signatureArtifact(bytes);
+      // No files: say so when it is a signature or an attestation, which is read with verify, not pull.
+      const artifact = signatureArtifact(pulled.manifest);
       if (artifact !== undefined) {
         result.signatureArtifact = artifact;
         for (const line of describeSignatureArtifact(artifact, opened.display.replace(/[:@][^/]*$/, ''))) {

@@ -1,5 +1,4 @@
 import { ErrorCodes, LadingError, openTarget, parseTarget, tagArtifact } from '@lading/core';
-import { readAll } from '@lading/core';
 import * as Args from '@oclif/core/args';
 
 import { RegistryCommand } from '../base-command.js';
@@ -55,11 +54,9 @@ export class Tag extends RegistryCommand<typeof Tag> {
         throw new LadingError(ErrorCodes.usage, `tag ${tag}: not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`);
       }
     }
-    const call = { signal: this.signal };
-    const descriptor = await opened.target.resolve(opened.reference, call);
-    const bytes = await readAll(await opened.target.fetch(descriptor, call), 4 * 1024 * 1024, `tag ${opened.display}`);
     const progress = this.progress();
-    const set = await tagArtifact(opened.target, { descriptor, bytes }, tags, {
+    const { descriptor, tags: set } = await tagArtifact(opened.target, opened.reference, tags, {
+      display: opened.display,
       signal: this.signal,
       onEvent: (event) => {
         if (event.type === 'tagged') progress.note(`Tagged ${event.tag}`);

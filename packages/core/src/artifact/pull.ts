@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 
 import type { CallOptions, GraphTarget } from '../content.js';
 import { DefaultCopyConcurrency } from '../copy.js';
-import type { Descriptor, Platform } from '../descriptor.js';
+import type { Descriptor, ImageManifest, Platform } from '../descriptor.js';
 import { parseDigest } from '../digest.js';
 import { ErrorCodes, fileSystemError, LadingError } from '../errors.js';
 import { counted } from './progress.js';
@@ -102,6 +102,11 @@ export interface PulledEntry {
 export interface PullResult {
   /** The manifest pulled (for an image index, the chosen platform manifest). */
   descriptor: Descriptor;
+  /**
+   * That manifest, parsed from the digest-checked bytes: its `artifactType`, `subject`, `annotations` and layer media
+   * types tell what an artifact with no files is (a signature or an attestation), without fetching it again.
+   */
+  manifest: ImageManifest;
   /** When the reference resolved to an image index: the index. */
   index?: Descriptor;
   /** When the reference resolved to an image index: the platform of the manifest pulled, when the index gives one. */
@@ -270,6 +275,7 @@ export async function pullArtifact(source: GraphTarget, reference: string, optio
     emit({ type: 'committed', destination });
     return {
       descriptor: artifact.descriptor,
+      manifest: artifact.manifest,
       ...(artifact.index && { index: artifact.index }),
       ...(artifact.platform && { platform: artifact.platform }),
       destination,

@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import type { CallOptions, Target } from '../content.js';
 import { DefaultCopyConcurrency } from '../copy.js';
 import type { Descriptor } from '../descriptor.js';
+import { fetchAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import { transferBlob, type TransferContext, type TransferEvent } from '../transfer.js';
 import type { OpenedTarget } from './target.js';
@@ -77,6 +78,8 @@ export interface TagOptions extends CallOptions {
   onEvent?: (event: PushEvent) => void;
   /** Tags put at once. Default {@link DefaultTagConcurrency} (8). */
   concurrency?: number;
+  /** The reference as the user wrote it, for messages. Default: the reference given, or the manifest's digest. */
+  display?: string;
 }
 
 interface ManifestTagger {
@@ -88,31 +91,39 @@ function canTagManifest(t: unknown): t is ManifestTagger {
 }
 
 /**
- * Points `tags` (duplicates dropped) at a manifest `target` already holds, given its descriptor and bytes: the
- * last step of a push, kept apart so that a caller can sign the manifest (pushed by digest) before any tag moves.
+ * Points `tags` (duplicates dropped) at a manifest `target` already holds, named by a reference (a tag or a digest:
+ * it is resolved and the manifest fetched, digest-checked, at most 4 MiB) or given as its descriptor and bytes (the
+ * last step of a push, kept apart so that a caller can sign the manifest, pushed by digest, before any tag moves).
  * Registries get the manifest PUT again by digest, then one PUT under each tag, up to `concurrency` (default 8) at
  * once (each request keeps the client's retry rules); other targets (local layouts) tag it one tag at a time. On
  * the first failure no further tag is started, those under way are awaited, and the first error is thrown. Emits
- * `tagged` per tag, in the order given, once all are in place. Returns the tags.
+ * `tagged` per tag, in the order given, once all are in place. Returns the manifest's descriptor and the tags.
+ * `ERR_LADING_USAGE` for an empty reference; whatever the target throws (`ERR_LADING_NOT_FOUND`…).
  */
 export async function tagArtifact(
   target: Target,
-  manifest: { descriptor: Descriptor; bytes: Uint8Array },
+  manifest: string | { descriptor: Descriptor; bytes: Uint8Array },
   tags: readonly string[],
   options: TagOptions = {},
-): Promise<string[]> {
+): Promise<{ descriptor: Descriptor; tags: string[] }> {
   const unique = [...new Set(tags)];
   const concurrency = options.concurrency ?? DefaultTagConcurrency;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new LadingError(ErrorCodes.usage, `tag: concurrency must be a positive integer, got ${concurrency}`);
   }
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
+  if (typeof manifest === 'string') {
+    const where = `tag ${options.display ?? manifest}`;
+    if (manifest === '') throw new LadingError(ErrorCodes.usage, `${where}: name a tag or a digest of the artifact`);
+    const descriptor = await target.resolve(manifest, call);
+    manifest = { descriptor, bytes: await fetchAll(target, descriptor, where, call) };
+  }
   if (unique.length > 0) {
     if (canPushManifest(target)) await target.pushManifest(manifest.descriptor, manifest.bytes, [], call);
     await putTags(target, manifest, unique, concurrency, call);
   }
   for (const tag of unique) options.onEvent?.({ type: 'tagged', tag });
-  return unique;
+  return { descriptor: manifest.descriptor, tags: unique };
 }
 
 function isOpenedTarget(value: Target | OpenedTarget): value is OpenedTarget {

@@ -162,12 +162,12 @@ async function signWith(
   let tags: string[] = [];
   if (options.tags !== undefined && options.tags.length > 0) {
     bytes ??= await fetchAll(target, descriptor, where, call);
-    tags = await tagArtifact(target, { descriptor, bytes }, options.tags, {
+    ({ tags } = await tagArtifact(target, { descriptor, bytes }, options.tags, {
       ...call,
       onEvent: (event) => {
         if (event.type === 'tagged') options.onEvent?.({ type: 'tagged', tag: event.tag });
       },
-    });
+    }));
   }
   return { descriptor, signatures, tags };
 }

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ErrorCodes, LadingError } from '@lading/core';
+import type { SSHKeyType } from '@lading/ssh';
 import type { Interfaces } from '@oclif/core';
 import { Command } from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
@@ -12,23 +13,19 @@ import { canPrompt, promptSecret } from '../../prompt.js';
 import { CosignPasswordEnv } from '../../signing-flags.js';
 import { SshPassphraseEnv } from '../../ssh-flags.js';
 
-/** `--type` values: cosign's ECDSA P-256 pair, or an OpenSSH key of one of these types. */
-const sshTypes = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-rsa',
-] as const;
-type SshType = (typeof sshTypes)[number];
-/** The file name ssh-keygen gives each type by default: the default prefix of `--type ssh-…`. */
-const sshDefaultNames: Record<SshType, string> = {
+/** The file name ssh-keygen gives each SSH key type lading signs with: the default prefix of `--type ssh-…`. */
+const sshDefaultNames: Record<SSHKeyType, string> = {
   'ssh-ed25519': 'id_ed25519',
   'ecdsa-sha2-nistp256': 'id_ecdsa',
   'ecdsa-sha2-nistp384': 'id_ecdsa',
   'ecdsa-sha2-nistp521': 'id_ecdsa',
   'ssh-rsa': 'id_rsa',
 };
+/**
+ * `--type` values besides `cosign`: every SSH key type (the `Record` above must name each of `@lading/ssh`'s, and
+ * only those; the type import loads nothing, so `@lading/ssh` is still loaded only to generate).
+ */
+const sshTypes = Object.keys(sshDefaultNames) as SSHKeyType[];
 
 /** What `lading key generate --json` prints. */
 export interface KeyGenerateResult {
@@ -92,7 +89,7 @@ With --type ssh-ed25519 (or ecdsa-sha2-nistp256/384/521, ssh-rsa: 3072 bits), wr
 
   override async run(): Promise<KeyGenerateResult> {
     const { flags } = await this.parse(KeyGenerate);
-    if (flags.type !== 'cosign') return this.generateSsh(flags.type as SshType, flags);
+    if (flags.type !== 'cosign') return this.generateSsh(flags.type as SSHKeyType, flags);
     if (flags.comment !== undefined) {
       throw new LadingError(ErrorCodes.usage, 'key generate: --comment is for SSH keys (--type ssh-…)');
     }
@@ -135,7 +132,7 @@ With --type ssh-ed25519 (or ecdsa-sha2-nistp256/384/521, ssh-rsa: 3072 bits), wr
 
   /** `--type ssh-…`: an OpenSSH pair, `<prefix>` (0600) and `<prefix>.pub`, never overwriting a file. */
   private async generateSsh(
-    type: SshType,
+    type: SSHKeyType,
     flags: {
       'output-key-prefix'?: string | undefined;
       'password-stdin'?: boolean | undefined;

@@ -36,6 +36,8 @@ export interface ManifestFetchCommandResult {
   output?: string;
   /** With a `--verify-*` flag: the signatures the read was allowed by. */
   verified?: VerifiedSignature[];
+  /** What the gate warned about while letting the artifact through, when it did (also on standard error), as verify. */
+  warnings?: string[];
 }
 
 /** `lading manifest fetch`: the raw manifest bytes as stored, digest-checked. */
@@ -118,6 +120,7 @@ With --json, the bytes are not written: the JSON holds the descriptor and the pa
       ...(fetched.platform && { platform: fetched.platform }),
       ...(flags.output !== undefined && { output: flags.output }),
       ...(gate && { verified: fetched.verified }),
+      ...(fetched.warnings.length > 0 && { warnings: fetched.warnings }),
     };
   }
 }
