@@ -28,7 +28,7 @@ let harness: SigstoreHarness;
 let fake: FakeRegistry;
 let noServices: string;
 
-const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }));
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }), { inProcess: true });
 const unique = (on: string, what: string): string => `${on}/copy/${what}-${randomBytes(4).toString('hex')}`;
 
 async function oras(args: readonly string[]): Promise<string> {

@@ -31,7 +31,7 @@ let signed: { name: string; digest: string; signature: string; countersignature:
 /** An image index over two lading artifacts, linux/amd64 and linux/arm64, tagged v1. */
 let multi: { name: string; index: string; amd64: string; arm64: string };
 
-const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }));
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }), { inProcess: true });
 const unique = (what: string): string => `${host}/inspect/${what}-${randomBytes(4).toString('hex')}`;
 
 async function tool(name: string, args: readonly string[]): Promise<string> {

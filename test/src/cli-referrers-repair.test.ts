@@ -26,7 +26,7 @@ let harness: SigstoreHarness;
 let fake: FakeRegistry;
 let noServices: string;
 
-const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }));
+const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }), { inProcess: true });
 
 async function orasDiscover(reference: string, artifactType?: string): Promise<string[]> {
   const args = [

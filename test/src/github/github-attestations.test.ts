@@ -50,7 +50,7 @@ let env: NodeJS.ProcessEnv;
 let work: string;
 let host: string;
 let harness: SigstoreHarness;
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 
 beforeAll(async () => {
   const bed = testbed();

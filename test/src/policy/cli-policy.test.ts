@@ -43,7 +43,7 @@ let keyOnly: PushCommandResult & { ref: string };
 /** Not signed. */
 let unsigned: PushCommandResult & { ref: string };
 
-const lading = ladingIn(() => ({ cwd: work, env }));
+const lading = ladingIn(() => ({ cwd: work, env }), { inProcess: true });
 const unique = (what: string): string => `${host}/policy/${what}-${randomBytes(4).toString('hex')}`;
 
 async function push(name: string, signing: readonly string[]): Promise<PushCommandResult & { ref: string }> {
