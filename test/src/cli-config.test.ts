@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { ConfigPathResult, ConfigShowResult, ErrorJSON, PullCommandResult } from '@lading/cli';
+import type { ConfigPathResult, ConfigShowResult, ErrorJSON, ListCommandResult, PullCommandResult } from '@lading/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { expectOK, json, ladingIn } from './cli-runner.js';
@@ -271,6 +271,24 @@ describe('default verification from the file', () => {
     const flagged = await lading(['pull', '--verify-key', 'cosign.pub', signed, out], { LADING_CONFIG: file });
     expectOK(flagged);
     expect(flagged.stderr).not.toContain('Verification from the config');
+  });
+
+  it("applies the file's verify.policy; a policy on the command line (--policy, --trust) replaces the file's key", async () => {
+    const policy = path.join(work, `${unique('policy')}.yaml`);
+    await writeFile(
+      policy,
+      `version: 1\nrules:\n  - name: ours\n    match: "${anonymous}/config/**"\n    authorities:\n      - key: { file: cosign.pub }\n`,
+    );
+    const fromFile = await configFile(`version: 1\nverify:\n  policy: ${policy}\n`);
+    const listed = await lading(['ls', '--json', signed], { LADING_CONFIG: fromFile });
+    expectOK(listed, 'ls with the policy from the file');
+    expect(json<ListCommandResult>(listed).policy?.decision).toBe('allow');
+    // The file names a key that did not sign; the command line's policy is what the read is held to, alone.
+    const keyFile = await configFile(`version: 1\nverify:\n  key: other/cosign.pub\n`);
+    const held = await lading(['ls', '--json', '--policy', policy, signed], { LADING_CONFIG: keyFile });
+    expectOK(held, 'ls --policy with a verify.key in the file');
+    expect(json<ListCommandResult>(held).policy?.rule?.name).toBe('ours');
+    expect(held.stderr).not.toContain('Verification from the config');
   });
 });
 

@@ -466,6 +466,9 @@ export const verificationChoiceFlags: readonly string[] = [
   'allowed-signers',
   'verify-principal',
   'policy',
+  'trust',
+  'github-repo',
+  'github-owner',
 ];
 
 /**

@@ -22,3 +22,13 @@ export { layerKind, loadArtifact } from './artifact/load.js';
 export type { LayerKind, LoadOptions, LoadedArtifact } from './artifact/load.js';
 export { legacySignatureTag } from './signatures.js';
 export { requiredVerifiers } from './authorities.js';
+export {
+  buildStatement,
+  parseStatement,
+  serializeStatement,
+  StatementTypeV01,
+  StatementTypeV1,
+  statementDigests,
+  statementHasSubject,
+} from './statement.js';
+export type { ParseStatementOptions, Statement, StatementSubject } from './statement.js';

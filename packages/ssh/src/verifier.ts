@@ -172,7 +172,9 @@ class SSHVerifier implements Verifier {
       statementJSON = JSON.parse(new TextDecoder().decode(statement)) as Record<string, unknown>;
       digests = statementDigests(parsed);
       predicateType = parsed.predicateType;
-      gitCommit = parsed.subject.find((s) => s.digest[DigestGitCommit] !== undefined)?.digest[DigestGitCommit];
+      gitCommit = parsed.subject
+        .find((s) => s.digest[DigestGitCommit] !== undefined)
+        ?.digest[DigestGitCommit]?.toLowerCase();
     } catch (e) {
       throw fail(`${TitleStatement}: ${(e as Error).message}`, e);
     }
