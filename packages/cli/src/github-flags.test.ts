@@ -20,6 +20,15 @@ describe('createGitHubVerifierFromFlags', () => {
       [{ 'github-repo': 'acme/app', 'signer-repo': 'x' }, /^--signer-repo "x" is not owner\/repo$/],
       [{ 'github-repo': 'acme/app', 'source-digest': '' }, /^--source-digest is empty$/],
       [{ 'github-repo': 'acme/app', 'cert-oidc-issuer': '' }, /^--cert-oidc-issuer is empty$/],
+      [{ 'github-repo': 'acme/app', 'cert-identity': '' }, /^--cert-identity is empty$/],
+      [
+        { 'github-repo': 'acme/app', 'cert-identity-regex': 'https://github\\.com/(acme' },
+        /^--cert-identity-regex "https:\/\/github\\\\.com\/\(acme" is not a regular expression: /,
+      ],
+      [
+        { 'github-owner': 'acme', 'cert-identity': 'https://x', 'signer-repo': 'acme/ci' },
+        /^give one of --signer-workflow, --signer-repo, --cert-identity and --cert-identity-regex, not --signer-repo and --cert-identity$/,
+      ],
     ] as const) {
       await expect(createGitHubVerifierFromFlags({ ...flags, ...root }, undefined)).rejects.toThrow(usage(message));
     }

@@ -1,6 +1,6 @@
 /**
  * `lading verify`'s GitHub artifact attestation flags, as `gh attestation verify` names them (`--github-repo`,
- * `--github-owner`, `--signer-workflow`, `--signer-repo`, `--source-ref`, `--source-digest`, `--signer-digest`,
+ * `--github-owner`, `--signer-workflow`, `--signer-repo`, `--cert-identity`, `--cert-identity-regex`, `--source-ref`, `--source-digest`, `--signer-digest`,
  * `--deny-self-hosted-runners`, `--cert-oidc-issuer`, `--predicate-type`), `--output-predicate`, and `--offline`
  * (every verifying command). signing.ts spreads `offlineFlags` into the verification flags and calls
  * {@link createGitHubVerifierFromFlags}; `@lading/sigstore` is loaded only when a GitHub flag is given.
@@ -35,6 +35,10 @@ const otherAuthorities = [
 
 const needsGitHub = [{ type: 'some' as const, flags: ['github-repo', 'github-owner'] }];
 
+/** Who signed, as gh names it: these four are mutually exclusive (gh's MarkFlagsMutuallyExclusive). */
+const signerFlags = ['signer-workflow', 'signer-repo', 'cert-identity', 'cert-identity-regex'];
+const otherSigners = (flag: string) => signerFlags.filter((f) => f !== flag);
+
 /** `--offline`: for every command that verifies (pull, ls, cat, verify). */
 export const offlineFlags = {
   offline: Flags.boolean({
@@ -67,12 +71,27 @@ export const githubFlags = {
     helpGroup: githubGroup,
     description:
       'The workflow that signed: owner/repo/.github/workflows/file.yml at any ref, or …/file.yml@refs/tags/v1 at that ref only (a reusable workflow may live in another repository).',
-    exclusive: ['signer-repo'],
+    exclusive: otherSigners('signer-workflow'),
     relationships: needsGitHub,
   }),
   'signer-repo': Flags.string({
     helpGroup: githubGroup,
     description: 'The repository, owner/repo, of the workflow that signed (a reusable workflow).',
+    exclusive: otherSigners('signer-repo'),
+    relationships: needsGitHub,
+  }),
+  'cert-identity': Flags.string({
+    helpGroup: githubGroup,
+    description:
+      "The certificate identity (the signer workflow's URI), exactly, e.g. https://github.com/acme/ci/.github/workflows/build.yml@refs/heads/main; instead of the repository's workflows. The source repository is still --github-repo's (or --github-owner's).",
+    exclusive: otherSigners('cert-identity'),
+    relationships: needsGitHub,
+  }),
+  'cert-identity-regex': Flags.string({
+    helpGroup: githubGroup,
+    description:
+      "Like --cert-identity, a JavaScript regular expression the whole identity must match (anchored at both ends; gh's matches anywhere unless anchored), e.g. 'https://github\\.com/acme/ci/\\.github/workflows/build\\.yml@refs/tags/v.*'.",
+    exclusive: otherSigners('cert-identity-regex'),
     relationships: needsGitHub,
   }),
   'source-ref': Flags.string({
@@ -120,6 +139,8 @@ export interface GitHubFlagValues {
   'github-owner'?: string | undefined;
   'signer-workflow'?: string | undefined;
   'signer-repo'?: string | undefined;
+  'cert-identity'?: string | undefined;
+  'cert-identity-regex'?: string | undefined;
   'source-ref'?: string | undefined;
   'source-digest'?: string | undefined;
   'signer-digest'?: string | undefined;
@@ -154,6 +175,8 @@ export async function createGitHubVerifierFromFlags(
   set('owner', flags['github-owner']);
   set('signerWorkflow', flags['signer-workflow']);
   set('signerRepository', flags['signer-repo']);
+  set('certIdentity', flags['cert-identity']);
+  set('certIdentityRegExp', flags['cert-identity-regex']);
   set('sourceRef', flags['source-ref']);
   set('sourceDigest', flags['source-digest']);
   set('signerDigest', flags['signer-digest']);
@@ -196,6 +219,8 @@ function flagNames(message: string): string {
     .replace(/^give the repository \(owner\/repo\) or the owner/, 'give --github-repo owner/repo or --github-owner')
     .replace(/\bsignerWorkflow\b/g, '--signer-workflow')
     .replace(/\bsignerRepository\b/g, '--signer-repo')
+    .replace(/\bcertIdentityRegExp\b/g, '--cert-identity-regex')
+    .replace(/\bcertIdentity\b/g, '--cert-identity')
     .replace(/\bsourceRef\b/g, '--source-ref')
     .replace(/\bsourceDigest\b/g, '--source-digest')
     .replace(/\bsignerDigest\b/g, '--signer-digest')

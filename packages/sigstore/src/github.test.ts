@@ -103,6 +103,36 @@ describe('gh attestation verify identity rules', () => {
     ).toMatch(/certificate extension sourceRepositoryRef "refs\/heads\/main" is not "refs\/tags\/v1" \(source ref\)/);
   });
 
+  it('cert identity: exactly; cert identity regexp: the whole value; the repository extensions still apply', () => {
+    expect(why({ repository: 'acme/app', certIdentity: workflow }, signature())).toBeUndefined();
+    expect(why({ owner: 'acme', certIdentity: `${workflow}x` }, signature())).toMatch(
+      /^certificate identity ".*release\.yml@refs\/tags\/v1" is not ".*v1x" \(cert identity\)$/,
+    );
+    // Case matters for an exact identity (gh compares the SAN exactly too).
+    expect(why({ repository: 'acme/app', certIdentity: workflow.toUpperCase() }, signature())).toMatch(
+      /\(cert identity\)$/,
+    );
+    const tags = String.raw`https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*`;
+    expect(why({ repository: 'acme/app', certIdentityRegExp: tags }, signature())).toBeUndefined();
+    const branch = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+    expect(why({ repository: 'acme/app', certIdentityRegExp: tags }, signature({}, branch))).toMatch(
+      /does not match ".*" \(cert identity regexp, whole value\)$/,
+    );
+    // Anchored: a pattern for part of the identity is not enough (gh's would match anywhere).
+    expect(why({ repository: 'acme/app', certIdentityRegExp: 'release\\.yml' }, signature())).toMatch(
+      /does not match "release\\\\.yml"/,
+    );
+    // A reusable workflow elsewhere may be named by identity; the source repository must still be the one asked for.
+    const reusable = 'https://github.com/other/tools/.github/workflows/build.yml@refs/heads/main';
+    expect(why({ repository: 'acme/app', certIdentity: reusable }, signature({}, reusable))).toBeUndefined();
+    expect(why({ repository: 'acme/lib', certIdentity: reusable }, signature({}, reusable))).toMatch(
+      /sourceRepositoryURI "https:\/\/github.com\/acme\/app" is not "https:\/\/github.com\/acme\/lib" \(repository\)/,
+    );
+    expect(why({ owner: 'other', certIdentityRegExp: '.+' }, signature({}, reusable))).toMatch(
+      /sourceRepositoryOwnerURI "https:\/\/github.com\/acme" is not "https:\/\/github.com\/other" \(owner\)/,
+    );
+  });
+
   it('deny self-hosted runners; a missing extension fails', () => {
     expect(
       why({ repository: 'acme/app', denySelfHostedRunners: true }, signature({ runnerEnvironment: 'self-hosted' })),
@@ -125,7 +155,20 @@ describe('gh attestation verify identity rules', () => {
     [{ repository: 'acme/app', owner: 'acme' }, /not both/],
     [{ repository: 'acme' }, /not owner\/repo/],
     [{ owner: 'a/b' }, /not a GitHub account name/],
-    [{ repository: 'acme/app', signerWorkflow: 'x', signerRepository: 'a/b' }, /signerWorkflow or signerRepository/],
+    [
+      { repository: 'acme/app', signerWorkflow: 'x', signerRepository: 'a/b' },
+      /give one of .*, not signerWorkflow and signerRepository$/,
+    ],
+    [
+      { repository: 'acme/app', certIdentity: workflow, certIdentityRegExp: '.*' },
+      /not certIdentity and certIdentityRegExp$/,
+    ],
+    [
+      { repository: 'acme/app', signerRepository: 'acme/app', certIdentity: workflow },
+      /not signerRepository and certIdentity$/,
+    ],
+    [{ repository: 'acme/app', certIdentityRegExp: 'a(' }, /certIdentityRegExp "a\(" is not a regular expression: /],
+    [{ repository: 'acme/app', certIdentity: '' }, /certIdentity is empty/],
     [
       { repository: 'acme/app', signerWorkflow: 'release.yml' },
       /signerWorkflow "release.yml" is not owner\/repo\/path/,

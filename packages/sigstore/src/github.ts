@@ -3,7 +3,7 @@
  * pkg/cmd/attestation/verify), plus lading's own check that an SLSA predicate agrees with its certificate.
  */
 import { ErrorCodes, LadingError, type VerifiedSignature } from '@lading/core';
-import type { CertificateIdentity } from './identity-policy.js';
+import { anchoredRegExp, type CertificateIdentity } from './identity-policy.js';
 import { PredicateTypeSLSAProvenanceV1 } from './media-types.js';
 import { checkProvenanceAgainstCertificate } from './slsa.js';
 
@@ -26,11 +26,26 @@ export interface GitHubAttestationPolicy {
   /**
    * The workflow that signed (gh `--signer-workflow`): `owner/repo/path/to/workflow.yml` (at any ref) or with
    * `@ref` (that ref only); a leading `github.com/` or `https://github.com/` is allowed. The certificate identity must
-   * be that workflow's URI. Exclusive with `signerRepository`.
+   * be that workflow's URI. Exclusive with `signerRepository`, `certIdentity` and `certIdentityRegExp`.
    */
   signerWorkflow?: string;
-  /** `owner/repo` of the workflow that signed (gh `--signer-repo`): a reusable workflow of another repository. */
+  /**
+   * `owner/repo` of the workflow that signed (gh `--signer-repo`): a reusable workflow of another repository.
+   * Exclusive with the other signer options.
+   */
   signerRepository?: string;
+  /**
+   * The certificate identity (SAN) exactly (gh `--cert-identity`), e.g.
+   * `https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1`. Exclusive with the other signer options.
+   */
+  certIdentity?: string;
+  /**
+   * A JavaScript regular expression the whole certificate identity (SAN) must match (gh `--cert-identity-regex`),
+   * anchored at both ends like every lading pattern (gh's matches anywhere unless you anchor it), e.g.
+   * `https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*`. Exclusive with the other signer
+   * options.
+   */
+  certIdentityRegExp?: string;
   /** The source ref the run built, exactly (gh `--source-ref`), e.g. `refs/tags/v1.2.0`. */
   sourceRef?: string;
   /** The source commit the run built (gh `--source-digest`), compared without case. */
@@ -60,13 +75,14 @@ const repositoryShape = /^[A-Za-z0-9-]+\/[\w.-]+$/;
 const workflowShape = /^([A-Za-z0-9-]+\/[\w.-]+)\/([^@\s]+)(?:@(\S+))?$/;
 
 /**
- * Compiles `policy`; throws `ERR_LADING_USAGE` for neither or both of `repository` and `owner`, both signer options,
- * a malformed owner, repository or workflow, or an empty value.
+ * Compiles `policy`; throws `ERR_LADING_USAGE` for neither or both of `repository` and `owner`, more than one signer
+ * option, a malformed owner, repository, workflow or regular expression, or an empty value.
  *
  * The certificate identity (SAN) must be, like gh: with `signerWorkflow`, that workflow's URI
  * `https://github.com/<owner>/<repo>/<path>@<ref>` (the ref pinned when given, any ref otherwise); with
- * `signerRepository`, a workflow of that repository (`https://github.com/<signer repo>/…`, any case); otherwise a
- * workflow of `repository` (or of `owner`'s repositories). The certificate must state source repository owner
+ * `signerRepository`, a workflow of that repository (`https://github.com/<signer repo>/…`, any case); with
+ * `certIdentity`, that value exactly; with `certIdentityRegExp`, a whole match of it; otherwise a workflow of
+ * `repository` (or of `owner`'s repositories). The certificate must state source repository owner
  * `https://github.com/<owner>` (the owner of `repository` when only that is given), and with `repository` source
  * repository `https://github.com/<repository>`.
  */
@@ -78,8 +94,14 @@ export function compileGitHubPolicy(policy: GitHubAttestationPolicy): GitHubChec
   if ((policy.repository === undefined) === (policy.owner === undefined)) {
     throw usage('give the repository (owner/repo) or the owner whose attestations to accept, not both');
   }
-  if (policy.signerWorkflow !== undefined && policy.signerRepository !== undefined) {
-    throw usage('give signerWorkflow or signerRepository, not both');
+  const signers = (['signerWorkflow', 'signerRepository', 'certIdentity', 'certIdentityRegExp'] as const).filter(
+    (name) => policy[name] !== undefined,
+  );
+  if (signers.length > 1) {
+    // As gh: --cert-identity, --cert-identity-regex, --signer-repo and --signer-workflow are mutually exclusive.
+    throw usage(
+      `give one of signerWorkflow, signerRepository, certIdentity and certIdentityRegExp, not ${signers.join(' and ')}`,
+    );
   }
   if (policy.repository !== undefined && !repositoryShape.test(policy.repository)) {
     throw usage(`repository ${JSON.stringify(policy.repository)} is not owner/repo`);
@@ -168,6 +190,31 @@ interface SignerRule {
 }
 
 function signerRule(policy: GitHubAttestationPolicy, usage: (why: string) => LadingError): SignerRule {
+  const { certIdentity, certIdentityRegExp } = policy;
+  if (certIdentity !== undefined) {
+    return {
+      mismatch: (san) =>
+        san === certIdentity
+          ? undefined
+          : `certificate identity ${JSON.stringify(san)} is not ${JSON.stringify(certIdentity)} (cert identity)`,
+    };
+  }
+  if (certIdentityRegExp !== undefined) {
+    let pattern: RegExp;
+    try {
+      pattern = anchoredRegExp(certIdentityRegExp, 'certIdentityRegExp');
+    } catch (e) {
+      throw usage(
+        `certIdentityRegExp ${JSON.stringify(certIdentityRegExp)} is not a regular expression: ${(e as Error).message.replace(/^policy certIdentityRegExp: /, '')}`,
+      );
+    }
+    return {
+      mismatch: (san) =>
+        pattern.test(san)
+          ? undefined
+          : `certificate identity ${JSON.stringify(san)} does not match ${JSON.stringify(certIdentityRegExp)} (cert identity regexp, whole value)`,
+    };
+  }
   if (policy.signerWorkflow !== undefined) {
     const bare = policy.signerWorkflow.replace(/^(?:https:\/\/)?github\.com\//, '');
     const match = workflowShape.exec(bare);

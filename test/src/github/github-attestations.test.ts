@@ -142,6 +142,13 @@ describe('lading-attested provenance from a tag build (actions build type)', () 
       ],
       ['--github-repo', 'acme/app', '--signer-workflow', `github.com/${workflow}@refs/tags/v1`],
       ['--github-repo', 'acme/app', '--signer-repo', 'acme/app'],
+      ['--github-repo', 'acme/app', '--cert-identity', `https://github.com/${workflow}@refs/tags/v1`],
+      [
+        '--github-owner',
+        'acme',
+        '--cert-identity-regex',
+        String.raw`https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v[0-9]+`,
+      ],
     ]) {
       const result = await verify(`${repo}:v1`, flags);
       expectOK(result, flags.join(' '));
@@ -237,6 +244,20 @@ describe('lading-attested provenance from a tag build (actions build type)', () 
       'certificate extension sourceRepositoryURI "https://github.com/acme/app" is not "https://github.com/acme/other" (repository)',
     ],
     [['--github-owner', 'evil'], /is not a workflow of the owner "evil"/],
+    [
+      ['--github-repo', 'acme/app', '--cert-identity', `https://github.com/${workflow}@refs/heads/main`],
+      /certificate identity ".*release\.yml@refs\/tags\/v1" is not ".*release\.yml@refs\/heads\/main" \(cert identity\)/,
+    ],
+    [
+      // Anchored at both ends: a pattern for part of the identity does not match it (gh's would).
+      ['--github-repo', 'acme/app', '--cert-identity-regex', String.raw`release\.yml@refs/tags/v1`],
+      /does not match "release\\\\.yml@refs\/tags\/v1" \(cert identity regexp, whole value\)/,
+    ],
+    [
+      // The identity is right, but the source repository is still --github-repo's.
+      ['--github-repo', 'acme/other', '--cert-identity', `https://github.com/${workflow}@refs/tags/v1`],
+      /sourceRepositoryURI "https:\/\/github.com\/acme\/app" is not "https:\/\/github.com\/acme\/other" \(repository\)/,
+    ],
     [['--github-repo', 'acme/app-evil'], /is not a workflow of the repository "acme\/app-evil"/],
     [
       ['--github-repo', 'acme/app', '--signer-workflow', 'acme/app/.github/workflows/other.yml'],
@@ -262,6 +283,27 @@ describe('lading-attested provenance from a tag build (actions build type)', () 
   ])('refuses %j, naming the field (exit 5)', async (flags, field) => {
     const message = expectVerificationRefused(await verify(ref, flags)).message;
     expect(message).toMatch(field);
+  });
+
+  it('the signer flags are mutually exclusive, as gh makes them, and need --github-repo/--github-owner (exit 2)', async () => {
+    const identity = `https://github.com/${workflow}@refs/tags/v1`;
+    for (const [flags, message] of [
+      [['--github-repo', 'acme/app', '--cert-identity', identity, '--cert-identity-regex', '.+'], /--cert-identity/],
+      [['--github-repo', 'acme/app', '--cert-identity', identity, '--signer-repo', 'acme/app'], /--signer-repo/],
+      [
+        ['--github-repo', 'acme/app', '--cert-identity-regex', '.+', '--signer-workflow', workflow],
+        /--signer-workflow/,
+      ],
+      [['--cert-identity', identity], /--github-repo/],
+      [
+        ['--github-repo', 'acme/app', '--cert-identity-regex', '(unclosed'],
+        /^--cert-identity-regex "\(unclosed" is not a regular expression/,
+      ],
+    ] as const) {
+      const result = await verify(ref, flags);
+      expect(result.code, `${flags.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(json<ErrorJSON>(result).error.message).toMatch(message);
+    }
   });
 
   it('pull of the attestation itself says what it is and how to read it, instead of a bare 0 files', async () => {
@@ -375,6 +417,10 @@ describe('the SLSA GitHub generator build type', () => {
     const flags = ['--github-repo', 'acme/app', '--signer-repo', 'slsa-framework/slsa-github-generator'];
     expectOK(await verify(ref, flags), 'generator provenance');
     expectOK(await verify(ref, ['--github-repo', 'acme/app', '--signer-workflow', generator]), 'pinned generator');
+    expectOK(
+      await verify(ref, ['--github-repo', 'acme/app', '--cert-identity', `https://github.com/${generator}`]),
+      'generator by --cert-identity',
+    );
     // gh's default: without --signer-*, the signer must be a workflow of the repository itself.
     await refused(ref, ['--github-repo', 'acme/app'], /is not a workflow of the repository "acme\/app"/);
     const { ref: wrong } = await pushFresh('generator-wrong');

@@ -91,6 +91,12 @@ Prints one line per accepted signature on standard output, and with a policy one
       command: '<%= config.bin %> verify --github-repo acme/config --source-ref refs/tags/v1 ghcr.io/acme/config:v1',
     },
     {
+      description:
+        'Verify GitHub provenance signed by a reusable workflow of another repository, named by its certificate identity.',
+      command:
+        "<%= config.bin %> verify --github-repo acme/config --cert-identity-regex 'https://github\\.com/acme/ci/\\.github/workflows/build\\.yml@refs/tags/v.*' ghcr.io/acme/config:v1",
+    },
+    {
       description: 'Print the verified provenance predicate, with no network but the registry.',
       command:
         '<%= config.bin %> verify --offline --trusted-root trusted_root.json --github-repo acme/config --output-predicate ghcr.io/acme/config:v1',
