@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { createGitHubVerifierFromFlags, predicateOutput } from './github-flags.js';
+import { createGitHubVerifierFromFlags, gateLimitsFromFlags, predicateOutput } from './github-flags.js';
 import { createVerificationFromFlags } from './verification-from-flags.js';
 
 const usage = (message: string | RegExp): unknown =>
@@ -61,6 +61,17 @@ describe('createGitHubVerifierFromFlags', () => {
     // Without --offline, TUF is configured and nothing is fetched until a signature is checked.
     const gate = await createVerificationFromFlags({ 'github-repo': 'acme/app' }, () => undefined);
     expect(typeof gate?.verify).toBe('function');
+  });
+});
+
+describe('gateLimitsFromFlags', () => {
+  it('maps --limit onto the gate: candidates, and requests enough for them (never fewer than the default)', () => {
+    expect(gateLimitsFromFlags({})).toEqual({});
+    expect(gateLimitsFromFlags({ limit: 1 })).toEqual({ maxCandidates: 1, maxRequests: 128 });
+    expect(gateLimitsFromFlags({ limit: 1000 })).toEqual({ maxCandidates: 1000, maxRequests: 5002 });
+    for (const limit of [0, 1001, 1.5]) {
+      expect(() => gateLimitsFromFlags({ limit })).toThrow(usage(/^--limit .*: give a whole number from 1 to 1000$/));
+    }
   });
 });
 

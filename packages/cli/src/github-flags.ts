@@ -1,11 +1,17 @@
 /**
  * `lading verify`'s GitHub artifact attestation flags, as `gh attestation verify` names them (`--github-repo`,
  * `--github-owner`, `--signer-workflow`, `--signer-repo`, `--cert-identity`, `--cert-identity-regex`, `--source-ref`, `--source-digest`, `--signer-digest`,
- * `--deny-self-hosted-runners`, `--cert-oidc-issuer`, `--predicate-type`), `--output-predicate`, and `--offline`
+ * `--deny-self-hosted-runners`, `--cert-oidc-issuer`, `--predicate-type`, `--limit`), `--output-predicate`, and `--offline`
  * (every verifying command). signing.ts spreads `offlineFlags` into the verification flags and calls
  * {@link createGitHubVerifierFromFlags}; `@lading/sigstore` is loaded only when a GitHub flag is given.
  */
-import { ErrorCodes, LadingError, type VerifiedSignature, type Verifier } from '@lading/core';
+import {
+  ErrorCodes,
+  LadingError,
+  type SignatureGateOptions,
+  type VerifiedSignature,
+  type Verifier,
+} from '@lading/core';
 import type { GitHubAttestationPolicy, SigstoreVerifierPolicy } from '@lading/sigstore';
 import * as Flags from '@oclif/core/flags';
 
@@ -32,6 +38,17 @@ const otherAuthorities = [
   'allowed-signers',
   'verify-principal',
 ];
+
+/** gh's bound for `--limit`. */
+const maxLimit = 1000;
+/** The signature gate's own `maxCandidates` and `maxRequests` defaults (core signatures.ts), `--limit`'s default. */
+const defaultGateCandidates = 64;
+const defaultGateRequests = 128;
+/**
+ * Requests one candidate may cost the gate: its referrer manifest and up to 4 layers. `--limit` raises the request
+ * bound with the candidate bound, so that `--limit N` reads N candidates rather than stopping at the default requests.
+ */
+const requestsPerCandidate = 5;
 
 const needsGitHub = [{ type: 'some' as const, flags: ['github-repo', 'github-owner'] }];
 
@@ -125,6 +142,13 @@ export const githubFlags = {
     exclusive: ['attestation-type'],
     relationships: needsGitHub,
   }),
+  limit: Flags.integer({
+    helpGroup: githubGroup,
+    description: `Read at most this many attestations (signature candidates: referrers and legacy signatures) of the artifact, 1 to ${maxLimit}, as gh attestation verify --limit; the rest are not read, which can only make verification fail. Default ${defaultGateCandidates} (gh's is 30).`,
+    min: 1,
+    max: maxLimit,
+    relationships: needsGitHub,
+  }),
   'output-predicate': Flags.boolean({
     helpGroup: verifyGroup,
     description:
@@ -147,6 +171,7 @@ export interface GitHubFlagValues {
   'deny-self-hosted-runners'?: boolean | undefined;
   'cert-oidc-issuer'?: string | undefined;
   'predicate-type'?: string | undefined;
+  limit?: number | undefined;
   'output-predicate'?: boolean | undefined;
 }
 
@@ -210,6 +235,26 @@ export async function createGitHubVerifierFromFlags(
   if (Object.keys(thresholds).length > 0) policy.thresholds = thresholds;
   if (flags.offline === true) policy.offline = true;
   return createSigstoreVerifier(policy);
+}
+
+/**
+ * The signature gate's bounds for `--limit N`: `maxCandidates` N, and `maxRequests` raised to what N candidates may
+ * cost (never below the gate's default 128); `{}` without `--limit` (the gate's defaults: 64 candidates). The byte
+ * bound (32 MiB) is unchanged. `ERR_LADING_USAGE` for N outside 1 to 1000 (oclif checks it first on the command line).
+ */
+export function gateLimitsFromFlags(
+  flags: GitHubFlagValues,
+): Pick<SignatureGateOptions, 'maxCandidates' | 'maxRequests'> {
+  const limit = flags.limit;
+  if (limit === undefined) return {};
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new LadingError(ErrorCodes.usage, `--limit ${limit}: give a whole number from 1 to ${maxLimit}`);
+  }
+  return {
+    maxCandidates: limit,
+    // The legacy .sig tag lookup and its manifest come on top of the candidates.
+    maxRequests: Math.max(defaultGateRequests, limit * requestsPerCandidate + 2),
+  };
 }
 
 /** The library's option names in a message, as the flags that set them. */

@@ -19,7 +19,13 @@ import type { CertificateIdentity, SigstoreVerifierPolicy, Thresholds } from '@l
 import { terminalSafe } from './format.js';
 import { createPolicyVerification } from './policy-flags.js';
 import { readFlagFile, trustFlagNames, type VerificationFlagValues } from './signing-flags.js';
-import { createGitHubVerifierFromFlags, offlineRefusal, tufSource, wantsGitHub } from './github-flags.js';
+import {
+  createGitHubVerifierFromFlags,
+  gateLimitsFromFlags,
+  offlineRefusal,
+  tufSource,
+  wantsGitHub,
+} from './github-flags.js';
 import { createSshVerifierFromFlags } from './ssh-flags.js';
 
 /**
@@ -52,7 +58,8 @@ export async function createVerificationFromFlags(
   const github = await createGitHubVerifierFromFlags(flags, options.predicateType);
   const verifiers = [sigstore, ssh, github].filter((v) => v !== undefined);
   if (verifiers.length === 0) return undefined;
-  return signatureGate({ verifiers: [anyOf(verifiers)] });
+  // --limit (verify, with --github-repo/--github-owner) bounds the candidates read, as gh's bounds the attestations.
+  return signatureGate({ verifiers: [anyOf(verifiers)], ...gateLimitsFromFlags(flags) });
 }
 
 /**

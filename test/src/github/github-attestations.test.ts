@@ -334,6 +334,46 @@ describe('lading-attested provenance from a tag build (actions build type)', () 
   });
 });
 
+describe('--limit', () => {
+  it('reads at most N attestations, as gh attestation verify --limit; out of range or without --github-* is exit 2', async () => {
+    const { ref } = await pushFresh('limit');
+    const attestations = [
+      await ladingAttest(ref, tagRun, githubProvenance(tagRun)),
+      await ladingAttest(
+        ref,
+        { ...tagRun, ref: 'refs/tags/v1.0.1' },
+        githubProvenance({ ...tagRun, ref: 'refs/tags/v1.0.1' }),
+      ),
+    ];
+    const all = await verify(ref, ['--github-repo', 'acme/app']);
+    expectOK(all, 'verify without --limit');
+    expect(
+      json<VerifyCommandResult>(all)
+        .verified.map((v) => v.referrer)
+        .sort(),
+    ).toEqual([...attestations].sort());
+    const one = await verify(ref, ['--github-repo', 'acme/app', '--limit', '1']);
+    expectOK(one, 'verify --limit 1');
+    expect(json<VerifyCommandResult>(one).verified).toHaveLength(1);
+    expect(attestations).toContain(json<VerifyCommandResult>(one).verified[0]?.referrer);
+    // Refused: the message says what was left unread, never that no valid attestation exists.
+    const message = expectVerificationRefused(
+      await verify(ref, ['--github-repo', 'acme/other', '--limit', '1']),
+    ).message;
+    expect(message).toContain('none of the 1 sigstore signature(s)');
+    expect(message).toContain('1 listed signature(s) were not read, as the gate reads at most 1 signature candidates');
+    for (const flags of [
+      ['--github-repo', 'acme/app', '--limit', '0'],
+      ['--github-repo', 'acme/app', '--limit', '1001'],
+      ['--verify-issuer', GitHubActionsIssuer, '--verify-subject', 'x', '--limit', '5'],
+    ]) {
+      const result = await verify(ref, flags);
+      expect(result.code, `${flags.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(json<ErrorJSON>(result).error.message).toMatch(/--limit|--github-repo/);
+    }
+  });
+});
+
 describe('refusals from other runs', () => {
   it('branch instead of tag: the signer workflow pinned to a tag, or --source-ref of a tag', async () => {
     const branchRun: GitHubRun = { ...tagRun, ref: 'refs/heads/main' };
