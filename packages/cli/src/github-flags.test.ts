@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
-import { createGitHubVerifierFromFlags, gateLimitsFromFlags, predicateOutput } from './github-flags.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import {
+  createGitHubVerifierFromFlags,
+  gateLimitsFromFlags,
+  givenSignaturesFromFlags,
+  predicateOutput,
+} from './github-flags.js';
 import { createVerificationFromFlags } from './verification-from-flags.js';
 
 const usage = (message: string | RegExp): unknown =>
@@ -72,6 +81,39 @@ describe('gateLimitsFromFlags', () => {
     for (const limit of [0, 1001, 1.5]) {
       expect(() => gateLimitsFromFlags({ limit })).toThrow(usage(/^--limit .*: give a whole number from 1 to 1000$/));
     }
+  });
+});
+
+describe('givenSignaturesFromFlags', () => {
+  it('reads one bundle or JSON lines; refuses what is not bundles, naming the file and line', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lading-bundle-'));
+    const bundle = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' };
+    const file = async (name: string, text: string) => {
+      await writeFile(path.join(dir, name), text);
+      return path.join(dir, name);
+    };
+    expect(await givenSignaturesFromFlags({})).toEqual({});
+    const one = await file('one.json', JSON.stringify(bundle, null, 2));
+    expect((await givenSignaturesFromFlags({ bundle: one })).given).toEqual([
+      { name: one, mediaType: bundle.mediaType, content: Buffer.from(JSON.stringify(bundle, null, 2)) },
+    ]);
+    const lines = await file('b.jsonl', `${JSON.stringify(bundle)}\n\n${JSON.stringify(bundle)}\n`);
+    expect((await givenSignaturesFromFlags({ bundle: lines })).given?.map((g) => g.name)).toEqual([
+      `${lines} line 1`,
+      `${lines} line 3`,
+    ]);
+    for (const [name, text, message] of [
+      ['empty', '\n', /: holds no bundle$/],
+      ['bad', `${JSON.stringify(bundle)}\n{`, / line 2: not JSON: /],
+      [
+        'other',
+        JSON.stringify({ mediaType: 'application/json' }),
+        /: not a Sigstore bundle \(its mediaType is "application\/json"/,
+      ],
+    ] as const) {
+      await expect(givenSignaturesFromFlags({ bundle: await file(name, text) })).rejects.toThrow(usage(message));
+    }
+    await expect(givenSignaturesFromFlags({ bundle: path.join(dir, 'absent') })).rejects.toThrow(usage(/ENOENT/));
   });
 });
 

@@ -1,13 +1,17 @@
 /**
  * `lading verify`'s GitHub artifact attestation flags, as `gh attestation verify` names them (`--github-repo`,
  * `--github-owner`, `--signer-workflow`, `--signer-repo`, `--cert-identity`, `--cert-identity-regex`, `--source-ref`, `--source-digest`, `--signer-digest`,
- * `--deny-self-hosted-runners`, `--cert-oidc-issuer`, `--predicate-type`, `--limit`), `--output-predicate`, and `--offline`
+ * `--deny-self-hosted-runners`, `--cert-oidc-issuer`, `--predicate-type`, `--limit`, `--bundle`), `--output-predicate`,
+ * and `--offline`
  * (every verifying command). signing.ts spreads `offlineFlags` into the verification flags and calls
  * {@link createGitHubVerifierFromFlags}; `@lading/sigstore` is loaded only when a GitHub flag is given.
  */
+import { readFile, stat } from 'node:fs/promises';
+
 import {
   ErrorCodes,
   LadingError,
+  type GivenSignature,
   type SignatureGateOptions,
   type VerifiedSignature,
   type Verifier,
@@ -142,6 +146,13 @@ export const githubFlags = {
     exclusive: ['attestation-type'],
     relationships: needsGitHub,
   }),
+  bundle: Flags.string({
+    helpGroup: githubGroup,
+    description:
+      "Verify with the Sigstore bundles of this file instead of the registry's referrers, as gh attestation verify --bundle: one bundle (JSON) or one per line (JSON lines, as gh attestation download writes). The artifact's manifest is still resolved in the registry, and a bundle must be about its digest.",
+    exclusive: ['limit'],
+    relationships: needsGitHub,
+  }),
   limit: Flags.integer({
     helpGroup: githubGroup,
     description: `Read at most this many attestations (signature candidates: referrers and legacy signatures) of the artifact, 1 to ${maxLimit}, as gh attestation verify --limit; the rest are not read, which can only make verification fail. Default ${defaultGateCandidates} (gh's is 30).`,
@@ -172,6 +183,7 @@ export interface GitHubFlagValues {
   'cert-oidc-issuer'?: string | undefined;
   'predicate-type'?: string | undefined;
   limit?: number | undefined;
+  bundle?: string | undefined;
   'output-predicate'?: boolean | undefined;
 }
 
@@ -254,6 +266,70 @@ export function gateLimitsFromFlags(
     maxCandidates: limit,
     // The legacy .sig tag lookup and its manifest come on top of the candidates.
     maxRequests: Math.max(defaultGateRequests, limit * requestsPerCandidate + 2),
+  };
+}
+
+/** Largest `--bundle` file read: the gate's byte bound per check (32 MiB). */
+const maxBundleFile = 32 * 1024 * 1024;
+/** What a Sigstore bundle's `mediaType` starts with (v0.1 to v0.3 and later). */
+const bundleMediaTypePrefix = 'application/vnd.dev.sigstore.bundle';
+
+/**
+ * The signatures of `--bundle FILE` for the gate (`SignatureGateOptions.given`), or `{}` without it. The file holds
+ * one Sigstore bundle (a JSON object) or several, one per line (JSON lines; blank lines are skipped). Each must be a
+ * JSON object whose `mediaType` is a Sigstore bundle's; its bytes are passed as they are, so the verifier parses and
+ * checks them exactly as it would a bundle referrer. `ERR_LADING_USAGE` naming the file (and line) for a file that
+ * cannot be read, is larger than 32 MiB, holds no bundle, or holds something else.
+ */
+export async function givenSignaturesFromFlags(flags: GitHubFlagValues): Promise<{ given?: GivenSignature[] }> {
+  const file = flags.bundle;
+  if (file === undefined) return {};
+  const refuse = (why: string, cause?: unknown) =>
+    new LadingError(ErrorCodes.usage, `--bundle ${file}: ${why}`, cause === undefined ? {} : { cause });
+  let bytes: Buffer;
+  try {
+    const { size } = await stat(file);
+    if (size > maxBundleFile) throw refuse(`${size} bytes, more than the ${maxBundleFile} a bundle file may have`);
+    bytes = await readFile(file);
+  } catch (e) {
+    if (e instanceof LadingError) throw e;
+    throw refuse((e as Error).message, e);
+  }
+  const text = bytes.toString('utf8');
+  // One bundle, pretty-printed or not, or JSON lines: a file that parses whole is one bundle.
+  let whole: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch {
+    whole = undefined;
+  }
+  const entries: { name: string; text: string }[] =
+    whole === undefined
+      ? text
+          .split('\n')
+          .map((line, index) => ({ name: `${file} line ${index + 1}`, text: line.trim() }))
+          .filter((entry) => entry.text !== '')
+      : [{ name: file, text }];
+  if (entries.length === 0) throw refuse('holds no bundle');
+  return {
+    given: entries.map((entry) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(entry.text);
+      } catch (e) {
+        throw new LadingError(ErrorCodes.usage, `--bundle ${entry.name}: not JSON: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      const mediaType = (parsed as { mediaType?: unknown } | null)?.mediaType;
+      if (typeof mediaType !== 'string' || !mediaType.startsWith(bundleMediaTypePrefix)) {
+        throw new LadingError(
+          ErrorCodes.usage,
+          `--bundle ${entry.name}: not a Sigstore bundle (its mediaType is ${JSON.stringify(mediaType ?? null)}, not ${bundleMediaTypePrefix}…)`,
+        );
+      }
+      return { name: entry.name, mediaType, content: Buffer.from(entry.text) };
+    }),
   };
 }
 

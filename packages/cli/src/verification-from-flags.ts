@@ -22,6 +22,7 @@ import { readFlagFile, trustFlagNames, type VerificationFlagValues } from './sig
 import {
   createGitHubVerifierFromFlags,
   gateLimitsFromFlags,
+  givenSignaturesFromFlags,
   offlineRefusal,
   tufSource,
   wantsGitHub,
@@ -58,8 +59,13 @@ export async function createVerificationFromFlags(
   const github = await createGitHubVerifierFromFlags(flags, options.predicateType);
   const verifiers = [sigstore, ssh, github].filter((v) => v !== undefined);
   if (verifiers.length === 0) return undefined;
-  // --limit (verify, with --github-repo/--github-owner) bounds the candidates read, as gh's bounds the attestations.
-  return signatureGate({ verifiers: [anyOf(verifiers)], ...gateLimitsFromFlags(flags) });
+  // --limit (verify, with --github-repo/--github-owner) bounds the candidates read, as gh's bounds the attestations;
+  // --bundle gives them from a file instead of the registry.
+  return signatureGate({
+    verifiers: [anyOf(verifiers)],
+    ...gateLimitsFromFlags(flags),
+    ...(await givenSignaturesFromFlags(flags)),
+  });
 }
 
 /**

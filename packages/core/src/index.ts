@@ -94,7 +94,7 @@ export type {
 export { allOf, anyOf } from './authorities.js';
 export type { AllOf, Authority } from './authorities.js';
 export { attachSignature, signatureGate } from './signatures.js';
-export type { SignatureGateOptions } from './signatures.js';
+export type { GivenSignature, SignatureGateOptions } from './signatures.js';
 
 // CLI completeness (issue 13): referrers repair, inspect.
 export { repairReferrers } from './registry/referrers-repair.js';

@@ -153,6 +153,34 @@ describe('signatures', () => {
     expect(seen.sort()).toEqual([one.digest, two.digest].sort());
   });
 
+  it('given signatures replace the registry: no referrer is read, each is offered about the manifest', async () => {
+    const store = new MemoryStore();
+    const subject = await subjectIn(store);
+    // A valid referrer in the registry is not looked at when signatures are given.
+    await attachSignature(store, subject.descriptor, sign(`ok:${subject.descriptor.digest}`));
+    const good = Buffer.from(`ok:${subject.descriptor.digest}`);
+    const verifier = toyVerifier();
+    const gate = signatureGate({
+      verifiers: [verifier],
+      given: [
+        { name: 'f line 1', mediaType: sigType, content: Buffer.from('forged') },
+        { name: 'f line 2', mediaType: sigType, content: good },
+      ],
+    });
+    const { verified } = await gate.verify(subject);
+    expect(verified.map((v) => v.referrer)).toEqual([descriptorFor(sigType, good).digest]);
+    expect(verifier.seen).toHaveLength(2);
+    const refused = signatureGate({
+      verifiers: [toyVerifier()],
+      given: [{ name: 'f', mediaType: sigType, content: Buffer.from('forged') }],
+    });
+    await expect(refused.verify(subject)).rejects.toThrow(/none of the 1 toy signature\(s\) is acceptable/);
+    const none = signatureGate({ verifiers: [toyVerifier()], given: [] });
+    await expect(none.verify(subject)).rejects.toThrow(
+      /no toy signature among 0 given signature\(s\); nothing was read/,
+    );
+  });
+
   it('reads at most maxCandidates referrers and says so', async () => {
     const store = new MemoryStore();
     const subject = await subjectIn(store);

@@ -86,6 +86,27 @@ export interface SignatureGateOptions {
   maxRequests?: number;
   /** Most bytes of referrer manifests and signature layers read per check. Default 32 MiB. */
   maxBytes?: number;
+  /**
+   * Signatures given beside the artifact instead of those in the registry (`lading verify --bundle FILE`, as
+   * `gh attestation verify --bundle`): when set, the gate reads no referrer and no legacy signature, and offers each
+   * given signature to the verifiers as about the manifest (and, read through a platform, about the platform
+   * manifest too). The verifiers check, as always, that a signature is about that digest. Default: none, the
+   * registry's signatures.
+   */
+  given?: readonly GivenSignature[];
+}
+
+/** A signature from outside the registry, e.g. one Sigstore bundle of a bundle file (see `given`). */
+export interface GivenSignature {
+  /** Where it comes from, for messages, e.g. `bundle.jsonl line 2`. */
+  name: string;
+  /** Its media type, e.g. `application/vnd.dev.sigstore.bundle.v0.3+json`: what verifiers choose by. */
+  mediaType: string;
+  /**
+   * Its bytes. The candidate offered has no referrer manifest: `referrer` and `layer` are both the descriptor of
+   * these bytes, so a verified signature's `referrer` is their digest.
+   */
+  content: Uint8Array;
 }
 
 const defaultMaxSignature = 4 * 1024 * 1024;
@@ -337,6 +358,20 @@ async function findCandidates(
   return found;
 }
 
+/** A {@link GivenSignature} as a candidate about `signed`: no referrer manifest, the signature its own layer. */
+function givenCandidate(signed: Signed, given: GivenSignature): SignatureCandidate {
+  const layer = descriptorFor(given.mediaType, given.content);
+  return {
+    subject: signed.descriptor,
+    subjectBytes: signed.manifest,
+    referrer: { ...layer, artifactType: given.mediaType },
+    manifest: new Uint8Array(),
+    layer,
+    content: given.content,
+    layers: [{ descriptor: layer, content: given.content }],
+  };
+}
+
 /** Up to {@link quotedReasons} distinct reasons, and how many more there were. */
 function quote(reasons: readonly string[]): string {
   const shown = reasons.slice(0, quotedReasons);
@@ -355,6 +390,8 @@ function quote(reasons: readonly string[]): string {
  * empty (a signature either verifies or does not). It fails closed: no referrers, no verifiers,
  * or any error means no read; a verifier error other than `ERR_LADING_VERIFICATION` (say, a trusted root that
  * cannot be fetched: `ERR_LADING_NETWORK`) stops the read with that error rather than counting as a refusal.
+ *
+ * With `given` signatures (a bundle file), those are the candidates and the registry is not asked for any.
  *
  * What one check spends is bounded (`maxCandidates`, `maxRequests`, `maxBytes`), so a crowd of referrers cannot
  * make it read without end: a listing is read once per digest, legacy signatures first, then referrers whose listed
@@ -381,12 +418,19 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
       const candidates: SignatureCandidate[] = [];
       const notes: string[] = [];
       let listed = 0;
+      const given = options.given;
       for (const one of signed) {
+        if (given !== undefined) {
+          candidates.push(...given.map((g) => givenCandidate(one, g)));
+          listed = given.length;
+          continue;
+        }
         const found = await findCandidates(subject.target, subject.reference, one, max, verifiers, budget, call);
         candidates.push(...found.candidates);
         notes.push(...found.notes);
         listed += found.listed;
       }
+      const listing = given === undefined ? 'referrer(s)' : 'given signature(s)';
       const about = subject.platform
         ? ` (index ${subject.descriptor.digest} or platform manifest ${subject.platform.descriptor.digest})`
         : '';
@@ -416,7 +460,7 @@ export function signatureGate(options: SignatureGateOptions): VerificationGate {
         if (accepted.length === 0) {
           const found =
             mine.length === 0
-              ? `no ${verifier.name} signature among ${listed} referrer(s)${about}${notes.length ? ` (${quote(notes)})` : ''}`
+              ? `no ${verifier.name} signature among ${listed} ${listing}${about}${notes.length ? ` (${quote(notes)})` : ''}`
               : `none of the ${mine.length} ${verifier.name} signature(s)${about} is acceptable: ${quote(reasons)}`;
           throw new LadingError(ErrorCodes.verification, `${where}: ${found}${unread}; nothing was read`);
         }

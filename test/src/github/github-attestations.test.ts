@@ -5,7 +5,7 @@
 // `push-to-registry` does (a Sigstore bundle v0.3 referrer, attached here with oras). Each refusal names the field.
 // Also: --output-predicate, pull of an attestation, and --offline with every non-loopback address a trap.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -544,6 +544,105 @@ describe('attestations made by other tools', () => {
     expectOK(result, 'verify the attest-build-provenance referrer');
     expect(json<VerifyCommandResult>(result).verified[0]).toMatchObject({ predicateType: slsa, subject: digest });
     await refused(`${repo}:v1`, ['--github-repo', 'acme/other'], /not a workflow of the repository "acme\/other"/);
+  });
+});
+
+describe('--bundle', () => {
+  /** A bundle v0.3 (cosign attest-blob) of `build`'s SLSA provenance about `ref`'s manifest, in `dir`; its path. */
+  async function bundleFor(ref: string, dir: string, build: GitHubRun, name: string): Promise<string> {
+    const toolEnv = { ...env, HOME: dir };
+    await run('oras', ['manifest', 'fetch', '--plain-http', '--output', 'manifest.json', ref], {
+      env: toolEnv,
+      cwd: dir,
+    });
+    await writeFile(path.join(dir, 'provenance.json'), JSON.stringify(githubProvenance(build)));
+    expectOK(
+      await cosignIn(harness, dir, [
+        'attest-blob',
+        ...cosignKeylessFlags(harness, githubActionsToken(build)),
+        '--type',
+        'slsaprovenance1',
+        '--predicate',
+        'provenance.json',
+        '--bundle',
+        name,
+        'manifest.json',
+      ]),
+      'cosign attest-blob',
+    );
+    return path.join(dir, name);
+  }
+
+  it('verifies with the bundles of a file (JSON or JSON lines) instead of the referrers, as gh attestation verify --bundle', async () => {
+    const { ref, digest } = await pushFresh('bundle');
+    const dir = await mkdtemp(path.join(work, 'bundle-'));
+    const good = await bundleFor(ref, dir, tagRun, 'good.json');
+    const other = await bundleFor(ref, dir, { ...tagRun, repository: 'acme/other' }, 'other.json');
+    // The peer tool accepts the bundle for the manifest it is about.
+    expectOK(
+      await cosignIn(harness, dir, [
+        'verify-blob-attestation',
+        '--trusted-root',
+        harness.trustedRootPath,
+        '--bundle',
+        'good.json',
+        '--certificate-identity',
+        `https://github.com/${workflow}@refs/tags/v1`,
+        '--certificate-oidc-issuer',
+        GitHubActionsIssuer,
+        '--type',
+        'slsaprovenance1',
+        'manifest.json',
+      ]),
+      'cosign verify-blob-attestation',
+    );
+    // Nothing is attached in the registry: without --bundle there is nothing to verify.
+    const bare = expectVerificationRefused(await verify(ref, ['--github-repo', 'acme/app'])).message;
+    expect(bare).toContain('no sigstore signature among 0 referrer(s)');
+    const goodBytes = await readFile(good);
+    const result = await verify(ref, ['--github-repo', 'acme/app', '--bundle', good]);
+    expectOK(result, 'verify --bundle');
+    const [verified] = json<VerifyCommandResult>(result).verified;
+    expect(verified).toMatchObject({
+      predicateType: slsa,
+      identity: `https://github.com/${workflow}@refs/tags/v1`,
+      subject: digest,
+      referrer: `sha256:${createHash('sha256').update(goodBytes).digest('hex')}`,
+    });
+    expect(verified?.statement?.predicate).toEqual(githubProvenance(tagRun));
+    // JSON lines, as gh attestation download writes: each bundle is tried, one suffices.
+    const lines = path.join(dir, 'bundles.jsonl');
+    const compact = (bytes: Buffer) => JSON.stringify(JSON.parse(bytes.toString()));
+    await writeFile(lines, `${compact(await readFile(other))}\n\n${compact(goodBytes)}\n`);
+    const both = await verify(ref, ['--github-repo', 'acme/app', '--bundle', lines]);
+    expectOK(both, 'verify --bundle bundles.jsonl');
+    expect(json<VerifyCommandResult>(both).verified).toHaveLength(1);
+    // Refused: another repository's bundle; a bundle about another artifact.
+    await refused(
+      ref,
+      ['--github-repo', 'acme/app', '--bundle', other],
+      /is not a workflow of the repository "acme\/app"/,
+    );
+    // (pushFresh would push the same manifest: another file makes another artifact.)
+    await writeFile(path.join(work, 'another.txt'), 'another\n');
+    const another = `${host}/github/bundle-another-${randomBytes(4).toString('hex')}:v1`;
+    expectOK(await lading(['push', another, 'another.txt']), 'push another');
+    const wrong = expectVerificationRefused(
+      await verify(another, ['--github-repo', 'acme/app', '--bundle', good]),
+    ).message;
+    expect(wrong).toMatch(/statement subjects .* do not include sha256:/);
+    // Not bundles: exit 2, naming the file and the line.
+    const junk = path.join(dir, 'junk.jsonl');
+    await writeFile(junk, `${compact(goodBytes)}\nnot json\n`);
+    const notJSON = await verify(ref, ['--github-repo', 'acme/app', '--bundle', junk]);
+    expect(notJSON.code, notJSON.stderr).toBe(2);
+    expect(json<ErrorJSON>(notJSON).error.message).toContain(`--bundle ${junk} line 2: not JSON`);
+    const manifest = path.join(dir, 'manifest.json');
+    const notBundle = await verify(ref, ['--github-repo', 'acme/app', '--bundle', manifest]);
+    expect(notBundle.code, notBundle.stderr).toBe(2);
+    expect(json<ErrorJSON>(notBundle).error.message).toContain(`--bundle ${manifest}: not a Sigstore bundle`);
+    const limited = await verify(ref, ['--github-repo', 'acme/app', '--bundle', good, '--limit', '2']);
+    expect(limited.code, limited.stderr).toBe(2);
   });
 });
 
