@@ -62,7 +62,7 @@ export class Verify extends RegistryCommand<typeof Verify> {
 
 For a multi-platform artifact (an image index), the index's own signatures are verified; with --platform, the check is the one pull makes: a valid signature on the index or on that platform's manifest.
 
-With --github-repo or --github-owner, checks a GitHub artifact attestation (SLSA provenance by default) by the rules of gh attestation verify, and that an SLSA v1 predicate agrees with its certificate (repository, workflow, ref, commit, runner); each refusal names the field.
+With --github-repo or --github-owner, checks a GitHub artifact attestation (SLSA provenance by default) by the rules of gh attestation verify, and that an SLSA v1 predicate agrees with its certificate (repository, workflow, ref, commit, runner); each refusal names the field. --bundle FILE takes the attestations from a Sigstore bundle file (JSON or JSON lines, as gh attestation download writes) instead of the registry's referrers.
 
 Prints one line per accepted signature on standard output, and with a policy one line with its decision (a warn-mode rule that is not satisfied proceeds, with a warning on standard error); with --output-predicate, the verified predicate (JSON) instead, the lines going to standard error. Exit 5 when no signature satisfies the flags.`;
 
