@@ -99,7 +99,13 @@ export type { SignatureGateOptions } from './signatures.js';
 // CLI completeness (issue 13): referrers repair, inspect.
 export { repairReferrers } from './registry/referrers-repair.js';
 export type { ReferrersRepairer, RepairReferrersReport } from './registry/referrers-repair.js';
-export type { RepairReferrersOptions, RepairReferrersResult, RepairedReferrer } from './registry/referrers.js';
+export type {
+  FallbackRemoval,
+  RemoveReferrerOptions,
+  RepairReferrersOptions,
+  RepairReferrersResult,
+  RepairedReferrer,
+} from './registry/referrers.js';
 export { inspectArtifact } from './artifact/inspect.js';
 export type { InspectOptions, InspectResult, TOCSummary } from './artifact/inspect.js';
 export { readManifest } from './artifact/manifest.js';
