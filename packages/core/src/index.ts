@@ -54,7 +54,7 @@ export type { LoginOptions, LoginResult } from './login.js';
 export { MemoryStore } from './memory-store.js';
 export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
-export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
+export { DefaultCopyConcurrency, MaxReferrerSubjectsPerIndex, copy, copyGraph } from './copy.js';
 export type { CopiedReferrer, CopyEvent, CopyGraphOptions, CopyOptions, CopyResult } from './copy.js';
 export { ArtifactTypeLading, MediaTypeFileLayer, MediaTypeTOC } from './artifact/toc.js';
 export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
