@@ -269,6 +269,37 @@ describe('lading copy --referrers of a multi-platform index', () => {
   });
 });
 
+describe('lading copy with a mirror in the configuration file', () => {
+  it('reads the source from the mirror and writes the destination to the registry, never to the mirror', async () => {
+    const repository = `copy/mirrored-${randomBytes(4).toString('hex')}`;
+    // The mirror (the fake registry under cache/) holds the source and, already, what the destination would be:
+    // a destination read through the mirror would look complete and get nothing copied.
+    const mirror = `${fake.host}/cache`;
+    const pushed = await lading(['push', '--json', `${mirror}/${repository}:v1`, 'notes.txt']);
+    expectOK(pushed, 'push to the mirror');
+    const { digest } = json<PushCommandResult>(pushed);
+    expectOK(await lading(['copy', `${mirror}/${repository}:v1`, `${mirror}/${repository}-copy:v1`]), 'seed');
+    const file = path.join(work, `mirror-${randomBytes(4).toString('hex')}.yaml`);
+    await writeFile(file, `version: 1\nregistries:\n  ${host}:\n    mirror: ${mirror}\n`);
+
+    fake.clearLog();
+    const copied = await lading(['copy', '--json', `${host}/${repository}:v1`, `${host}/${repository}-copy:v1`], {
+      LADING_CONFIG: file,
+    });
+    expectOK(copied, 'copy through the mirror');
+    expect(json<CopyCommandResult>(copied)).toMatchObject({ digest, skipped: 0 });
+    const onMirror = fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    expect(onMirror).toContain(`HEAD /v2/cache/${repository}/manifests/v1 200`);
+    expect(onMirror.filter((r) => r.includes(`${repository}-copy`))).toEqual([]);
+    // On the registry itself (no configuration: no mirror), the copy is there and the source is not.
+    const direct = { LADING_CONFIG: '' };
+    expect((await lading(['ls', `${host}/${repository}:v1`], direct)).code).toBe(3);
+    const out = await mkdtemp(path.join(work, 'mirrored-'));
+    expectOK(await lading(['pull', `${host}/${repository}-copy:v1`, out], direct), 'pull the copy from the registry');
+    expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
+  });
+});
+
 describe('lading copy', () => {
   it('mounts blobs from the source repository within a registry; a second copy skips the manifest', async () => {
     const src = unique(host, 'mount-src');
