@@ -320,6 +320,23 @@ describe('copy', () => {
     );
   });
 
+  it('of an index of indexes, also copies the legacy tags of the nested index and its manifests', async () => {
+    const src = new MemoryStore();
+    const { index: nested, images } = await pushIndex(src, ['amd64', 'arm64']);
+    const outer = await pushJSON(src, MediaTypeImageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaTypeImageIndex,
+      manifests: [nested],
+    });
+    await src.tag(outer, 'v1');
+    const tags = [nested, ...images].map((d) => `${d.digest.replace(':', '-')}.sig`);
+    for (const tag of tags) await src.tag(await pushImage(src, `legacy ${tag}`), tag);
+
+    const dst = new MemoryStore();
+    await copy(src, 'v1', dst, 'v1', { referrers: true });
+    expect((await dst.tags()).sort()).toEqual([...tags, 'v1'].sort());
+  });
+
   it(`refuses referrers of an index listing more than ${MaxReferrerSubjectsPerIndex} manifests before copying anything`, async () => {
     const src = new MemoryStore();
     const manifests = Array.from({ length: MaxReferrerSubjectsPerIndex + 1 }, (_, n) =>
