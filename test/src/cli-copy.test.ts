@@ -1,8 +1,9 @@
 // `lading copy` as the built binary: distribution (tag fallback) → the fake registry with the referrers API, →
 // an OCI layout → back to distribution, carrying lading's signature, cosign's attestation and a signature of the
 // signature (and, apart, a legacy cosign `.sig` signature); `cosign verify` (the oracle) and `lading verify` accept
-// every copy. Mounts within a registry, `--platform` against `oras cp --platform`, and the gate: a copy a signature
-// does not allow writes nothing.
+// every copy; a multi-platform index cosign signed with `sign --recursive` (legacy `.sig` tags on the index and each
+// platform manifest) keeps every signature. Mounts within a registry, `--platform` against `oras cp --platform`, and
+// the gate: a copy a signature does not allow writes nothing.
 
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -91,6 +92,32 @@ async function expectVerifiable(name: string, digest: string): Promise<void> {
   ];
   expectOK(await cosign(harness, work, attestation), `cosign verify-attestation ${image}`);
   expectOK(await lading(['verify', '--verify-key', 'cosign.pub', `${name}:v1`]), `lading verify ${name}:v1`);
+}
+
+/** A two-platform index (linux/amd64, linux/arm64) of lading pushes on distribution, tagged v1 in `name`. */
+async function pushIndex(name: string): Promise<{ index: Descriptor; manifests: Descriptor[] }> {
+  const builds: Descriptor[] = [];
+  for (const arch of ['amd64', 'arm64']) {
+    await mkdir(path.join(work, arch), { recursive: true });
+    await writeFile(path.join(work, arch, 'tool.txt'), `tool for ${arch}\n`);
+    const pushed = await lading(['push', '--json', `${name}:${arch}`, 'tool.txt'], {}, { cwd: path.join(work, arch) });
+    expectOK(pushed, `push ${arch}`);
+    const { digest } = json<PushCommandResult>(pushed);
+    builds.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 });
+  }
+  const client = isolatedClient();
+  const repo = client.repository(name);
+  const manifests = await Promise.all(
+    builds.map(async (b, i) => ({
+      ...(await repo.resolve(b.digest)),
+      platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' },
+    })),
+  );
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests }));
+  const index = descriptorFor(MediaTypeImageIndex, bytes);
+  await repo.pushManifest(index, bytes, ['v1']);
+  await client.close();
+  return { index, manifests };
 }
 
 beforeAll(async () => {
@@ -210,6 +237,69 @@ describe('lading copy --referrers with a legacy cosign signature', () => {
   });
 });
 
+describe('lading copy --referrers of a multi-platform index', () => {
+  it('carries the legacy .sig of the index and of each platform manifest (cosign sign --recursive)', async () => {
+    const name = unique(host, 'recursive');
+    const { index, manifests } = await pushIndex(name);
+    const legacy = ['sign', '--new-bundle-format=false', '--use-signing-config=false', '--allow-http-registry'];
+    const signed = await cosign(
+      harness,
+      work,
+      [...legacy, '--yes', '--recursive', '--key', 'cosign.key', '--tlog-upload=false', `${name}@${index.digest}`],
+      { COSIGN_PASSWORD: 'pw' },
+    );
+    expectOK(signed, 'cosign sign --recursive (legacy .sig)');
+    const subjects = [index, ...manifests].map((d) => d.digest);
+    const tags = subjects.map((digest) => `${digest.replace(':', '-')}.sig`);
+
+    const far = unique(fake.host, 'recursive-far');
+    const copied = await lading(['copy', '--json', '-r', `${name}:v1`, far]);
+    expectOK(copied, 'copy -r');
+    const result = json<CopyCommandResult>(copied);
+    expect(result.referrers.map((r) => [r.subject, r.tag]).sort()).toEqual(
+      subjects.map((digest, i) => [digest, tags[i]]).sort(),
+    );
+    expect(fake.tags(far.slice(fake.host.length + 1)).sort()).toEqual([...tags, 'v1'].sort());
+    for (const digest of subjects) {
+      expectOK(
+        await cosign(harness, work, cosignVerifyKeyArgs('cosign.pub', `${far}@${digest}`)),
+        `cosign verify ${digest}`,
+      );
+    }
+  });
+});
+
+describe('lading copy with a mirror in the configuration file', () => {
+  it('reads the source from the mirror and writes the destination to the registry, never to the mirror', async () => {
+    const repository = `copy/mirrored-${randomBytes(4).toString('hex')}`;
+    // The mirror (the fake registry under cache/) holds the source and, already, what the destination would be:
+    // a destination read through the mirror would look complete and get nothing copied.
+    const mirror = `${fake.host}/cache`;
+    const pushed = await lading(['push', '--json', `${mirror}/${repository}:v1`, 'notes.txt']);
+    expectOK(pushed, 'push to the mirror');
+    const { digest } = json<PushCommandResult>(pushed);
+    expectOK(await lading(['copy', `${mirror}/${repository}:v1`, `${mirror}/${repository}-copy:v1`]), 'seed');
+    const file = path.join(work, `mirror-${randomBytes(4).toString('hex')}.yaml`);
+    await writeFile(file, `version: 1\nregistries:\n  ${host}:\n    mirror: ${mirror}\n`);
+
+    fake.clearLog();
+    const copied = await lading(['copy', '--json', `${host}/${repository}:v1`, `${host}/${repository}-copy:v1`], {
+      LADING_CONFIG: file,
+    });
+    expectOK(copied, 'copy through the mirror');
+    expect(json<CopyCommandResult>(copied)).toMatchObject({ digest, skipped: 0 });
+    const onMirror = fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    expect(onMirror).toContain(`HEAD /v2/cache/${repository}/manifests/v1 200`);
+    expect(onMirror.filter((r) => r.includes(`${repository}-copy`))).toEqual([]);
+    // On the registry itself (no configuration: no mirror), the copy is there and the source is not.
+    const direct = { LADING_CONFIG: '' };
+    expect((await lading(['ls', `${host}/${repository}:v1`], direct)).code).toBe(3);
+    const out = await mkdtemp(path.join(work, 'mirrored-'));
+    expectOK(await lading(['pull', `${host}/${repository}-copy:v1`, out], direct), 'pull the copy from the registry');
+    expect(await readFile(path.join(out, 'notes.txt'), 'utf8')).toBe('release notes\n');
+  });
+});
+
 describe('lading copy', () => {
   it('mounts blobs from the source repository within a registry; a second copy skips the manifest', async () => {
     const src = unique(host, 'mount-src');
@@ -228,31 +318,7 @@ describe('lading copy', () => {
 
   it('--platform copies one platform manifest of an index, the one oras cp --platform copies', async () => {
     const name = unique(host, 'multi');
-    const builds: Descriptor[] = [];
-    for (const arch of ['amd64', 'arm64']) {
-      await mkdir(path.join(work, arch), { recursive: true });
-      await writeFile(path.join(work, arch, 'tool.txt'), `tool for ${arch}\n`);
-      const pushed = await lading(
-        ['push', '--json', `${name}:${arch}`, 'tool.txt'],
-        {},
-        { cwd: path.join(work, arch) },
-      );
-      expectOK(pushed, `push ${arch}`);
-      const { digest } = json<PushCommandResult>(pushed);
-      builds.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 });
-    }
-    const client = isolatedClient();
-    const repo = client.repository(name);
-    const manifests = await Promise.all(
-      builds.map(async (b, i) => ({
-        ...(await repo.resolve(b.digest)),
-        platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' },
-      })),
-    );
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests }));
-    const index = descriptorFor(MediaTypeImageIndex, bytes);
-    await repo.pushManifest(index, bytes, ['v1']);
-    await client.close();
+    const { index, manifests } = await pushIndex(name);
 
     const copied = await lading(['copy', '--json', '--platform', 'linux/arm64', `${name}:v1`, 'oci:./arm:v1']);
     expectOK(copied, 'copy --platform');

@@ -1,5 +1,8 @@
 // `lading tag` and `lading delete` as the built binary: on distribution (deletes enabled, fallback referrers tags),
-// on an OCI layout, and on the fake registry refusing DELETE. oras is the oracle for tags and referrers.
+// on an OCI layout, and on the fake registry refusing DELETE. oras is the oracle for tags and referrers. Then the
+// conditional rewrite of the fallback referrers index on the fake registry (no referrers API): another writer adding
+// its entry while lading removes one (a 412 on If-Match, a registry ignoring If-Match, the last entry's index
+// replaced before its DELETE) keeps that entry.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -22,6 +25,7 @@ let env: NodeJS.ProcessEnv;
 let work: string;
 let host: string;
 let fake: FakeRegistry;
+let fallback: FakeRegistry;
 
 const lading = ladingIn(() => ({ cwd: work, env: { ...env, COSIGN_PASSWORD: 'pw' } }), { inProcess: true });
 const unique = (what: string): string => `${host}/tagdel/${what}-${randomBytes(4).toString('hex')}`;
@@ -62,11 +66,81 @@ beforeAll(async () => {
   await writeFile(path.join(work, 'notes.txt'), 'release notes\n');
   expectOK(await lading(['key', 'generate']), 'key generate');
   fake = await startFakeRegistry();
+  fallback = await startFakeRegistry({ referrersAPI: false });
 });
 
 afterAll(async () => {
   await fake.close();
+  await fallback.close();
 });
+
+const imageType = 'application/vnd.oci.image.manifest.v1+json';
+const indexType = 'application/vnd.oci.image.index.v1+json';
+
+interface Seeded {
+  repository: string;
+  tag: string;
+  /** The subject's referrers, each with a subject field; only the first is in the fallback index at the start. */
+  referrers: { mediaType: string; digest: string; size: number }[];
+  /** The fallback index of the subject with these referrers as entries. */
+  index: (entries: readonly { mediaType: string; digest: string; size: number }[]) => object;
+}
+
+/** A subject and `count` signatures of it on the fallback registry, the index listing `listed` of them. */
+function seed(count: number, listed: number): Seeded {
+  const repository = `race/${randomBytes(4).toString('hex')}`;
+  const config = fallback.putBlob(repository, '{}', 'application/vnd.oci.empty.v1+json');
+  const layer = fallback.putBlob(repository, 'notes', 'text/plain');
+  const subject = fallback.putManifest(
+    repository,
+    { schemaVersion: 2, mediaType: imageType, config, layers: [layer] },
+    { tag: 'v1' },
+  );
+  const referrers = Array.from({ length: count }, (_, n) =>
+    fallback.putManifest(repository, {
+      schemaVersion: 2,
+      mediaType: imageType,
+      artifactType: 'application/example.signature',
+      config,
+      layers: [fallback.putBlob(repository, `signature ${n}`, 'application/octet-stream')],
+      subject,
+    }),
+  );
+  const index = (entries: readonly { mediaType: string; digest: string; size: number }[]): object => ({
+    schemaVersion: 2,
+    mediaType: indexType,
+    manifests: entries.map((d) => ({ ...d, artifactType: 'application/example.signature' })),
+  });
+  const tag = `sha256-${subject.digest.slice('sha256:'.length)}`;
+  fallback.putManifest(repository, index(referrers.slice(0, listed)), { tag });
+  return { repository, tag, referrers, index };
+}
+
+/** The digests the fallback index lists now, in order. */
+function listedNow(seeded: Seeded): string[] {
+  const stored = fallback.getManifest(seeded.repository, seeded.tag);
+  if (stored === undefined) return [];
+  const doc = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as { manifests: { digest: string }[] };
+  return doc.manifests.map((m) => m.digest);
+}
+
+/** Calls `race` once, just before the first request `matches` selects reaches the fake registry. */
+function raceBefore(matches: (method: string, path: string) => boolean, race: () => void): () => boolean {
+  let raced = false;
+  const rule = fallback.inject({
+    path: (request) => {
+      if (raced || !matches(request.method, request.path)) return false;
+      raced = true;
+      race();
+      return false;
+    },
+    action: { kind: 'status', status: 500 },
+  });
+  return () => {
+    rule.remove();
+    return raced;
+  };
+}
 
 describe('lading tag', () => {
   it('points new tags at the artifact; oras sees them at the same digest', async () => {
@@ -179,5 +253,81 @@ describe('lading delete', () => {
       rule.remove();
     }
     expect(await tagsOf(name)).toEqual(['v1']);
+  });
+
+  it('keeps an entry another writer adds while the index is rewritten (If-Match answered 412)', async () => {
+    const seeded = seed(3, 2);
+    const [kept, deleted, added] = seeded.referrers.map((d) => d.digest);
+    const indexPath = `/v2/${seeded.repository}/manifests/${seeded.tag}`;
+    const done = raceBefore(
+      (method, p) => method === 'PUT' && p === indexPath,
+      () => {
+        fallback.putManifest(seeded.repository, seeded.index(seeded.referrers), { tag: seeded.tag });
+      },
+    );
+    fallback.clearLog();
+    const result = await lading(['delete', '--json', `${fallback.host}/${seeded.repository}@${deleted}`]);
+    expect(done()).toBe(true);
+    expectOK(result, 'delete');
+    expect(json<DeleteCommandResult>(result).referrersIndex).toBe('updated');
+    const puts = fallback.requests.filter((r) => r.method === 'PUT' && r.path === indexPath);
+    expect(puts.map((r) => [r.status, r.headers['if-match'] !== undefined])).toEqual([
+      [412, true],
+      [201, true],
+    ]);
+    expect(listedNow(seeded)).toEqual([kept, added]);
+    expect(fallback.getManifest(seeded.repository, deleted ?? '')).toBeUndefined();
+  });
+
+  it('on a registry ignoring If-Match, removes the entry again when a racing writer put it back', async () => {
+    const seeded = seed(3, 2);
+    const [kept, deleted, added] = seeded.referrers.map((d) => d.digest);
+    const indexPath = `/v2/${seeded.repository}/manifests/${seeded.tag}`;
+    fallback.setConditionalPut(false);
+    // The other writer read the index before lading's PUT and writes after it: lading's read-back sees its index.
+    let putSeen = false;
+    const done = raceBefore(
+      (method, p) => {
+        if (method === 'PUT' && p === indexPath) putSeen = true;
+        return putSeen && method === 'GET' && p === indexPath;
+      },
+      () => {
+        fallback.putManifest(seeded.repository, seeded.index(seeded.referrers), { tag: seeded.tag });
+      },
+    );
+    fallback.clearLog();
+    try {
+      const result = await lading(['delete', '--json', `${fallback.host}/${seeded.repository}@${deleted}`]);
+      expectOK(result, 'delete');
+      expect(json<DeleteCommandResult>(result).referrersIndex).toBe('updated');
+    } finally {
+      fallback.setConditionalPut(true);
+    }
+    expect(done()).toBe(true);
+    const puts = fallback.requests.filter((r) => r.method === 'PUT' && r.path === indexPath);
+    expect(puts.map((r) => r.status)).toEqual([201, 201]);
+    expect(listedNow(seeded)).toEqual([kept, added]);
+  });
+
+  it('deleting the last entry deletes that index only: one another writer tagged meanwhile is rewritten', async () => {
+    const seeded = seed(2, 1);
+    const [deleted, added] = seeded.referrers.map((d) => d.digest);
+    const indexPath = `/v2/${seeded.repository}/manifests/${seeded.tag}`;
+    const done = raceBefore(
+      (method, p) =>
+        method === 'DELETE' && p.startsWith(`/v2/${seeded.repository}/manifests/`) && !p.endsWith(deleted ?? ''),
+      () => {
+        fallback.putManifest(seeded.repository, seeded.index(seeded.referrers), { tag: seeded.tag });
+      },
+    );
+    fallback.clearLog();
+    const result = await lading(['delete', '--json', `${fallback.host}/${seeded.repository}@${deleted}`]);
+    expect(done()).toBe(true);
+    expectOK(result, 'delete');
+    expect(json<DeleteCommandResult>(result).referrersIndex).toBe('updated');
+    expect(listedNow(seeded)).toEqual([added]);
+    expect(fallback.requests.filter((r) => r.method === 'PUT' && r.path === indexPath).map((r) => r.status)).toEqual([
+      201,
+    ]);
   });
 });

@@ -63,10 +63,12 @@ function registryFields(error: unknown): { status?: number; registryErrors?: rea
 
 const registryGroup = 'REGISTRY';
 /**
- * The commands that only read artifacts: they read from a registry's configured mirror first. Writes (push, tag,
- * delete, sign, attest, copy's destination) always go to the registry named.
+ * The commands that read artifacts: they read from a registry's configured mirror first. Writes (push, tag,
+ * delete, sign, attest) always go to the registry named; `copy` reads its source through the mirror and opens its
+ * destination without it (`MirroredRepository.registryRepository`).
  */
 const mirroredCommands: ReadonlySet<string> = new Set([
+  'copy',
   'pull',
   'ls',
   'cat',

@@ -140,6 +140,14 @@ export class MirroredRepository extends RemoteRepository {
     this.state = state;
   }
 
+  /**
+   * The registry's own repository, without the mirror: what a write target must be opened as (`copy`'s
+   * destination), since whether the mirror holds something says nothing about whether the registry does.
+   */
+  registryRepository(): RemoteRepository {
+    return this.origin;
+  }
+
   override exists(desc: Descriptor, options?: CallOptions): Promise<boolean> {
     return this.read(
       `blob ${desc.digest}`,

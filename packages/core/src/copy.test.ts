@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { ByteStream, CallOptions, Target } from './content.js';
-import { copy, copyGraph, DefaultCopyConcurrency, type CopyEvent } from './copy.js';
+import { copy, copyGraph, DefaultCopyConcurrency, MaxReferrerSubjectsPerIndex, type CopyEvent } from './copy.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './descriptor.js';
 import { descriptorFor, readAll, verifyContent } from './digest.js';
 import { ErrorCodes } from './errors.js';
@@ -278,6 +278,80 @@ describe('copy', () => {
         [`${prefix}.sig`, sig.digest],
       ].sort(),
     );
+  });
+
+  it("of an index, also copies each platform manifest's referrers and legacy tags (cosign sign --recursive)", async () => {
+    const src = new MemoryStore();
+    const { index, images } = await pushIndex(src, ['amd64', 'arm64']);
+    await src.tag(index, 'multi');
+    const [amd, arm] = images as [Descriptor, Descriptor];
+    const tagOf = (d: Descriptor, suffix: string): string => `${d.digest.replace(':', '-')}.${suffix}`;
+    const legacy: [string, Descriptor][] = [];
+    for (const [subject, suffix] of [
+      [index, 'sig'],
+      [amd, 'sig'],
+      [arm, 'sig'],
+      [arm, 'att'],
+    ] as const) {
+      const signature = await pushImage(src, `legacy ${suffix} of ${subject.digest}`);
+      await src.tag(signature, tagOf(subject, suffix));
+      legacy.push([tagOf(subject, suffix), signature]);
+    }
+    const bundle = await pushReferrer(src, amd, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+
+    const dst = new MemoryStore();
+    const copied = await copy(src, 'multi', dst, 'multi', { referrers: true });
+    expect((await dst.tags()).sort()).toEqual([...legacy.map(([tag]) => tag), 'multi'].sort());
+    for (const [tag, signature] of legacy) expect((await dst.resolve(tag)).digest).toBe(signature.digest);
+    expect(await dst.exists(bundle)).toBe(true);
+    expect(copied.referrers.map((r) => [r.descriptor.digest, r.subject.digest, r.tag]).sort()).toEqual(
+      [
+        [bundle.digest, amd.digest, undefined],
+        ...legacy.map(([tag, signature]) => [
+          signature.digest,
+          tag.startsWith(index.digest.replace(':', '-'))
+            ? index.digest
+            : tag.startsWith(amd.digest.replace(':', '-'))
+              ? amd.digest
+              : arm.digest,
+          tag,
+        ]),
+      ].sort(),
+    );
+  });
+
+  it('of an index of indexes, also copies the legacy tags of the nested index and its manifests', async () => {
+    const src = new MemoryStore();
+    const { index: nested, images } = await pushIndex(src, ['amd64', 'arm64']);
+    const outer = await pushJSON(src, MediaTypeImageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaTypeImageIndex,
+      manifests: [nested],
+    });
+    await src.tag(outer, 'v1');
+    const tags = [nested, ...images].map((d) => `${d.digest.replace(':', '-')}.sig`);
+    for (const tag of tags) await src.tag(await pushImage(src, `legacy ${tag}`), tag);
+
+    const dst = new MemoryStore();
+    await copy(src, 'v1', dst, 'v1', { referrers: true });
+    expect((await dst.tags()).sort()).toEqual([...tags, 'v1'].sort());
+  });
+
+  it(`refuses referrers of an index listing more than ${MaxReferrerSubjectsPerIndex} manifests before copying anything`, async () => {
+    const src = new MemoryStore();
+    const manifests = Array.from({ length: MaxReferrerSubjectsPerIndex + 1 }, (_, n) =>
+      descriptorFor('application/vnd.oci.image.manifest.v1+json', text(`manifest ${n}`)),
+    );
+    const index = await pushJSON(src, MediaTypeImageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaTypeImageIndex,
+      manifests,
+    });
+    const dst = new Recorder(new MemoryStore());
+    const refused = copy(src, index.digest, dst, 'big', { referrers: true });
+    await expect(refused).rejects.toMatchObject({ code: ErrorCodes.usage });
+    await expect(refused).rejects.toThrow(/at most 256; this index lists more: copy without referrers/);
+    expect(dst.pushed).toEqual([]);
   });
 
   it('with platform, copies and tags only that platform manifest of an index, and its referrers', async () => {

@@ -9,12 +9,12 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 
-import { parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
+import { indexEntries, parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, successors, type Descriptor, type Platform } from './descriptor.js';
 import { fetchAll, isDigest, readAll } from './digest.js';
 import { ErrorCodes, LadingError } from './errors.js';
-import { DefaultManifestSizeLimit, ManifestMediaTypes } from './media-types.js';
+import { DefaultManifestSizeLimit, IndexMediaTypes, ManifestMediaTypes } from './media-types.js';
 import { isMounter, transferBlob, type TransferContext, type TransferEvent } from './transfer.js';
 import type { VerificationGate, VerifiedSignature } from './trust.js';
 
@@ -55,8 +55,10 @@ export interface CopyGraphOptions extends CallOptions {
   /**
    * Also copy the referrers of the root (signatures, SBOMs…), and the referrers of those, recursively, and cosign's
    * legacy signatures, attestations and SBOMs of the root (the manifests tagged `sha256-<hex>.sig`, `.att`, `.sbom`),
-   * tagged the same in `dst`. `src` must then be a {@link GraphTarget}; otherwise the call fails with
-   * `ERR_LADING_USAGE`. Default `false`.
+   * tagged the same in `dst`. When the root is an image index, the same for every manifest and nested index it
+   * lists (what `cosign sign --recursive` signs; at most {@link MaxReferrerSubjectsPerIndex}, more is
+   * `ERR_LADING_USAGE` before anything is copied). `src` must then be a {@link GraphTarget}; otherwise the call
+   * fails with `ERR_LADING_USAGE`. Default `false`.
    */
   referrers?: boolean;
   /** Largest manifest read into memory, in bytes. Default `DefaultManifestSizeLimit` (4 MiB). */
@@ -292,10 +294,12 @@ export async function copyGraph(
     mountFrom: options.mountFrom ?? sameRegistrySource(src, dst),
   };
   try {
+    // Before anything is written: an index's platform manifests are subjects too (cosign sign --recursive).
+    const subjects = options.referrers === true ? await referrerSubjects(context, root) : [];
     await copyNode(context, root);
     if (options.referrers === true) {
-      await copyReferrers(context, src as GraphTarget, root);
-      await copyLegacyTags(context, root);
+      await copyReferrers(context, src as GraphTarget, subjects);
+      await Promise.all(subjects.map((subject) => copyLegacyTags(context, subject)));
     }
   } catch (error) {
     controller.abort(error);
@@ -406,10 +410,47 @@ async function fetchManifest(context: CopyContext, desc: Descriptor): Promise<Ui
   return readAll(await context.src.fetch(desc, { signal: context.signal }), desc.size, where);
 }
 
-/** Copies the referrers of `root`, then theirs, breadth first, each digest once. */
-async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descriptor): Promise<void> {
-  const listed = new Set([root.digest]);
-  let subjects = [root];
+/**
+ * Most manifests whose referrers and legacy cosign tags a copy with `referrers` looks up, the root index's own
+ * included (each costs a referrers listing and three tag lookups): 256, the bound of `sign --recursive`
+ * (`MaxRecursiveManifests`), far above the platforms (and attestation manifests) of real multi-platform images.
+ */
+export const MaxReferrerSubjectsPerIndex = 256;
+
+/**
+ * The manifests whose referrers and legacy cosign tags a copy with `referrers` carries: the root and, when it is an
+ * image index, every manifest and nested index it lists (what `cosign sign --recursive` and `lading sign
+ * --recursive` sign; nested indexes are read as `indexEntries` reads them, depth-bounded), each digest once. More
+ * than {@link MaxReferrerSubjectsPerIndex} is `ERR_LADING_USAGE`, before anything is copied.
+ */
+async function referrerSubjects(context: CopyContext, root: Descriptor): Promise<Descriptor[]> {
+  if (!IndexMediaTypes.includes(root.mediaType)) return [root];
+  const where = `copy ${root.digest}`;
+  const parsed = parseManifest(await fetchManifest(context, root), root.mediaType, where);
+  if (parsed.kind !== 'index') return [root];
+  const listed = await indexEntries(context.src as GraphTarget, parsed.index.manifests, where, {
+    signal: context.signal,
+  });
+  const seen = new Set([root.digest]);
+  const subjects = [root];
+  for (const { descriptor } of listed) {
+    if (seen.has(descriptor.digest)) continue;
+    seen.add(descriptor.digest);
+    subjects.push(descriptor);
+    if (subjects.length > MaxReferrerSubjectsPerIndex) {
+      throw new LadingError(
+        ErrorCodes.usage,
+        `${where}: with referrers, the signatures of every manifest of an index are looked up, at most ${MaxReferrerSubjectsPerIndex}; this index lists more: copy without referrers, or one platform at a time (--platform)`,
+      );
+    }
+  }
+  return subjects;
+}
+
+/** Copies the referrers of each of `roots`, then theirs, breadth first, each digest once. */
+async function copyReferrers(context: CopyContext, src: GraphTarget, roots: readonly Descriptor[]): Promise<void> {
+  const listed = new Set(roots.map((d) => d.digest));
+  let subjects = [...roots];
   while (subjects.length > 0) {
     const lists = await Promise.all(
       subjects.map((subject) => context.limit(() => src.referrers(subject, { signal: context.signal }))),
@@ -420,7 +461,8 @@ async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descr
         if (listed.has(referrer.digest)) continue;
         listed.add(referrer.digest);
         fresh.push(referrer);
-        context.emit({ type: 'referrer', descriptor: referrer, subject: subjects[i] ?? root });
+        const subject = subjects[i];
+        if (subject !== undefined) context.emit({ type: 'referrer', descriptor: referrer, subject });
       }
     });
     await Promise.all(fresh.map((referrer) => copyNode(context, referrer)));
@@ -432,8 +474,9 @@ async function copyReferrers(context: CopyContext, src: GraphTarget, root: Descr
 const LegacyCosignSuffixes = ['sig', 'att', 'sbom'] as const;
 
 /**
- * Copies the manifests tagged `<alg>-<hex>.sig|.att|.sbom` for `root` in the source (cosign before bundles), and
- * tags them the same in the destination once each is there; a tag the source lacks is skipped.
+ * Copies the manifests tagged `<alg>-<hex>.sig|.att|.sbom` for `root` (one of the subjects: the copy's root, or a
+ * manifest of its index) in the source (cosign before bundles), and tags them the same in the destination once each
+ * is there; a tag the source lacks is skipped.
  */
 async function copyLegacyTags(context: CopyContext, root: Descriptor): Promise<void> {
   await Promise.all(

@@ -54,7 +54,7 @@ export type { LoginOptions, LoginResult } from './login.js';
 export { MemoryStore } from './memory-store.js';
 export { OCILayout } from './oci-layout.js';
 export type { OCILayoutOptions } from './oci-layout.js';
-export { DefaultCopyConcurrency, copy, copyGraph } from './copy.js';
+export { DefaultCopyConcurrency, MaxReferrerSubjectsPerIndex, copy, copyGraph } from './copy.js';
 export type { CopiedReferrer, CopyEvent, CopyGraphOptions, CopyOptions, CopyResult } from './copy.js';
 export { ArtifactTypeLading, MediaTypeFileLayer, MediaTypeTOC } from './artifact/toc.js';
 export type { EntryType, TOC, TOCEntry } from './artifact/toc.js';
@@ -99,7 +99,13 @@ export type { GivenSignature, SignatureGateOptions } from './signatures.js';
 // CLI completeness (issue 13): referrers repair, inspect.
 export { repairReferrers } from './registry/referrers-repair.js';
 export type { ReferrersRepairer, RepairReferrersReport } from './registry/referrers-repair.js';
-export type { RepairReferrersOptions, RepairReferrersResult, RepairedReferrer } from './registry/referrers.js';
+export type {
+  FallbackRemoval,
+  RemoveReferrerOptions,
+  RepairReferrersOptions,
+  RepairReferrersResult,
+  RepairedReferrer,
+} from './registry/referrers.js';
 export { inspectArtifact } from './artifact/inspect.js';
 export type { InspectOptions, InspectResult, TOCSummary } from './artifact/inspect.js';
 export { readManifest } from './artifact/manifest.js';

@@ -25,6 +25,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 
 import { RegistryCommand } from '../base-command.js';
+import { MirroredRepository } from '../config-client.js';
 import { formatBytes, shortDigest, terminalSafe } from '../format.js';
 import type { Progress } from '../progress.js';
 import { verificationFlags } from '../signing-flags.js';
@@ -145,6 +146,9 @@ With a --verify-* flag the source is verified first, and nothing is written to t
       throw new LadingError(ErrorCodes.usage, `copy ${source.display}: name the source's tag or digest`);
     }
     const destination = await openDestination(args.destination, client);
+    // The source is read through a configured mirror; the destination is the registry itself (writes, and its
+    // existence checks, never go to a mirror).
+    if (destination.target instanceof MirroredRepository) destination.target = destination.target.registryRepository();
     const tag = destination.tag ?? (destination.digest === undefined ? source.tag : undefined);
     const progress = this.progress();
     let copied: CopyResult;

@@ -3,13 +3,12 @@
  * entry in the fallback referrers index of its subject, so that `oras discover` and `lading verify` stop listing it.
  */
 import type { CallOptions, Deleter, GraphTarget } from '../content.js';
-import type { Descriptor, ImageIndex } from '../descriptor.js';
-import { descriptorFor, readAll } from '../digest.js';
+import type { Descriptor } from '../descriptor.js';
+import { readAll } from '../digest.js';
 import { ErrorCodes, isLadingError, LadingError } from '../errors.js';
-import { MediaTypeImageIndex } from '../media-types.js';
 import { referrersTag } from '../registry/referrers.js';
 
-/** Manifests and fallback indexes read by {@link deleteArtifact} are refused above this size (4 MiB, as distribution). */
+/** The manifest read by {@link deleteArtifact} (for its subject) is refused above this size (4 MiB, as distribution). */
 const manifestLimit = 4 * 1024 * 1024;
 
 /** What {@link deleteArtifact} did. */
@@ -27,23 +26,26 @@ export interface DeleteResult {
   referrersIndex?: 'updated' | 'removed' | 'unchanged' | 'not-used';
 }
 
-/** A target {@link deleteArtifact} works on; registries may also say whether they serve the referrers API. */
+/**
+ * A target {@link deleteArtifact} works on. A registry repository also removes a referrer's entry from its subject's
+ * fallback referrers index (`RemoteRepository.removeFallbackReferrer`); a target without that method (an OCI layout)
+ * lists referrers itself.
+ */
 export type DeleteTarget = GraphTarget &
   Deleter & {
-    supportsReferrersAPI?: (subject: Descriptor, options?: CallOptions) => Promise<boolean>;
-    pushManifest?: (
-      desc: Descriptor,
-      bytes: Uint8Array,
-      tags?: readonly string[],
-      options?: CallOptions,
-    ) => Promise<void>;
+    removeFallbackReferrer?: (
+      subject: Descriptor,
+      referrer: string,
+      options?: CallOptions & { deleteSupersededIndex?: boolean },
+    ) => Promise<NonNullable<DeleteResult['referrersIndex']>>;
   };
 
 /**
  * Deletes the manifest `reference` (a tag or a digest) names in `target`, by digest (so every tag pointing at it
  * goes too, as registries do). When the manifest has a `subject` and the target keeps referrers in the fallback tag
  * schema (a registry without the referrers API), the entry is then removed from the subject's `<alg>-<hex>` index:
- * rewritten without it, or deleted when it was the only entry; the superseded index is deleted, best effort.
+ * rewritten without it (with `If-Match` and a read-back, so an entry another writer adds meanwhile is kept), or
+ * deleted when it was the only entry; the superseded index is deleted, best effort.
  *
  * Errors: `ERR_LADING_NOT_FOUND` when nothing has that reference; `ERR_LADING_USAGE` when the registry refuses
  * deletes (HTTP 405: distribution without `storage.delete.enabled`), naming the setting; when the manifest was
@@ -73,7 +75,10 @@ export async function deleteArtifact(
   }
   if (subject === undefined) return { descriptor };
   try {
-    const referrersIndex = await removeFallbackEntry(target, subject, descriptor, call);
+    const referrersIndex =
+      target.removeFallbackReferrer === undefined
+        ? 'not-used'
+        : await target.removeFallbackReferrer(subject, descriptor.digest, { ...call, deleteSupersededIndex: true });
     return { descriptor, subject, referrersIndex };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -97,41 +102,4 @@ function subjectOf(bytes: Uint8Array): Descriptor | undefined {
     // resolve() already checked the digest; a manifest that is not JSON simply has no subject
   }
   return undefined;
-}
-
-async function removeFallbackEntry(
-  target: DeleteTarget,
-  subject: Descriptor,
-  deleted: Descriptor,
-  call: CallOptions,
-): Promise<NonNullable<DeleteResult['referrersIndex']>> {
-  // Only registries keep a fallback index; one with the referrers API (or a layout) drops the referrer by itself.
-  if (target.supportsReferrersAPI === undefined || target.pushManifest === undefined) return 'not-used';
-  if (await target.supportsReferrersAPI(subject, call)) return 'not-used';
-  const tag = referrersTag(subject.digest);
-  let current: Descriptor;
-  try {
-    current = await target.resolve(tag, call);
-  } catch (error) {
-    if (isLadingError(error, ErrorCodes.notFound)) return 'unchanged';
-    throw error;
-  }
-  const index = JSON.parse(
-    Buffer.from(await readAll(await target.fetch(current, call), manifestLimit, `read ${tag}`)).toString('utf8'),
-  ) as ImageIndex;
-  const manifests = Array.isArray(index.manifests) ? index.manifests : [];
-  const kept = manifests.filter((d) => d.digest !== deleted.digest);
-  if (kept.length === manifests.length) return 'unchanged';
-  if (kept.length === 0) {
-    // Deleting the index by digest removes the tag with it (distribution, crane): no empty index left behind.
-    await target.delete(current, call);
-    return 'removed';
-  }
-  // Not conditional (no If-Match through the public API): a referrer added at this very moment could be lost, and
-  // would then need pushing again. Rare: a delete is an operator's action.
-  const bytes = Buffer.from(JSON.stringify({ ...index, mediaType: MediaTypeImageIndex, manifests: kept }));
-  const next = descriptorFor(MediaTypeImageIndex, bytes);
-  await target.pushManifest(next, bytes, [tag], call);
-  await target.delete(current, call).catch(() => undefined); // the superseded index, now untagged
-  return 'updated';
 }

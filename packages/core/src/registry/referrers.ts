@@ -96,6 +96,22 @@ export interface RepairReferrersResult {
   after?: string;
 }
 
+/**
+ * What {@link Referrers.removeFromFallback} did to the subject's fallback index: `updated` (rewritten without the
+ * entry), `removed` (it was the last entry: the index deleted), `unchanged` (no index, or no such entry), `not-used`
+ * (the registry serves the referrers API, which stops listing a deleted referrer by itself).
+ */
+export type FallbackRemoval = 'updated' | 'removed' | 'unchanged' | 'not-used';
+
+/** Options of {@link Referrers.removeFromFallback} (and `RemoteRepository.removeFallbackReferrer`). */
+export interface RemoveReferrerOptions extends CallOptions {
+  /**
+   * After rewriting the index, delete the one it replaced (untagged by then), best effort. Default: the
+   * repository's `deleteSupersededReferrersIndex` (itself default false).
+   */
+  deleteSupersededIndex?: boolean;
+}
+
 /** Options of {@link Referrers}. */
 export interface ReferrersStepOptions {
   /**
@@ -341,6 +357,64 @@ export class Referrers {
       }
       result.index = 'rewritten';
       return result;
+    }
+    throw new LadingError(ErrorCodes.network, `${where}: other writers kept replacing the index; try again`);
+  }
+
+  /**
+   * Removes the entry of `referrer` (a digest) from `subject`'s fallback referrers index (the `<alg>-<hex>` tag),
+   * without losing what another writer adds meanwhile. The index is rewritten with `If-Match` set to the ETag it was
+   * read with; on 412 it starts over from the new index. When the entry was the last one, the index is deleted by
+   * digest, so an index another writer put under the tag in the meantime stays. Every write is followed by a read:
+   * a registry that ignores `If-Match` (distribution, crane) may have taken a racing writer's index holding the entry
+   * again, which is then removed again. Up to 5 writes, then `ERR_LADING_NETWORK`. A racing writer that read the
+   * index before our write and wrote after it without a condition replaces our index with its own; lading's own
+   * writers (`pushManifest`) re-check their entry for that, other tools may not.
+   *
+   * A registry serving the referrers API is left alone (`not-used`).
+   */
+  async removeFromFallback(
+    subject: Descriptor,
+    referrer: string,
+    options: RemoveReferrerOptions = {},
+  ): Promise<FallbackRemoval> {
+    const tag = referrersTag(subject.digest);
+    const where = `remove referrer ${referrer} from ${this.ctx.name}:${tag}`;
+    parseDigest(subject.digest);
+    if (await this.supportsAPI(subject, options)) return 'not-used';
+    const deleteSuperseded = options.deleteSupersededIndex ?? this.options.deleteSupersededIndex ?? false;
+    let done: 'updated' | 'removed' | undefined;
+    for (let writes = 0; ; writes++) {
+      const current = await this.fallbackIndexIfAny(subject, where, options);
+      if (current?.digest === undefined) return done ?? 'unchanged';
+      const kept = current.index.manifests.filter((d) => d.digest !== referrer);
+      if (kept.length === current.index.manifests.length) return done ?? 'unchanged';
+      if (writes >= 5) break;
+      const previous: Descriptor = { mediaType: MediaTypeImageIndex, digest: current.digest, size: 0 };
+      if (kept.length === 0) {
+        // By digest: this index goes with its tag (distribution, crane, the fake registry); an index another writer
+        // tagged meanwhile has another digest and stays, and the next read sees it.
+        try {
+          await this.manifests.delete(previous, options);
+        } catch (error) {
+          if (!(error instanceof LadingError && error.code === ErrorCodes.notFound)) throw error;
+        }
+        done = 'removed';
+        continue;
+      }
+      const doc: ImageIndex = { ...current.index, schemaVersion: 2, mediaType: MediaTypeImageIndex, manifests: kept };
+      const bytes = Buffer.from(JSON.stringify(doc));
+      const desc: Descriptor = { mediaType: MediaTypeImageIndex, digest: digestOf(bytes), size: bytes.byteLength };
+      const headers: Record<string, string> = current.etag ? { 'if-match': current.etag } : {};
+      const res = await this.manifests.putManifest(tag, desc, bytes, where, headers, options);
+      if (res.status === 412) {
+        await drainBody(res);
+        continue;
+      }
+      done = 'updated';
+      if (deleteSuperseded && current.digest !== desc.digest) {
+        await this.manifests.delete(previous, options).catch(() => undefined);
+      }
     }
     throw new LadingError(ErrorCodes.network, `${where}: other writers kept replacing the index; try again`);
   }

@@ -25,7 +25,9 @@ import { discardBody, drainBody, responseHeader, type RegistryHTTP, type Registr
 import { listingPages, parseJSONObject } from './listing.js';
 import {
   Referrers,
+  type FallbackRemoval,
   type RemoteReferrersOptions,
+  type RemoveReferrerOptions,
   type RepairReferrersOptions,
   type RepairReferrersResult,
 } from './referrers.js';
@@ -572,6 +574,20 @@ export class RemoteRepository implements GraphTarget, Deleter {
    */
   async repairReferrers(subject: Descriptor, options?: RepairReferrersOptions): Promise<RepairReferrersResult> {
     return this.referrerSteps.repairFallback(subject, options);
+  }
+
+  /**
+   * Removes the entry of the referrer `referrer` (a digest) from `subject`'s fallback referrers index, with
+   * `If-Match` and a read after each write so that a concurrent writer's entry is kept; deletes the index when it was
+   * the last entry. See `Referrers.removeFromFallback`. Nothing is done on a registry serving the referrers API
+   * (`not-used`).
+   */
+  async removeFallbackReferrer(
+    subject: Descriptor,
+    referrer: string,
+    options?: RemoveReferrerOptions,
+  ): Promise<FallbackRemoval> {
+    return this.referrerSteps.removeFromFallback(subject, referrer, options);
   }
 }
 
