@@ -204,7 +204,9 @@ describe('extractTar refuses hostile archives', () => {
     });
     expect(error.message).toBe('layer 0: "cfg/app.txt": declares 62914560 bytes, the table of contents says 6');
     expect(await snapshot(staging)).toEqual({});
-    expect(produced).toBeLessThan(16 << 20); // reading stopped long before the end
+    // Reading stopped long before the end (60 MiB): what was produced is the read-ahead of the stages between the
+    // generator and the tar parser (gzip, gunzip, 1 MiB reads), which varies with scheduling (16-18 MiB seen).
+    expect(produced).toBeLessThan(32 << 20);
     gzipped.destroy();
   });
 
