@@ -105,7 +105,7 @@ beforeAll(async () => {
 describe('lading completion bash', () => {
   it('completes command names, topics and subcommands', async () => {
     expect(await bashComplete(['lading', 'pu'])).toEqual(['pull', 'push']);
-    expect(await bashComplete(['lading', 'c'])).toEqual(['cat', 'completion', 'config', 'copy']);
+    expect(await bashComplete(['lading', 'c'])).toEqual(['cat', 'completion', 'config', 'copy', 'cp']);
     expect(await bashComplete(['lading', 'config', ''])).toEqual(['path', 'show']);
     expect(await bashComplete(['lading', 'key', 'g'])).toEqual(['generate']);
   });

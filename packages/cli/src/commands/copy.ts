@@ -83,6 +83,9 @@ function nodeName(descriptor: Descriptor): string {
 
 /** `lading copy`: copies an artifact (and with --referrers its signatures) between registries and OCI layouts. */
 export class Copy extends RegistryCommand<typeof Copy> {
+  /** `cp`, as oras calls it. */
+  static override aliases = ['cp'];
+
   static override summary =
     'Copy an artifact, with its signatures and attestations, between registries and OCI layouts.';
   static override description = `Copies the manifest the source names and everything it points at (config, layers; for an image index every platform manifest) to the destination, children before parents, then tags it there: with the destination's tag, else the source's. Content the destination already has is skipped; within one registry, blobs are mounted from the source repository instead of downloaded and uploaded.

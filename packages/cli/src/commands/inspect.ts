@@ -48,7 +48,7 @@ export function describeInspection(reference: string, result: InspectResult): st
   if (result.toc !== undefined) {
     const t = result.toc;
     lines.push(
-      `Contents:      ${t.files} files, ${t.directories} folders, ${t.symlinks} symlinks, ${formatBytes(t.size)} (table of contents)`,
+      `Contents:      ${count(t.files, 'file')}, ${count(t.directories, 'folder')}, ${count(t.symlinks, 'symlink')}, ${formatBytes(t.size)} (table of contents)`,
     );
   }
   if (result.layers !== undefined) {
@@ -146,4 +146,9 @@ For an image index, its manifests and their platforms are listed; --platform ins
       ...(warnings.length > 0 && { warnings }),
     };
   }
+}
+
+/** `1 file`, `2 files`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
