@@ -9,7 +9,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 
-import { indexEntries, parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
+import { indexEntries, MaxRecursiveManifests, parsePlatform, resolvePlatformManifest } from './artifact/platform.js';
 import type { CallOptions, GraphTarget, Target } from './content.js';
 import { parseManifest, successors, type Descriptor, type Platform } from './descriptor.js';
 import { fetchAll, isDigest, readAll } from './digest.js';
@@ -412,10 +412,10 @@ async function fetchManifest(context: CopyContext, desc: Descriptor): Promise<Ui
 
 /**
  * Most manifests whose referrers and legacy cosign tags a copy with `referrers` looks up, the root index's own
- * included (each costs a referrers listing and three tag lookups): 256, the bound of `sign --recursive`
- * (`MaxRecursiveManifests`), far above the platforms (and attestation manifests) of real multi-platform images.
+ * included (each costs a referrers listing and three tag lookups): the bound of `sign --recursive`,
+ * {@link MaxRecursiveManifests} (256).
  */
-export const MaxReferrerSubjectsPerIndex = 256;
+export const MaxReferrerSubjectsPerIndex = MaxRecursiveManifests;
 
 /**
  * The manifests whose referrers and legacy cosign tags a copy with `referrers` carries: the root and, when it is an

@@ -15,6 +15,13 @@ import { IndexMediaTypes, ManifestMediaTypes } from '../media-types.js';
 /** Levels of image indexes followed from the reference to a platform manifest, the top one included. */
 export const MaxIndexDepth = 4;
 
+/**
+ * Manifests an operation over every manifest of an index handles at most, the index's own included: what
+ * `signArtifact` with `recursive` signs, and what a copy with referrers looks up signatures of (a hostile index
+ * cannot make either go on without end). 256, far above the platforms of real multi-platform images.
+ */
+export const MaxRecursiveManifests = 256;
+
 /** Nested indexes read in all while looking for platform manifests (bounds what a hostile index can cost). */
 export const MaxNestedIndexes = 32;
 

@@ -10,11 +10,10 @@ import { fetchAll } from '../digest.js';
 import { ErrorCodes, LadingError } from '../errors.js';
 import { attachSignature } from '../signatures.js';
 import type { Signer, SignRequest } from '../trust.js';
-import { indexEntries } from './platform.js';
+import { indexEntries, MaxRecursiveManifests } from './platform.js';
 import { tagArtifact } from './push.js';
 
-/** Manifests `recursive` signs at most, the index's own included (a hostile index cannot make it sign without end). */
-export const MaxRecursiveManifests = 256;
+export { MaxRecursiveManifests } from './platform.js';
 
 /** What {@link signArtifact} and {@link attestArtifact} report as they go; the library never prints. */
 export type SignEvent =
